@@ -1,0 +1,17 @@
+/* commands: one entry point per CLI command, each in its own file. Each takes
+ * the arguments after the command name (argv[0] is the command) and returns the
+ * process exit status: 0 ok, 1 diagnostics or a failed run, 2 usage or system. */
+#ifndef CLUSTERC_COMMANDS_H
+#define CLUSTERC_COMMANDS_H
+
+int cmd_check(int argc, char **argv);   /* cmd_build.c */
+int cmd_build(int argc, char **argv);   /* cmd_build.c */
+int cmd_plan(int argc, char **argv);    /* run_cli.c */
+int cmd_apply(int argc, char **argv);   /* run_cli.c */
+
+/* Shared option parsing helper: returns 1 when arg is -h/--help. */
+int is_help_flag(const char *arg);
+
+#define CLUSTERC_VERSION "0.1.0"
+
+#endif

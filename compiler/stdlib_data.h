@@ -1,0 +1,27 @@
+/* stdlib_data: the stdlib tree embedded at build time (compiler/tools/embed.c),
+ * and access to it, or to a directory given with --stdlib that overrides it. */
+#ifndef CLUSTERC_STDLIB_DATA_H
+#define CLUSTERC_STDLIB_DATA_H
+
+#include <stddef.h>
+
+struct stdlib_entry {
+	const char *path;   /* relative to stdlib/, e.g. "versions.json" */
+	const char *data;   /* NUL-terminated */
+	unsigned long len;
+};
+
+extern const struct stdlib_entry stdlib_entries[];
+extern const unsigned long stdlib_nentries;
+
+/* Uses DIR instead of the embedded tree from now on (NULL: back to embedded). */
+void stdlib_set_dir(const char *dir);
+const char *stdlib_dir(void);
+/* Reads a stdlib file. Returns a NUL-terminated buffer the caller frees, or NULL
+ * when there is no such file; *len gets its length. */
+char *stdlib_read(const char *path, size_t *len);
+/* Lists the files whose path starts with prefix, sorted; the caller frees the
+ * array and each string. */
+char **stdlib_list(const char *prefix, size_t *n);
+
+#endif
