@@ -1,0 +1,27 @@
+/* builtin: actions the runner performs itself instead of running a script over
+ * SSH: talking to the Proxmox and GitLab APIs (proxmox.c, gitlab.c).
+ *
+ * A plan step with "builtin": NAME and "args": FILE is executed by calling
+ * builtin_run(NAME, args) where args is the parsed JSON of FILE. Values the
+ * step declared under "secrets" and "inputs" arrive in `values` (name -> value,
+ * in memory only); values the builtin produces for later steps go into
+ * `outputs` (name -> string). Human-readable progress goes to `log`, which the
+ * runner writes to the step's log file; secrets must never be written there.
+ * `overrides` is the inventory's "proxmox"/"gitlab" object (endpoints for a
+ * lab), or NULL.
+ *
+ * Returns 0 on success, 1 on a failure the log explains. Network failures that
+ * a retry can fix are retried inside the builtin, with backoff and a bound. */
+#ifndef CLUSTERC_BUILTIN_H
+#define CLUSTERC_BUILTIN_H
+
+#include <jansson.h>
+
+#include "strbuf.h"
+
+int builtin_run(const char *name, const json_t *args, const json_t *values,
+		const json_t *overrides, json_t *outputs, struct strbuf *log);
+/* 1 when name is a builtin this binary knows. */
+int builtin_exists(const char *name);
+
+#endif
