@@ -1,0 +1,126 @@
+/* builtin: dispatch of the runner's builtin steps (see builtin.h).
+ *
+ * THE ARGS SCHEMAS. The planner renders one JSON args file per builtin step;
+ * these are the exact keys each builtin reads. Secret and input *names* appear
+ * in args; their values arrive in `values` (a trailing newline is dropped).
+ * Unknown keys are ignored.
+ *
+ * Shared by every builtin:
+ *   "verify_tls": true            optional, default true; false is the explicit
+ *                                 opt-in to skip TLS verification
+ *   "ca_file": "/path/ca.pem"     optional extra CA (Proxmox:
+ *                                 /etc/pve/pve-root-ca.pem copied locally)
+ *   "client": {                   optional tuning, all positive integers:
+ *     "timeout_s": 60, "connect_timeout_s": 10,       per HTTP request
+ *     "attempts": 4,                                   tries in all
+ *     "backoff_ms": 1000, "backoff_max_ms": 16000,     retry pauses (doubling)
+ *     "poll_ms": 1000, "task_timeout_s": 900 }         Proxmox task polling
+ * Endpoints must be https://; plain http:// is refused unless the host is a
+ * loopback address (lab mocks).
+ *
+ * proxmox.vm
+ *   { "proxmox": "pve",                      name of the proxmox block (overrides key)
+ *     "endpoint": "https://10.0.0.2:8006",   /api2/json is appended
+ *     "node": "pve",
+ *     "auth": { "user": "root@pam", "password_secret": "PROXMOX_PASSWORD" }
+ *          or { "token_id": "root@pam!clusterc", "token_secret": "PROXMOX_TOKEN" },
+ *     "verify_tls": true, "ca_file": null,
+ *     "vm": { "name": "k8s-node-1", "vmid": 101, "cores": 4, "memory_mib": 16384,
+ *             "disk_gib": 250, "storage": "local-lvm", "bridge": "vmbr0",
+ *             "iso_volid": "local:iso/ubuntu-24.04.3-autoinstall.iso",
+ *             "machine": null, "bios": null, "cpu": "host",
+ *             "gpu": null | { "pci": "0000:01:00" } | { "mapping": "gtx1060" },
+ *             "onboot": true } }
+ *   Required in vm: name, vmid, storage, bridge, iso_volid. Defaults: cores 2,
+ *   memory_mib 4096, disk_gib 32, cpu host, onboot true; with a gpu, machine
+ *   defaults to q35 (anything not q35 is refused) and bios to ovmf (an
+ *   explicit "seabios" is kept); bios ovmf adds efidisk0. Raw gpu.pci needs
+ *   ticket auth as root@pam and is refused before any request otherwise.
+ *   If VMID exists with the same name: "exists", started if stopped, success.
+ *   Same VMID with another name, or the same name under another VMID: failure.
+ *   Output: "vm_<name>_started" = the VMID as a decimal string.
+ *
+ * proxmox.iso
+ *   { "proxmox": "pve", "endpoint": ..., "node": "pve", "auth": {...},
+ *     "verify_tls": ..., "ca_file": ...,
+ *     "iso_storage": "local",
+ *     "file": "iso/ubuntu-24.04.3-autoinstall.iso",   relative to the process's
+ *                    working directory (the runner runs builtins in out/<cluster>/),
+ *                    or absolute; read only when an upload is needed
+ *     "name": "ubuntu-24.04.3-autoinstall.iso",       [A-Za-z0-9_.-]+ ending in .iso
+ *     "sha256": "64 hex digits" }                     optional; Proxmox verifies it
+ *   Present when any volid on that storage ends in "iso/<name>": no upload.
+ *   No outputs.
+ *
+ * gitlab.deploy_key
+ *   { "api": "https://gitlab.example.com/api/v4",
+ *     "project_path": "group/sub/project",     no .git; '/' is sent as %2F
+ *     "title": "clusterc homelab argocd",
+ *     "token_secret": "GITLAB_TOKEN",          needs scope api, role Maintainer
+ *     "key_input": "argocd_deploy_pubkey",     the public key, from an earlier step
+ *     "can_push": false,
+ *     "verify_tls": true, "ca_file": null }
+ *   Already registered when a listed key's "type base64" equals ours. No outputs.
+ *
+ * OVERRIDES (`overrides`, from the inventory): an object with optional
+ *   "proxmox": { "<args.proxmox>": { "endpoint": URL, "verify_tls"?, "ca_file"? } }
+ *   "gitlab":  { "api": URL, "verify_tls"?, "ca_file"? }
+ * (the runner may pass the whole inventory; "hosts" is ignored). A present
+ * entry replaces the args' endpoint/api and TLS options. When the inventory
+ * has a "proxmox" section without an entry for args.proxmox, or a "gitlab"
+ * section without "api", the builtin fails rather than contact the address in
+ * the cluster file: an inventory means "this is a lab", as for hosts. */
+#include "builtin.h"
+
+#include <string.h>
+
+#include "gitlab.h"
+#include "proxmox.h"
+
+typedef int (*builtin_fn)(const json_t *args, const json_t *values, const json_t *overrides,
+			  json_t *outputs, struct strbuf *log);
+
+static const struct {
+	const char *name;
+	builtin_fn fn;
+} builtins[] = {
+	{ "proxmox.vm", proxmox_vm },
+	{ "proxmox.iso", proxmox_iso },
+	{ "gitlab.deploy_key", gitlab_deploy_key },
+};
+
+int builtin_exists(const char *name)
+{
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+		if (!strcmp(builtins[i].name, name))
+			return 1;
+	return 0;
+}
+
+int builtin_run(const char *name, const json_t *args, const json_t *values,
+		const json_t *overrides, json_t *outputs, struct strbuf *log)
+{
+	json_t *empty = NULL;
+	int rc = 1;
+	if (!json_is_object(args)) {
+		strbuf_addf(log, "error: %s: the args file is not a JSON object\n", name);
+		return 1;
+	}
+	if (!values)
+		values = empty = json_object();
+	if (overrides && !json_is_object(overrides)) {
+		strbuf_addf(log, "error: %s: the inventory overrides are not a JSON object\n", name);
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+		if (!strcmp(builtins[i].name, name)) {
+			rc = builtins[i].fn(args, values, overrides, outputs, log);
+			goto out;
+		}
+	}
+	strbuf_addf(log, "error: unknown builtin '%s' (known: proxmox.vm, proxmox.iso, "
+		    "gitlab.deploy_key)\n", name);
+out:
+	json_decref(empty);
+	return rc;
+}

@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""Mock Proxmox VE and GitLab APIs for tests/api/run.sh (127.0.0.1 only).
+
+Speaks just enough of the documented APIs (shared/reference/FACTS.md sections 1
+and 2) to drive the builtins, and checks what real servers check: the ticket
+cookie plus CSRF header on writes, the PVEAPIToken header split at the last
+'=', percent-encoded UPIDs and project paths, multipart field order and
+Content-Length on uploads.
+
+    mock_server.py PORT_FILE LOG_FILE
+
+Binds 127.0.0.1 on a free port and writes it to PORT_FILE. Each request is
+appended to LOG_FILE as one JSON line (method, raw path, auth kind, status);
+credentials are never logged. POST /__mock/config with a JSON object resets
+the state and sets the scenario (see DEFAULTS); GET /__mock/state returns it.
+"""
+import hashlib
+import json
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEFAULTS = {
+    "pve_user": "root@pam",
+    "pve_password": "",
+    "auth_delay": 0.1,          # real Proxmox: 3 s before a 401 on /access/ticket
+    "tokens": {},               # token id -> secret
+    "vms": [],                  # {vmid, name, node, status, type}
+    "isos": [],                 # volids
+    "task_running_polls": 1,    # status answers "running" this many times first
+    "task_exit": {},            # task type -> exitstatus (default "OK")
+    "gitlab_token": "",
+    "gitlab_projects": {},      # "group/sub/proj" -> [ {id, title, key, can_push} ]
+    "gitlab_page_max": 100,     # cap per_page to force pagination
+    "gitlab_role_ok": True,     # False: 403 on deploy key calls
+    "gitlab_list_hidden": False,  # True: the list is empty but POST still says "taken"
+    "faults": [],               # {method, path (regex on the raw path), mode, times, delay}
+}
+
+TICKET = "PVE:root@pam:6745A1B2::c2lnbmF0dXJlLW5vdC1yZWFs"
+CSRF = "6745A1B2:Y3NyZi1tb2Nr"
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset({})
+
+    def reset(self, cfg):
+        self.cfg = json.loads(json.dumps(DEFAULTS))
+        self.cfg.update(cfg)
+        self.vms = {int(v["vmid"]): dict(v) for v in self.cfg["vms"]}
+        self.isos = list(self.cfg["isos"])
+        self.tasks = {}
+        self.created = []
+        self.uploads = []
+        self.keys = {p: list(k) for p, k in self.cfg["gitlab_projects"].items()}
+        self.faults = [dict(f) for f in self.cfg["faults"]]
+        self.seq = 0
+
+    def snapshot(self):
+        return {"vms": list(self.vms.values()), "isos": self.isos, "created": self.created,
+                "uploads": self.uploads, "keys": self.keys}
+
+
+STATE = State()
+LOG_LOCK = threading.Lock()
+LOG_PATH = None
+
+
+def key_core(k):
+    parts = (k or "").split()
+    return " ".join(parts[:2])
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "mock/1"
+
+    def log_message(self, *a):  # quiet
+        pass
+
+    # ---- plumbing
+    def record(self, status, **extra):
+        entry = {"method": self.command, "path": self.path, "status": status,
+                 "auth": getattr(self, "auth_kind", None), "t": round(time.time(), 3)}
+        entry.update(extra)
+        with LOG_LOCK, open(LOG_PATH, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def send(self, status, obj=None, reason=None, raw=None, headers=None, **extra):
+        body = raw if raw is not None else json.dumps(obj).encode()
+        self.send_response(status, reason)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self.record(status, **extra)
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.chunked = True
+            return None
+        n = self.headers.get("Content-Length")
+        if n is None:
+            return None
+        return self.rfile.read(int(n))
+
+    def fault(self):
+        with STATE.lock:
+            for f in STATE.faults:
+                if f.get("times", 1) <= 0:
+                    continue
+                if f.get("method") and f["method"] != self.command:
+                    continue
+                if not re.search(f.get("path", ""), self.path):
+                    continue
+                f["times"] = f.get("times", 1) - 1
+                return f
+        return None
+
+    def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_DELETE(self):
+        self.dispatch()
+
+    def dispatch(self):
+        self.auth_kind = None
+        self.chunked = False
+        raw = self.path
+        if raw.startswith("/__mock/"):
+            return self.control(raw)
+        f = self.fault()
+        if f:
+            mode = f["mode"]
+            if mode == "reset":
+                self.record("reset")
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
+            if mode == "slow":
+                time.sleep(f.get("delay", 5))
+            elif mode == "badjson":
+                self.body()
+                return self.send(200, raw=b"{\"data\": [not json", fault=mode)
+            elif mode == "429":
+                self.body()
+                return self.send(429, {"message": "slow down"}, "Too Many Requests",
+                                 headers={"Retry-After": "0"}, fault=mode)
+            else:
+                self.body()
+                code = int(mode)
+                return self.send(code, {"data": None, "message": "mock fault %d" % code},
+                                 "mock fault %d" % code, fault=mode)
+        if raw.startswith("/api2/json/"):
+            return self.proxmox(raw[len("/api2/json"):])
+        if raw.startswith("/api/v4/"):
+            return self.gitlab(raw[len("/api/v4"):])
+        self.send(404, {"message": "no such mock path"})
+
+    def control(self, raw):
+        if raw == "/__mock/config" and self.command == "POST":
+            cfg = json.loads(self.body() or b"{}")
+            with STATE.lock:
+                STATE.reset(cfg)
+            return self.send(200, {"ok": True})
+        if raw == "/__mock/state":
+            with STATE.lock:
+                return self.send(200, STATE.snapshot())
+        self.send(404, {"message": "bad control path"})
+
+    # ---- Proxmox
+    def pve_auth(self, write):
+        """Returns None when authorised, else sends the error and returns True."""
+        authz = self.headers.get("Authorization", "")
+        cookie = self.headers.get("Cookie", "")
+        m = re.match(r"^PVEAPIToken[= ](.*)$", authz)
+        if m:
+            self.auth_kind = "token"
+            mm = re.match(r"^(.*)=(.*)$", m.group(1))  # split at the LAST '='
+            if not mm or STATE.cfg["tokens"].get(mm.group(1)) != mm.group(2) or not mm.group(2):
+                self.send(401, {"data": None}, "authentication failure")
+                return True
+            self.pve_authuser = mm.group(1)
+            return None
+        if "PVEAuthCookie=" in cookie:
+            self.auth_kind = "ticket"
+            t = cookie.split("PVEAuthCookie=", 1)[1].split(";", 1)[0]
+            if t != TICKET:
+                self.send(401, {"data": None}, "invalid ticket")
+                return True
+            if write and self.headers.get("CSRFPreventionToken") != CSRF:
+                self.send(401, {"data": None}, "Permission denied - invalid csrf token")
+                return True
+            self.pve_authuser = STATE.cfg["pve_user"]
+            return None
+        self.send(401, {"data": None}, "No ticket")
+        return True
+
+    def new_task(self, node, ttype, vmid):
+        with STATE.lock:
+            STATE.seq += 1
+            upid = "UPID:%s:%08X:%08X:%08X:%s:%s:%s:" % (
+                node, 4000 + STATE.seq, 1000 + STATE.seq, int(time.time()), ttype, vmid,
+                self.pve_authuser)
+            STATE.tasks[upid] = {"type": ttype, "polls": 0}
+        return upid
+
+    def proxmox(self, path):
+        parsed = urllib.parse.urlsplit(path)
+        p, query = parsed.path, urllib.parse.parse_qs(parsed.query)
+        write = self.command != "GET"
+        if p == "/access/ticket" and self.command == "POST":
+            form = urllib.parse.parse_qs((self.body() or b"").decode())
+            user = form.get("username", [""])[0]
+            pw = form.get("password", [""])[0]
+            if user != STATE.cfg["pve_user"] or pw != STATE.cfg["pve_password"] or not pw:
+                time.sleep(STATE.cfg["auth_delay"])
+                return self.send(401, {"data": None}, "authentication failure")
+            return self.send(200, {"data": {"username": user, "ticket": TICKET,
+                                            "CSRFPreventionToken": CSRF}})
+        body = self.body() if write else None
+        if self.chunked:
+            return self.send(501, {"data": None}, "chunked transfer encoding not supported")
+        if self.pve_auth(write):
+            return
+        if p == "/cluster/resources" and self.command == "GET":
+            with STATE.lock:
+                vms = [dict(v, type=v.get("type", "qemu"), id="qemu/%d" % v["vmid"])
+                       for v in STATE.vms.values()]
+            return self.send(200, {"data": vms})
+        m = re.match(r"^/nodes/([^/]+)/qemu$", p)
+        if m and self.command == "POST":
+            return self.pve_create(m.group(1), body)
+        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/status/start$", p)
+        if m and self.command == "POST":
+            vmid = int(m.group(2))
+            with STATE.lock:
+                vm = STATE.vms.get(vmid)
+                if not vm:
+                    return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist" % (m.group(1), vmid))
+                vm["status"] = "running"
+            return self.send(200, {"data": self.new_task(m.group(1), "qmstart", vmid)})
+        m = re.match(r"^/nodes/([^/]+)/tasks/([^/]+)/(status|log)$", p)
+        if m and self.command == "GET":
+            enc = self.path.split("/tasks/", 1)[1].split("/", 1)[0]
+            if ":" in enc:
+                return self.send(400, {"data": None}, "UPID not percent-encoded")
+            upid = urllib.parse.unquote(m.group(2))
+            with STATE.lock:
+                task = STATE.tasks.get(upid)
+                if not task:
+                    return self.send(500, {"data": None}, "no such task")
+                if m.group(3) == "log":
+                    ex = STATE.cfg["task_exit"].get(task["type"], "OK")
+                    lines = [{"n": i + 1, "t": "mock line %d" % (i + 1)} for i in range(20)]
+                    lines.append({"n": 21, "t": "TASK ERROR: " + ex})
+                    return self.send(200, {"data": lines, "total": len(lines)})
+                task["polls"] += 1
+                running = task["polls"] <= STATE.cfg["task_running_polls"]
+                out = {"status": "running" if running else "stopped", "upid": upid,
+                       "type": task["type"], "node": m.group(1)}
+                if not running:
+                    out["exitstatus"] = STATE.cfg["task_exit"].get(task["type"], "OK")
+            return self.send(200, {"data": out})
+        m = re.match(r"^/nodes/([^/]+)/storage/([^/]+)/content$", p)
+        if m and self.command == "GET":
+            with STATE.lock:
+                lst = [{"volid": v, "format": "iso", "size": 1, "content": "iso"}
+                       for v in STATE.isos if v.startswith(m.group(2) + ":")]
+            return self.send(200, {"data": lst})
+        m = re.match(r"^/nodes/([^/]+)/storage/([^/]+)/upload$", p)
+        if m and self.command == "POST":
+            return self.pve_upload(m.group(1), m.group(2), body)
+        self.send(501, {"data": None}, "Method '%s %s' not implemented" % (self.command, p))
+
+    def pve_create(self, node, body):
+        ctype = self.headers.get("Content-Type", "")
+        if ctype.startswith("application/json"):
+            params = json.loads(body or b"{}")
+        else:
+            params = {k: v[0] for k, v in urllib.parse.parse_qs((body or b"").decode(),
+                                                                 keep_blank_values=True).items()}
+        errors = {}
+        for req in ("vmid", "name", "scsi0", "net0", "ide2", "memory", "cores"):
+            if req not in params:
+                errors[req] = "property is missing and it is not optional"
+        if errors:
+            return self.send(400, {"data": None, "errors": errors}, "Parameter verification failed.")
+        hp = params.get("hostpci0", "")
+        if hp and not hp.startswith("mapping=") and self.pve_authuser != "root@pam":
+            return self.send(403, {"data": None},
+                             "only root can set 'hostpci0' config for non-mapped devices")
+        vmid = int(params["vmid"])
+        with STATE.lock:
+            if vmid in STATE.vms:
+                return self.send(500, {"data": None}, "unable to create VM %d - VM %d already exists on node '%s'" % (vmid, vmid, node))
+            STATE.vms[vmid] = {"vmid": vmid, "name": params["name"], "node": node,
+                               "status": "stopped", "type": "qemu"}
+            STATE.created.append(params)
+        return self.send(200, {"data": self.new_task(node, "qmcreate", vmid)})
+
+    def pve_upload(self, node, storage, body):
+        if self.headers.get("Content-Length") is None or body is None:
+            return self.send(400, {"data": None}, "missing Content-Length")
+        ctype = self.headers.get("Content-Type", "")
+        m = re.search(r"boundary=\"?([^\";]+)\"?", ctype)
+        if not ctype.startswith("multipart/form-data") or not m:
+            return self.send(400, {"data": None}, "expected multipart/form-data")
+        delim = b"--" + m.group(1).encode()
+        parts = []
+        for chunk in body.split(delim)[1:]:
+            if chunk.startswith(b"--"):
+                break
+            head, _, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
+            if data.endswith(b"\r\n"):
+                data = data[:-2]
+            disp = re.search(rb'Content-Disposition: form-data; name="([^"]*)"(?:; filename="([^"]*)")?',
+                             head, re.I)
+            if not disp:
+                return self.send(400, {"data": None}, "part without Content-Disposition")
+            parts.append((disp.group(1).decode(), disp.group(2).decode() if disp.group(2) else None, data))
+        names = [p[0] for p in parts]
+        if names not in (["content", "filename"], ["content", "checksum-algorithm", "checksum", "filename"]):
+            return self.send(400, {"data": None}, "unexpected multipart field order %s" % names)
+        fields = {p[0]: p[2].decode(errors="replace") for p in parts[:-1]}
+        fname, fdata = parts[-1][1], parts[-1][2]
+        if not fname:
+            return self.send(400, {"data": None}, "file part has no filename attribute")
+        if fields["content"] != "iso":
+            return self.send(400, {"data": None, "errors": {"content": "bad content"}}, "Parameter verification failed.")
+        if "checksum" in fields:
+            if fields["checksum-algorithm"] != "sha256" or hashlib.sha256(fdata).hexdigest() != fields["checksum"]:
+                with STATE.lock:
+                    STATE.cfg["task_exit"]["imgcopy"] = "checksum mismatch: got '%s'" % hashlib.sha256(fdata).hexdigest()
+        with STATE.lock:
+            STATE.uploads.append({"filename": fname, "size": len(fdata), "fields": names,
+                                  "content_length": int(self.headers["Content-Length"])})
+            if "imgcopy" not in STATE.cfg["task_exit"]:
+                STATE.isos.append("%s:iso/%s" % (storage, fname))
+        return self.send(200, {"data": self.new_task(node, "imgcopy", "")})
+
+    # ---- GitLab
+    def gitlab(self, path):
+        parsed = urllib.parse.urlsplit(path)
+        query = urllib.parse.parse_qs(parsed.query)
+        m = re.match(r"^/projects/([^/]+)/deploy_keys$", parsed.path)
+        if not m:
+            return self.send(404, {"message": "404 Not Found"})
+        body = self.body() if self.command == "POST" else None
+        tok = self.headers.get("PRIVATE-TOKEN")
+        self.auth_kind = "private-token" if tok else None
+        if not tok or tok != STATE.cfg["gitlab_token"]:
+            return self.send(401, {"message": "401 Unauthorized"}, "Unauthorized")
+        if "/" in m.group(1) or "%2F" not in m.group(1) and "%" in m.group(1):
+            return self.send(404, {"message": "404 Project Not Found"})
+        project = urllib.parse.unquote(m.group(1))
+        with STATE.lock:
+            keys = STATE.keys.get(project)
+        if keys is None:
+            return self.send(404, {"message": "404 Project Not Found"})
+        if not STATE.cfg["gitlab_role_ok"]:
+            return self.send(403, {"message": "403 Forbidden"}, "Forbidden")
+        if self.command == "GET":
+            per = min(int(query.get("per_page", ["20"])[0]), STATE.cfg["gitlab_page_max"], 100)
+            page = int(query.get("page", ["1"])[0])
+            sl = [] if STATE.cfg["gitlab_list_hidden"] else keys[(page - 1) * per: page * per]
+            nxt = str(page + 1) if page * per < len(keys) else ""
+            return self.send(200, sl, headers={"X-Next-Page": nxt, "X-Page": str(page),
+                                               "X-Per-Page": str(per), "X-Total": str(len(keys))})
+        if self.command == "POST":
+            if self.headers.get("Content-Type", "") != "application/json":
+                return self.send(415, {"message": "415 Unsupported Media Type"})
+            req = json.loads(body or b"{}")
+            if not req.get("title") or not req.get("key"):
+                return self.send(400, {"error": "title, key are missing"})
+            with STATE.lock:
+                if any(key_core(k["key"]) == key_core(req["key"]) for k in keys):
+                    return self.send(400, {"message": {"deploy_key.fingerprint_sha256": ["has already been taken"]}})
+                new = {"id": 1000 + len(keys), "title": req["title"], "key": req["key"],
+                       "can_push": bool(req.get("can_push"))}
+                keys.append(new)
+            return self.send(201, new)
+        self.send(405, {"message": "405 Method Not Allowed"})
+
+
+def main():
+    global LOG_PATH
+    port_file, LOG_PATH = sys.argv[1], sys.argv[2]
+    open(LOG_PATH, "w").close()
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    import os
+    os.rename(port_file + ".tmp", port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# tests/api: the builtins (proxmox.vm, proxmox.iso, gitlab.deploy_key) against
+# tests/api/mock_server.py on 127.0.0.1, driven through build/tools/builtin_cli.
+# Every request goes to the local mock; args files that name a "real" endpoint
+# use http://127.0.0.1:1 (a closed loopback port) so a broken override could
+# never reach another machine.
+. "$(dirname "$0")/../lib.sh"
+
+CLI=$BUILD/tools/builtin_cli
+HERE=$TOP/tests/api
+if [ ! -x "$CLI" ]; then
+	fail "builtin_cli is built" "$CLI missing: run make"
+	finish
+	exit 1
+fi
+
+python3 "$HERE/mock_server.py" "$TMP/port" "$TMP/requests.log" 2>"$TMP/mock.err" &
+MOCK_PID=$!
+at_exit "kill $MOCK_PID 2>/dev/null; wait $MOCK_PID 2>/dev/null"
+for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
+if [ ! -s "$TMP/port" ]; then
+	fail "mock server starts" "$(cat "$TMP/mock.err")"
+	finish
+	exit 1
+fi
+PORT=$(cat "$TMP/port")
+MOCK=http://127.0.0.1:$PORT
+
+# Fake credentials: distinctive strings so the leak check can grep for them.
+PVE_PW='pw-S3cr3t=with&odd chars'
+PVE_TOKEN='tok-7f3a9c2e-5b1d-4e8f-a6c0-d9e2b4f1c8a7'
+GL_TOKEN='glpat-LeakCheck1234567890'
+PUBKEY='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl argocd-deploy-key'
+SECRETS=("$PVE_PW" "$PVE_TOKEN" "$GL_TOKEN" "$(printf %s "$PVE_PW" | jq -sRr @uri 2>/dev/null || true)")
+
+mkdir -p "$TMP/out" "$TMP/logs"
+jq -n --arg pw "$PVE_PW" --arg tok "$PVE_TOKEN" --arg gl "$GL_TOKEN" --arg key "$PUBKEY" \
+	'{PROXMOX_PASSWORD: ($pw + "\n"), PROXMOX_TOKEN: $tok, GITLAB_TOKEN: $gl, argocd_pubkey: $key}' \
+	>"$TMP/values.json"
+jq -n --arg ep "$MOCK" '{proxmox: {pve: {endpoint: $ep}}, gitlab: {api: ($ep + "/api/v4")},
+	hosts: {}}' >"$TMP/overrides.json"
+
+# mock SCENARIO_JSON: resets the mock's state and sets the scenario.
+mock() {
+	jq -n --arg pw "$PVE_PW" --arg tok "$PVE_TOKEN" --arg gl "$GL_TOKEN" \
+		"{pve_password: \$pw, tokens: {\"root@pam!clusterc\": \$tok}, gitlab_token: \$gl,
+		  auth_delay: 0.3} + ($1)" >"$TMP/scenario.json"
+	curl -sf -X POST --data-binary @"$TMP/scenario.json" "$MOCK/__mock/config" >/dev/null
+	: >"$TMP/requests.log"
+}
+mock_state() { curl -sf "$MOCK/__mock/state"; }
+# requests [METHOD] [PATH-REGEX]: how many requests the mock saw.
+requests() {
+	jq -s --arg m "${1:-}" --arg p "${2:-}" \
+		'[.[] | select(($m == "" or .method == $m) and ($p == "" or (.path | test($p))))] | length' \
+		"$TMP/requests.log"
+}
+
+N=0
+# run NAME ARGS_JSON [OVERRIDES_FILE]: runs the builtin; sets RC, LOG, OUT.
+run() {
+	local name=$1 args=$2 ovr=${3-$TMP/overrides.json}
+	N=$((N + 1))
+	printf '%s\n' "$args" >"$TMP/args.$N.json"
+	LOG=$TMP/logs/$N.log
+	OUT=$TMP/logs/$N.out
+	local t0 t1
+	t0=$(date +%s.%N)
+	if [ -n "$ovr" ]; then
+		(cd "$TMP/out" && "$CLI" "$name" "$TMP/args.$N.json" "$TMP/values.json" "$ovr") >"$OUT" 2>"$LOG"
+	else
+		(cd "$TMP/out" && "$CLI" "$name" "$TMP/args.$N.json" "$TMP/values.json") >"$OUT" 2>"$LOG"
+	fi
+	RC=$?
+	t1=$(date +%s.%N)
+	ELAPSED=$(echo "$t1 - $t0" | bc)
+}
+expect() { # expect TEST-NAME CONDITION...: passes when the condition holds, shows the log otherwise
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "$(cat "$LOG")"; fi
+}
+has() { grep -qF -- "$1" "$LOG"; }
+eq() { [ "$1" = "$2" ] || { echo "expected '$2', got '$1'" >>"$LOG"; return 1; }; }
+
+FAST='"client": {"backoff_ms": 50, "backoff_max_ms": 200, "poll_ms": 50, "timeout_s": 5}'
+AUTH_PW='{"user": "root@pam", "password_secret": "PROXMOX_PASSWORD"}'
+AUTH_TOK='{"token_id": "root@pam!clusterc", "token_secret": "PROXMOX_TOKEN"}'
+vm_args() { # vm_args AUTH VM-EXTRA [TOP-EXTRA]
+	cat <<EOF
+{"proxmox": "pve", "endpoint": "http://127.0.0.1:1", "node": "pve", "auth": $1, $FAST ${3:+, $3},
+ "vm": {"name": "k8s-control-1", "vmid": 101, "cores": 2, "memory_mib": 12288, "disk_gib": 50,
+        "storage": "local-lvm", "bridge": "vmbr0", "iso_volid": "local:iso/ubuntu-auto.iso",
+        "cpu": "host", "onboot": true ${2:+, $2}}}
+EOF
+}
+created() { mock_state | jq -r ".created[${2:-0}][\"$1\"] // \"(unset)\""; }
+
+# ---- proxmox.vm
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": null')"
+expect "vm: create + start with a ticket" [ $RC -eq 0 ]
+expect "vm: output vm_<name>_started = vmid" eq "$(jq -c . "$OUT")" '{"vm_k8s-control-1_started":"101"}'
+expect "vm: one login, one create, one start" \
+	eq "$(requests POST /access/ticket)/$(requests POST '/qemu$')/$(requests POST /status/start)" 1/1/1
+expect "vm: task polled until stopped (UPID percent-encoded)" [ "$(requests GET '/tasks/UPID%3Apve%3A.*/status$')" -ge 4 ]
+expect "vm: create params" eq "$(created cpu) $(created scsihw) $(created scsi0) $(created net0) $(created ide2) $(created boot) $(created agent) $(created ostype) $(created balloon) $(created onboot) $(created memory)" \
+	"host virtio-scsi-pci local-lvm:50 virtio,bridge=vmbr0 local:iso/ubuntu-auto.iso,media=cdrom order=scsi0;ide2 1 l26 0 1 12288"
+expect "vm: no GPU, no machine/bios/hostpci" eq "$(created machine)$(created bios)$(created hostpci0)" "(unset)(unset)(unset)"
+
+: >"$TMP/requests.log"
+run proxmox.vm "$(vm_args "$AUTH_PW")"
+expect "vm: second run reports exists" has "exists: VM 101 'k8s-control-1'"
+expect "vm: second run succeeds with the same output" eq "$RC $(jq -c . "$OUT")" '0 {"vm_k8s-control-1_started":"101"}'
+expect "vm: second run makes no create/start POST" eq "$(requests POST)" 1
+
+: >"$TMP/requests.log"
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: second run with a token sends no POST at all" eq "$RC/$(requests POST)" 0/0
+expect "vm: token header accepted (split at the last '=')" eq "$(jq -rs '[.[].auth] | unique | join(",")' "$TMP/requests.log")" token
+
+mock '{vms: [{vmid: 101, name: "k8s-control-1", node: "pve", status: "stopped"}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: existing stopped VM is started, not created" eq "$RC/$(requests POST '/qemu$')/$(requests POST /status/start)" 0/0/1
+
+mock '{vms: [{vmid: 101, name: "someone-else", node: "pve2", status: "running"}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: vmid taken by another name fails" [ $RC -eq 1 ]
+expect "vm: ... and says so" has "VMID 101 is already taken by VM 'someone-else' on node pve2"
+expect "vm: ... without creating" eq "$(requests POST)" 0
+
+mock '{vms: [{vmid: 140, name: "k8s-control-1", node: "pve", status: "running"}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: same name under another vmid fails" eq "$RC/$(requests POST)" 1/0
+expect "vm: ... naming the other vmid" has "already exists with vmid 140"
+
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_TOK" '"gpu": {"pci": "0000:01:00"}')"
+expect "vm: token + raw PCI refused" [ $RC -eq 1 ]
+expect "vm: ... explaining root@pam and mappings" bash -c "grep -q 'only root@pam' '$LOG' && grep -q 'gpu.mapping' '$LOG'"
+expect "vm: ... before any request" eq "$(requests)" 0
+
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_TOK" '"gpu": {"mapping": "gtx1060"}')"
+expect "vm: token + PCI mapping accepted" [ $RC -eq 0 ]
+expect "vm: mapping params" eq "$(created hostpci0) $(created machine) $(created bios) $(created efidisk0)" \
+	"mapping=gtx1060,pcie=1 q35 ovmf local-lvm:1,efitype=4m,pre-enrolled-keys=0"
+
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": {"pci": "0000:01:00"}, "bios": "seabios"')"
+expect "vm: root@pam ticket + raw PCI" eq "$RC $(created hostpci0) $(created machine) $(created bios) $(created efidisk0)" \
+	"0 0000:01:00,pcie=1,x-vga=0 q35 seabios (unset)"
+
+mock '{pve_password: "not-the-one"}'
+run proxmox.vm "$(vm_args "$AUTH_PW")"
+expect "vm: bad password fails with HTTP 401" bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 401' '$LOG'"
+expect "vm: ... with a hint about the password and the 3-second delay" has "3-second delay"
+expect "vm: ... without retrying the login" eq "$(requests POST /access/ticket)" 1
+
+mock '{tokens: {"root@pam!clusterc": "another-secret"}}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: bad token fails with HTTP 401 and a hint" bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 401' '$LOG' && grep -q 'hint: the ticket or token was rejected' '$LOG'"
+
+mock '{task_exit: {qmcreate: "unable to create VM 101 - lvcreate failed"}}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: failed create task fails the step" eq "$RC/$(requests POST /status/start)" 1/0
+expect "vm: ... with the exit status and the task log tail" \
+	bash -c "grep -q 'task failed: unable to create VM 101 - lvcreate failed' '$LOG' && grep -q 'TASK ERROR' '$LOG'"
+
+mock '{task_exit: {qmcreate: "WARNINGS: 2"}}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: WARNINGS: n counts as success" eq "$RC" 0
+
+mock '{faults: [{method: "GET", path: "/cluster/resources", mode: "500", times: 2}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "retry: 500 twice then success" eq "$RC/$(requests GET /cluster/resources)" 0/3
+expect "retry: ... logged" has "retrying in 50 ms (attempt 2 of 4)"
+
+mock '{faults: [{method: "POST", path: "/qemu$", mode: "503", times: 10}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK" "" '"verify_tls": true')"
+expect "retry: bounded (4 attempts) then a clear failure" eq "$RC/$(requests POST '/qemu$')" 1/4
+expect "retry: ... naming status, server text, attempts" has "HTTP 503 mock fault 503 (after 4 attempts)"
+
+mock '{faults: [{path: "/cluster/resources", mode: "reset", times: 1}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "retry: connection reset then success" eq "$RC" 0
+
+mock '{faults: [{path: "/cluster/resources", mode: "429", times: 1}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "retry: 429 honours Retry-After then succeeds" eq "$RC/$(requests GET /cluster/resources)" 0/2
+
+mock '{faults: [{path: "/cluster/resources", mode: "slow", delay: 2.5, times: 1}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK" "" '"client": {"timeout_s": 1, "backoff_ms": 50, "poll_ms": 50}')"
+expect "retry: answer slower than the timeout is retried" bash -c "[ $RC -eq 0 ] && grep -q 'timed out' '$LOG'"
+
+mock '{faults: [{path: "/cluster/resources", mode: "slow", delay: 2.5, times: 9}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK" "" '"client": {"timeout_s": 1, "attempts": 2, "backoff_ms": 50}')"
+expect "retry: persistent timeouts fail after the bound" bash -c "[ $RC -eq 1 ] && grep -q 'timed out.*(after 2 attempts)' '$LOG'"
+
+mock '{faults: [{path: "/cluster/resources", mode: "badjson", times: 1}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: malformed JSON is a clear failure" bash -c "[ $RC -eq 1 ] && grep -q 'not a Proxmox JSON envelope' '$LOG'"
+
+mock '{}'
+run proxmox.vm '{"proxmox": "pve", "endpoint": "http://127.0.0.1:1", "node": "pve", "auth": {"user": "root"},
+	"vm": {"name": "bad name", "vmid": 7, "storage": "local-lvm", "iso_volid": "x.iso"}}'
+expect "vm: bad args rejected, every problem listed" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'vm.name' '$LOG' && grep -q 'vm.vmid' '$LOG' && grep -q 'vm.bridge' '$LOG' && grep -q 'iso_volid' '$LOG' && grep -q 'auth.user must be USER@REALM' '$LOG'"
+expect "vm: ... before any request" eq "$(requests)" 0
+
+echo '{"proxmox": {"other": {"endpoint": "'"$MOCK"'"}}}' >"$TMP/ovr-missing.json"
+run proxmox.vm "$(vm_args "$AUTH_TOK")" "$TMP/ovr-missing.json"
+expect "overrides: a proxmox section without our entry refuses to fall back" \
+	bash -c "[ $RC -eq 1 ] && grep -q \"no endpoint for 'pve'\" '$LOG'"
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")" ""
+expect "overrides: none given uses args.endpoint (closed port: connection refused)" \
+	bash -c "[ $RC -eq 1 ] && grep -q '127.0.0.1:1/api2/json' '$LOG' && [ $(requests) -eq 0 ]"
+
+# ---- proxmox.iso
+head -c 300000 /dev/urandom >"$TMP/out/auto.iso"
+ISO_SHA=$(sha256sum "$TMP/out/auto.iso" | cut -d' ' -f1)
+iso_args() {
+	cat <<EOF
+{"proxmox": "pve", "endpoint": "http://127.0.0.1:1", "node": "pve", "auth": $1, $FAST,
+ "iso_storage": "local", "file": "${2:-auto.iso}", "name": "ubuntu-auto.iso", "sha256": "${3:-$ISO_SHA}"}
+EOF
+}
+mock '{isos: ["local:iso/other.iso"]}'
+run proxmox.iso "$(iso_args "$AUTH_PW")"
+expect "iso: uploads when missing" eq "$RC/$(requests POST /upload)" 0/1
+expect "iso: fields in order, Content-Length, whole file" \
+	eq "$(mock_state | jq -c '.uploads[0] | [.fields, .size, .filename, (.content_length > .size)]')" \
+	'[["content","checksum-algorithm","checksum","filename"],300000,"ubuntu-auto.iso",true]'
+expect "iso: imgcopy task polled" [ "$(requests GET '/tasks/UPID%3A.*imgcopy.*/status$')" -ge 2 ]
+: >"$TMP/requests.log"
+rm -f "$TMP/out/auto.iso.gone"
+run proxmox.iso "$(iso_args "$AUTH_PW" "no-such-file.iso")"
+expect "iso: second run finds it and uploads nothing (file not even needed)" eq "$RC/$(requests POST /upload)" 0/0
+expect "iso: ... says so" has "exists: local:iso/ubuntu-auto.iso"
+
+mock '{}'
+run proxmox.iso "$(iso_args "$AUTH_TOK" auto.iso 0000000000000000000000000000000000000000000000000000000000000000)"
+expect "iso: checksum mismatch fails from the imgcopy task" bash -c "[ $RC -eq 1 ] && grep -q 'checksum mismatch' '$LOG'"
+
+mock '{}'
+run proxmox.iso "$(iso_args "$AUTH_TOK" missing.iso)"
+expect "iso: a missing local file is a clear failure" bash -c "[ $RC -eq 1 ] && grep -q 'cannot upload missing.iso' '$LOG' && [ $(requests POST) -eq 0 ]"
+
+mock '{faults: [{method: "POST", path: "/upload$", mode: "502", times: 1}]}'
+run proxmox.iso "$(iso_args "$AUTH_TOK" "$TMP/out/auto.iso")"
+expect "iso: upload retried after a 502 (absolute path)" eq "$RC/$(requests POST /upload)" 0/2
+
+# ---- gitlab.deploy_key
+gl_args() {
+	cat <<EOF
+{"api": "http://127.0.0.1:1/api/v4", "project_path": "home/infra/cluster-setup", "title": "clusterc argocd",
+ "token_secret": "GITLAB_TOKEN", "key_input": "argocd_pubkey", "can_push": false, $FAST}
+EOF
+}
+OTHER_KEYS='[range(5) | {id: (10 + .), title: "k\(.)", key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther\(.)xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx u@h"}]'
+mock "{gitlab_projects: {\"home/infra/cluster-setup\": $OTHER_KEYS}, gitlab_page_max: 2}"
+run gitlab.deploy_key "$(gl_args)"
+expect "gitlab: registers a new key" eq "$RC/$(requests POST)" 0/1
+expect "gitlab: follows X-Next-Page through 3 pages" eq "$(requests GET 'deploy_keys\?per_page=100&page=[123]$')" 3
+expect "gitlab: project path encoded as %2F" eq "$(requests "" '/projects/home%2Finfra%2Fcluster-setup/deploy_keys')" 4
+expect "gitlab: posted can_push false" eq "$(mock_state | jq -c '.keys["home/infra/cluster-setup"][5] | [.title, .can_push]')" '["clusterc argocd",false]'
+: >"$TMP/requests.log"
+run gitlab.deploy_key "$(gl_args)"
+expect "gitlab: second run finds it, no POST" eq "$RC/$(requests POST)" 0/0
+expect "gitlab: ... says already registered" has "already registered"
+
+mock "{gitlab_projects: {\"home/infra/cluster-setup\": [{id: 3, title: \"old\", key: \"${PUBKEY% *} other-comment\"}]}}"
+run gitlab.deploy_key "$(gl_args)"
+expect "gitlab: matching ignores the comment" eq "$RC/$(requests POST)" 0/0
+
+mock "{gitlab_projects: {\"home/infra/cluster-setup\": [{id: 3, title: \"old\", key: \"$PUBKEY\"}]}, gitlab_list_hidden: true}"
+run gitlab.deploy_key "$(gl_args)"
+expect "gitlab: 400 has already been taken counts as success" bash -c "[ $RC -eq 0 ] && grep -q 'already been taken' '$LOG'"
+
+mock '{gitlab_projects: {"home/infra/cluster-setup": []}, gitlab_token: "a-different-token"}'
+run gitlab.deploy_key "$(gl_args)"
+expect "gitlab: 401 names the api scope" bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 401' '$LOG' && grep -q \"'api' scope\" '$LOG'"
+
+mock '{gitlab_projects: {"home/infra/cluster-setup": []}, gitlab_role_ok: false}'
+run gitlab.deploy_key "$(gl_args)"
+expect "gitlab: 403 names the Maintainer role" bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 403' '$LOG' && grep -q 'Maintainer' '$LOG'"
+
+mock '{gitlab_projects: {}}'
+run gitlab.deploy_key "$(gl_args)"
+expect "gitlab: unknown project is a clear 404" bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 404' '$LOG' && grep -q 'not found or the token cannot see it' '$LOG'"
+
+mock '{gitlab_projects: {"home/infra/cluster-setup": []}, faults: [{method: "POST", path: "deploy_keys", mode: "500", times: 1}]}'
+run gitlab.deploy_key "$(gl_args)"
+expect "gitlab: POST retried after a 500" eq "$RC/$(requests POST)" 0/2
+
+echo '{"gitlab": {}}' >"$TMP/ovr-gl.json"
+run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-gl.json"
+expect "overrides: a gitlab section without api refuses to fall back" bash -c "[ $RC -eq 1 ] && grep -q 'without \"api\"' '$LOG'"
+
+# ---- secrets never in any builtin log or output
+leaks=""
+for s in "${SECRETS[@]}"; do
+	[ -n "$s" ] || continue
+	if grep -rlF -- "$s" "$TMP/logs" >/dev/null 2>&1; then leaks+="$s found in $(grep -rlF -- "$s" "$TMP/logs" | tr '\n' ' ')"$'\n'; fi
+done
+for t in ticket 'PVEAuthCookie' 'CSRFPreventionToken:' "c2lnbmF0dXJlLW5vdC1yZWFs" "Y3NyZi1tb2Nr"; do
+	if grep -rlF -- "$t" "$TMP/logs" >/dev/null 2>&1; then
+		# "ticket" alone may appear in prose; the ticket and CSRF values may not.
+		case $t in ticket|PVEAuthCookie) ;; *) leaks+="$t found"$'\n' ;; esac
+	fi
+done
+LOG=$TMP/leaks
+printf '%s' "$leaks" >"$LOG"
+expect "secrets: no password, token, ticket or CSRF value in $N builtin logs" [ -z "$leaks" ]
+
+finish
