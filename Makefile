@@ -75,10 +75,10 @@ $(BUILD)/obj/%.o: compiler/%.c $(BUILD)/grammar/parser.h $(BUILD)/grammar/lexer.
 # Generated code is compiled without the warnings we cannot fix in flex's output.
 $(BUILD)/obj/parser.o: $(BUILD)/grammar/parser.c $(BUILD)/grammar/lexer.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-parameter -Wno-shadow -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-parameter -Wno-shadow -MMD -MP -c -o $@ $<
 $(BUILD)/obj/lexer.o: $(BUILD)/grammar/lexer.c $(BUILD)/grammar/parser.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-parameter -Wno-sign-compare -Wno-shadow -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-parameter -Wno-sign-compare -Wno-shadow -MMD -MP -c -o $@ $<
 $(BUILD)/obj/stdlib_blob.o: $(STDLIB_C)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<

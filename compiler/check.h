@@ -1,0 +1,29 @@
+/* check: every rejection of LANGUAGE.md, in two passes.
+ *  check_schema.c: block types, names, attribute names and types, required
+ *    attributes, counts, secrets only where allowed ("did you mean" on typos);
+ *  check_model.c:  cross-block rules (duplicates, subnets, overlaps, labels,
+ *    references, versions) while it builds the resolved model as JSON.
+ * Both report through the unit's diag and never stop at the first problem. */
+#ifndef CLUSTERC_CHECK_H
+#define CLUSTERC_CHECK_H
+
+#include <jansson.h>
+
+#include "resolve.h"
+
+struct check_blocks {
+	struct ast_node *cluster, *network, *ceph, *argocd, *monitoring, *versions;
+	struct ast_node **proxmox, **images, **nodes, **apps;
+	size_t nproxmox, nimages, nnodes, napps;
+};
+
+void check_blocks_release(struct check_blocks *b);
+void check_schema(struct unit *u, struct check_blocks *out);
+/* Returns the model (caller owns it), or NULL when anything was wrong. */
+json_t *check_model(struct unit *u, const struct check_blocks *b);
+
+/* The value of attribute `name` in a block (or the nested block of that type),
+ * the first one written; NULL when absent. */
+struct ast_node *block_get(const struct ast_node *block, const char *name);
+
+#endif

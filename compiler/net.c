@@ -1,0 +1,211 @@
+#include "net.h"
+
+#include <string.h>
+
+static enum net_status parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out, bool zero_ok)
+{
+	if (!n)
+		return NET_BAD_FORMAT;
+	if (n > 1 && s[0] == '0' && !zero_ok)
+		return NET_LEADING_ZERO;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return NET_BAD_FORMAT;
+		uint64_t d = (uint64_t)(s[i] - '0');
+		if (v > (max - d) / 10)
+			return NET_OVERFLOW;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return NET_OK;
+}
+
+enum net_status int_parse(const char *s, size_t n, uint64_t *out)
+{
+	return parse_dec(s, n, INT64_MAX, out, true);
+}
+
+enum net_status ipv4_parse(const char *s, size_t n, uint32_t *out)
+{
+	uint32_t addr = 0;
+	size_t i = 0;
+	for (int part = 0; part < 4; part++) {
+		size_t start = i;
+		while (i < n && s[i] != '.')
+			i++;
+		if (i - start == 0 || i - start > 3) {
+			/* Four digits or more is an out-of-range octet, not a format error. */
+			if (i - start > 3)
+				return NET_OCTET_RANGE;
+			return NET_BAD_FORMAT;
+		}
+		uint64_t v;
+		enum net_status st = parse_dec(s + start, i - start, 999, &v, false);
+		if (st != NET_OK)
+			return st;
+		if (v > 255)
+			return NET_OCTET_RANGE;
+		addr = (addr << 8) | (uint32_t)v;
+		if (part < 3) {
+			if (i >= n || s[i] != '.')
+				return NET_BAD_FORMAT;
+			i++;
+		}
+	}
+	if (i != n)
+		return NET_BAD_FORMAT;
+	*out = addr;
+	return NET_OK;
+}
+
+enum net_status cidr_parse(const char *s, size_t n, uint32_t *addr, uint8_t *prefix)
+{
+	const char *slash = memchr(s, '/', n);
+	if (!slash)
+		return NET_BAD_FORMAT;
+	enum net_status st = ipv4_parse(s, (size_t)(slash - s), addr);
+	if (st != NET_OK)
+		return st;
+	uint64_t p;
+	size_t plen = n - (size_t)(slash - s) - 1;
+	if (plen > 2)
+		return NET_PREFIX_RANGE;
+	st = parse_dec(slash + 1, plen, 99, &p, false);
+	if (st != NET_OK)
+		return st;
+	if (p > 32)
+		return NET_PREFIX_RANGE;
+	*prefix = (uint8_t)p;
+	return NET_OK;
+}
+
+enum net_status endpoint_parse(const char *s, size_t n, uint32_t *addr, uint16_t *port)
+{
+	const char *colon = memchr(s, ':', n);
+	if (!colon)
+		return NET_BAD_FORMAT;
+	enum net_status st = ipv4_parse(s, (size_t)(colon - s), addr);
+	if (st != NET_OK)
+		return st;
+	uint64_t p;
+	size_t plen = n - (size_t)(colon - s) - 1;
+	if (plen > 5)
+		return NET_PORT_RANGE;
+	st = parse_dec(colon + 1, plen, 99999, &p, false);
+	if (st != NET_OK)
+		return st;
+	if (p < 1 || p > 65535)
+		return NET_PORT_RANGE;
+	*port = (uint16_t)p;
+	return NET_OK;
+}
+
+const char *net_status_text(enum net_status st)
+{
+	switch (st) {
+	case NET_OK: return "ok";
+	case NET_BAD_FORMAT: return "malformed";
+	case NET_OCTET_RANGE: return "an octet is greater than 255";
+	case NET_PREFIX_RANGE: return "the prefix length is greater than 32";
+	case NET_PORT_RANGE: return "the port is not between 1 and 65535";
+	case NET_LEADING_ZERO: return "a number has a leading zero";
+	case NET_OVERFLOW: return "the number is too large";
+	case NET_BAD_UNIT: return "unknown unit";
+	}
+	return "malformed";
+}
+
+void ipv4_format(struct strbuf *sb, uint32_t a)
+{
+	strbuf_addf(sb, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+void cidr_format(struct strbuf *sb, uint32_t addr, uint8_t prefix)
+{
+	ipv4_format(sb, addr);
+	strbuf_addf(sb, "/%u", prefix);
+}
+
+uint32_t cidr_mask(uint8_t prefix)
+{
+	return prefix == 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~((1u << (32 - prefix)) - 1);
+}
+
+uint32_t cidr_network(uint32_t addr, uint8_t prefix)
+{
+	return addr & cidr_mask(prefix);
+}
+
+uint32_t cidr_broadcast(uint32_t addr, uint8_t prefix)
+{
+	return addr | ~cidr_mask(prefix);
+}
+
+bool cidr_contains(uint32_t net, uint8_t prefix, uint32_t addr)
+{
+	return cidr_network(net, prefix) == cidr_network(addr, prefix);
+}
+
+bool cidr_overlaps(uint32_t a, uint8_t pa, uint32_t b, uint8_t pb)
+{
+	uint8_t p = pa < pb ? pa : pb;
+	return cidr_network(a, p) == cidr_network(b, p);
+}
+
+static enum net_status split_unit(const char *s, size_t n, size_t *digits)
+{
+	size_t i = 0;
+	while (i < n && s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i == 0)
+		return NET_BAD_FORMAT;
+	*digits = i;
+	return NET_OK;
+}
+
+enum net_status size_parse(const char *s, size_t n, uint64_t *bytes)
+{
+	size_t d = 0;
+	if (split_unit(s, n, &d) != NET_OK)
+		return NET_BAD_FORMAT;
+	static const struct { const char *unit; unsigned shift; } units[] = {
+		{ "K", 10 }, { "M", 20 }, { "G", 30 }, { "T", 40 },
+		{ "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
+	};
+	const char *u = s + d;
+	size_t ul = n - d;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strlen(units[i].unit) == ul && !memcmp(units[i].unit, u, ul)) {
+			uint64_t v;
+			enum net_status st = parse_dec(s, d, INT64_MAX >> units[i].shift, &v, true);
+			if (st != NET_OK)
+				return st;
+			*bytes = v << units[i].shift;
+			return NET_OK;
+		}
+	}
+	return NET_BAD_UNIT;
+}
+
+enum net_status duration_parse(const char *s, size_t n, uint64_t *seconds)
+{
+	size_t d = 0;
+	if (split_unit(s, n, &d) != NET_OK)
+		return NET_BAD_FORMAT;
+	if (n - d != 1)
+		return NET_BAD_UNIT;
+	uint64_t mult;
+	switch (s[d]) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	default: return NET_BAD_UNIT;
+	}
+	uint64_t v;
+	enum net_status st = parse_dec(s, d, INT64_MAX / mult, &v, true);
+	if (st != NET_OK)
+		return st;
+	*seconds = v * mult;
+	return NET_OK;
+}

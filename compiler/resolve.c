@@ -1,0 +1,478 @@
+#include "resolve.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void unit_init(struct unit *u, struct diag *d)
+{
+	memset(u, 0, sizeof(*u));
+	arena_init(&u->arena);
+	u->diag = d;
+}
+
+void unit_release(struct unit *u)
+{
+	arena_release(&u->arena);
+	free(u->blocks);
+	free(u->main_path);
+	free(u->main_dir);
+	for (size_t i = 0; i < u->ndotenv; i++) {
+		free(u->dotenv[i].name);
+		free(u->dotenv[i].value);
+	}
+	free(u->dotenv);
+	for (size_t i = 0; i < u->nenv_files; i++)
+		free(u->env_files[i]);
+	free(u->env_files);
+	for (size_t i = 0; i < u->nmissing; i++)
+		free(u->missing_env[i]);
+	free(u->missing_env);
+	memset(u, 0, sizeof(*u));
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+/* Joins a relative path to the directory of the file that names it. */
+static char *path_join(const char *dir, const char *rel)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (rel[0] == '/' || !strcmp(dir, "."))
+		strbuf_addstr(&sb, rel);
+	else
+		strbuf_addf(&sb, "%s/%s", dir, rel);
+	return strbuf_detach(&sb, NULL);
+}
+
+static int cmp_env(const void *a, const void *b)
+{
+	return strcmp(((const struct env_entry *)a)->name, ((const struct env_entry *)b)->name);
+}
+
+static struct env_entry *dotenv_find(const struct unit *u, const char *name)
+{
+	struct env_entry key = { (char *)name, NULL };
+	return bsearch(&key, u->dotenv, u->ndotenv, sizeof(key), cmp_env);
+}
+
+const char *unit_getenv(const struct unit *u, const char *name)
+{
+	const char *v = getenv(name);
+	if (v)
+		return v;
+	struct env_entry *e = dotenv_find(u, name);
+	return e ? e->value : NULL;
+}
+
+static void dotenv_set(struct unit *u, const char *name, size_t nlen, const char *val, size_t vlen)
+{
+	for (size_t i = 0; i < u->ndotenv; i++) {
+		if (strlen(u->dotenv[i].name) == nlen && !memcmp(u->dotenv[i].name, name, nlen)) {
+			free(u->dotenv[i].value);
+			u->dotenv[i].value = xstrndup(val, vlen);
+			return;
+		}
+	}
+	XGROW(u->dotenv, u->dotenv_cap, u->ndotenv + 1);
+	u->dotenv[u->ndotenv].name = xstrndup(name, nlen);
+	u->dotenv[u->ndotenv].value = xstrndup(val, vlen);
+	u->ndotenv++;
+}
+
+/* The .env format as docker compose and python-dotenv read it, in its common
+ * subset: NAME=VALUE, optional `export `, # comments, '...' or "..." quotes. */
+static void read_dotenv(struct unit *u, const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (strbuf_read_file(&sb, path) < 0) {
+		strbuf_release(&sb);
+		return;
+	}
+	size_t len = sb.len;
+	char *text = strbuf_detach(&sb, NULL);
+	int32_t file = diag_add_source(u->diag, path, text, len);
+	u->env_files = xrealloc(u->env_files, (u->nenv_files + 1) * sizeof(char *));
+	u->env_files[u->nenv_files++] = xstrdup(path);
+	size_t i = 0;
+	while (i < len) {
+		size_t ls = i;
+		while (i < len && text[i] != '\n')
+			i++;
+		size_t le = i;
+		if (i < len)
+			i++;
+		size_t p = ls;
+		while (p < le && (text[p] == ' ' || text[p] == '\t'))
+			p++;
+		if (p == le || text[p] == '#')
+			continue;
+		if (le - p > 7 && !strncmp(text + p, "export ", 7))
+			p += 7;
+		size_t ns = p;
+		while (p < le && (text[p] == '_' || (text[p] >= 'A' && text[p] <= 'Z') ||
+				  (text[p] >= 'a' && text[p] <= 'z') || (p > ns && text[p] >= '0' && text[p] <= '9')))
+			p++;
+		size_t ne = p;
+		while (p < le && (text[p] == ' ' || text[p] == '\t'))
+			p++;
+		if (ne == ns || p >= le || text[p] != '=') {
+			diag_error(u->diag, (struct loc){ file, (uint32_t)ls, (uint32_t)le },
+				   "malformed line in .env file");
+			diag_hint(u->diag, "write NAME=value; names are letters, digits and '_'");
+			continue;
+		}
+		p++;
+		while (p < le && (text[p] == ' ' || text[p] == '\t'))
+			p++;
+		size_t vs = p, ve = le;
+		if (ve > vs && text[ve - 1] == '\r')
+			ve--;
+		if (vs < ve && (text[vs] == '"' || text[vs] == '\'')) {
+			char q = text[vs];
+			const char *close = memchr(text + vs + 1, q, ve - vs - 1);
+			if (!close) {
+				diag_error(u->diag, (struct loc){ file, (uint32_t)vs, (uint32_t)ve },
+					   "unterminated quote in .env value");
+				continue;
+			}
+			vs++;
+			ve = (size_t)(close - text);
+		} else {
+			/* An unquoted value ends at a ' #' comment; trailing blanks go. */
+			for (size_t k = vs; k < ve; k++)
+				if (text[k] == '#' && k > vs && (text[k - 1] == ' ' || text[k - 1] == '\t')) {
+					ve = k;
+					break;
+				}
+			while (ve > vs && (text[ve - 1] == ' ' || text[ve - 1] == '\t'))
+				ve--;
+		}
+		dotenv_set(u, text + ns, ne - ns, text + vs, ve - vs);
+	}
+}
+
+static void load_dotenv(struct unit *u, const char *cluster_path)
+{
+	/* `.env` beside the file, then `<stem>.env`, which wins over it. */
+	char *dir = dir_of(cluster_path);
+	char *generic = path_join(dir, ".env");
+	read_dotenv(u, generic);
+	free(generic);
+	const char *base = strrchr(cluster_path, '/');
+	base = base ? base + 1 : cluster_path;
+	const char *dot = strrchr(base, '.');
+	size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_add(&sb, base, stem);
+	strbuf_addstr(&sb, ".env");
+	char *specific = path_join(dir, sb.buf);
+	read_dotenv(u, specific);
+	free(specific);
+	strbuf_release(&sb);
+	free(dir);
+	if (u->ndotenv)
+		qsort(u->dotenv, u->ndotenv, sizeof(*u->dotenv), cmp_env);
+}
+
+/* ---- loading and imports ---- */
+
+struct file_stack {
+	const char *real;
+	const struct file_stack *up;
+};
+
+struct seen {
+	char **real;
+	size_t n, cap;
+};
+
+static bool seen_has(const struct seen *s, const char *real)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->real[i], real))
+			return true;
+	return false;
+}
+
+static void evaluate(struct unit *u, struct ast_node *n, const char *dir);
+
+static void load(struct unit *u, const char *path, struct loc from, const struct file_stack *stack,
+		 struct seen *seen)
+{
+	char *real = realpath(path, NULL);
+	if (!real) {
+		if (from.file < 0)
+			diag_error(u->diag, from, "cannot read '%s': %s", path, strerror(errno));
+		else
+			diag_error(u->diag, from, "cannot import '%s': %s", path, strerror(errno));
+		return;
+	}
+	for (const struct file_stack *s = stack; s; s = s->up) {
+		if (!strcmp(s->real, real)) {
+			diag_error(u->diag, from, "import cycle: '%s' imports itself", path);
+			free(real);
+			return;
+		}
+	}
+	if (seen_has(seen, real)) {
+		free(real); /* imported already: each file once */
+		return;
+	}
+	struct stat st;
+	if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
+		diag_error(u->diag, from, "cannot read '%s': it is a directory", path);
+		free(real);
+		return;
+	}
+	XGROW(seen->real, seen->cap, seen->n + 1);
+	seen->real[seen->n++] = real;
+
+	struct strbuf sb = STRBUF_INIT;
+	if (strbuf_read_file(&sb, path) < 0) {
+		diag_error(u->diag, from, "cannot read '%s': %s", path, strerror(errno));
+		strbuf_release(&sb);
+		return;
+	}
+	size_t len = sb.len;
+	int32_t file = diag_add_source(u->diag, path, strbuf_detach(&sb, NULL), len);
+	struct ast_node *items = parse_source(&u->arena, u->diag, file);
+	char *dir = dir_of(path);
+	struct file_stack me = { real, stack };
+	for (struct ast_node *it = items; it;) {
+		struct ast_node *next = it->next;
+		if (it->kind == AST_IMPORT) {
+			char *target = path_join(dir, it->u.str);
+			load(u, target, it->loc, &me, seen);
+			free(target);
+		} else if (it->kind == AST_BLOCK) {
+			evaluate(u, it, dir);
+			XGROW(u->blocks, u->blocks_cap, u->nblocks + 1);
+			u->blocks[u->nblocks++] = it;
+		} else {
+			diag_error(u->diag, it->loc, "attribute '%s' is outside any block",
+				   it->u.attr.name);
+			diag_hint(u->diag, "attributes belong inside a block such as 'cluster NAME { ... }'");
+		}
+		it = next;
+	}
+	free(dir);
+}
+
+bool resolve_file(struct unit *u, const char *path)
+{
+	u->main_path = xstrdup(path);
+	u->main_dir = dir_of(path);
+	if (access(path, R_OK) != 0) {
+		diag_error(u->diag, LOC_NONE, "cannot read '%s': %s", path, strerror(errno));
+		return false;
+	}
+	load_dotenv(u, path);
+	struct seen seen = { NULL, 0, 0 };
+	load(u, path, LOC_NONE, NULL, &seen);
+	for (size_t i = 0; i < seen.n; i++)
+		free(seen.real[i]);
+	free(seen.real);
+	if (u->nmissing) {
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t i = 0; i < u->nmissing; i++)
+			strbuf_addf(&sb, "%s%s", i ? ", " : "", u->missing_env[i]);
+		diag_error(u->diag, LOC_NONE, "%zu environment variable%s not set: %s", u->nmissing,
+			   u->nmissing == 1 ? " is" : "s are", sb.buf);
+		strbuf_reset(&sb);
+		if (u->nenv_files)
+			strbuf_addf(&sb, "set %s in %s or in the environment",
+				    u->nmissing == 1 ? "it" : "them", u->env_files[u->nenv_files - 1]);
+		else
+			strbuf_addf(&sb, "set %s in the environment, or in a .env file beside '%s'",
+				    u->nmissing == 1 ? "it" : "them", path);
+		diag_hint(u->diag, "%s", sb.buf);
+		strbuf_release(&sb);
+	}
+	return true;
+}
+
+/* ---- evaluation of env(), secret(), file() and '+' ---- */
+
+static bool valid_env_name(const char *s)
+{
+	if (!*s || (*s >= '0' && *s <= '9'))
+		return false;
+	for (; *s; s++)
+		if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9')))
+			return false;
+	return true;
+}
+
+/* Replaces n's contents with a literal string, keeping its place in the list. */
+static void become_string(struct unit *u, struct ast_node *n, const char *s)
+{
+	struct ast_node *next = n->next;
+	struct loc loc = n->loc;
+	memset(n, 0, sizeof(*n));
+	n->kind = AST_STRING;
+	n->loc = loc;
+	n->next = next;
+	n->u.str = arena_strdup(&u->arena, s);
+}
+
+static void note_missing(struct unit *u, const char *name)
+{
+	for (size_t i = 0; i < u->nmissing; i++)
+		if (!strcmp(u->missing_env[i], name))
+			return;
+	XGROW(u->missing_env, u->missing_cap, u->nmissing + 1);
+	u->missing_env[u->nmissing++] = xstrdup(name);
+}
+
+static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
+{
+	static const char *const fns[] = { "env", "secret", "file" };
+	const char *fn = n->u.call.fn;
+	struct ast_node *args = n->u.call.args;
+	size_t nargs = n->u.call.nargs;
+	for (struct ast_node *a = args; a; a = a->next)
+		evaluate(u, a, dir);
+	for (struct ast_node *a = args; a; a = a->next) {
+		if (a->kind != AST_STRING) {
+			diag_error(u->diag, a->loc, "%s() takes strings, not %s", fn,
+				   ast_kind_phrase(a->kind));
+			become_string(u, n, "");
+			return;
+		}
+	}
+	if (!strcmp(fn, "env")) {
+		if (nargs < 1 || nargs > 2) {
+			diag_error(u->diag, n->loc, "env() takes a name and an optional default, not %zu arguments", nargs);
+			become_string(u, n, "");
+			return;
+		}
+		const char *name = args->u.str;
+		if (!valid_env_name(name)) {
+			diag_error(u->diag, args->loc, "'%s' is not a valid environment variable name", name);
+			become_string(u, n, "");
+			return;
+		}
+		const char *v = unit_getenv(u, name);
+		if (!v && nargs == 2)
+			v = args->next->u.str;
+		if (!v) {
+			diag_error(u->diag, n->loc, "environment variable '%s' is not set and has no default", name);
+			note_missing(u, name);
+			become_string(u, n, "");
+			n->poisoned = true;
+			return;
+		}
+		become_string(u, n, v);
+	} else if (!strcmp(fn, "secret")) {
+		if (nargs != 1) {
+			diag_error(u->diag, n->loc, "secret() takes one name, not %zu arguments", nargs);
+			become_string(u, n, "");
+			return;
+		}
+		if (!valid_env_name(args->u.str)) {
+			diag_error(u->diag, args->loc, "'%s' is not a valid secret name", args->u.str);
+			diag_hint(u->diag, "secrets are read at apply time from the environment or the .env file, by name");
+		}
+		const char *name = args->u.str;
+		struct loc loc = n->loc;
+		struct ast_node *next = n->next;
+		memset(n, 0, sizeof(*n));
+		n->kind = AST_SECRET;
+		n->loc = loc;
+		n->next = next;
+		n->u.str = name;
+	} else if (!strcmp(fn, "file")) {
+		if (nargs != 1) {
+			diag_error(u->diag, n->loc, "file() takes one path, not %zu arguments", nargs);
+			become_string(u, n, "");
+			return;
+		}
+		char *path = path_join(dir, args->u.str);
+		struct strbuf sb = STRBUF_INIT;
+		if (strbuf_read_file(&sb, path) < 0) {
+			diag_error(u->diag, args->loc, "cannot read '%s': %s", path, strerror(errno));
+			become_string(u, n, "");
+			n->poisoned = true;
+		} else if (memchr(sb.buf, '\0', sb.len)) {
+			diag_error(u->diag, args->loc, "'%s' is not a text file", path);
+			become_string(u, n, "");
+		} else {
+			become_string(u, n, sb.buf);
+		}
+		strbuf_release(&sb);
+		free(path);
+	} else {
+		const char *s = diag_suggest(fn, fns, 3);
+		diag_error(u->diag, n->u.call.fn_loc, "unknown function '%s'", fn);
+		if (s)
+			diag_hint(u->diag, "did you mean '%s'?", s);
+		else
+			diag_hint(u->diag, "the functions are env(), secret() and file()");
+		become_string(u, n, "");
+	}
+}
+
+static void evaluate(struct unit *u, struct ast_node *n, const char *dir)
+{
+	switch (n->kind) {
+	case AST_BLOCK:
+		for (struct ast_node *c = n->u.block.body; c; c = c->next)
+			evaluate(u, c, dir);
+		break;
+	case AST_ATTR:
+		if (n->u.attr.value)
+			evaluate(u, n->u.attr.value, dir);
+		break;
+	case AST_LIST:
+	case AST_MAP:
+		for (struct ast_node *c = n->u.list.items; c; c = c->next)
+			evaluate(u, c, dir);
+		break;
+	case AST_CALL:
+		evaluate_call(u, n, dir);
+		break;
+	case AST_CONCAT: {
+		struct ast_node *l = n->u.concat.lhs, *r = n->u.concat.rhs;
+		evaluate(u, l, dir);
+		evaluate(u, r, dir);
+		bool bad = false;
+		struct ast_node *parts[2] = { l, r };
+		for (int i = 0; i < 2; i++) {
+			if (parts[i]->kind == AST_SECRET) {
+				diag_error(u->diag, parts[i]->loc,
+					   "secret() cannot be joined with '+': its value would land in the output");
+				diag_hint(u->diag, "pass the secret on its own; clusterc hands it to the step that needs it at apply time");
+				bad = true;
+			} else if (parts[i]->kind != AST_STRING) {
+				diag_error(u->diag, parts[i]->loc, "'+' joins strings, but this is %s",
+					   ast_kind_phrase(parts[i]->kind));
+				bad = true;
+			}
+		}
+		struct strbuf sb = STRBUF_INIT;
+		if (!bad)
+			strbuf_addf(&sb, "%s%s", l->u.str, r->u.str);
+		bool poisoned = bad || l->poisoned || r->poisoned;
+		become_string(u, n, sb.buf);
+		n->poisoned = poisoned;
+		strbuf_release(&sb);
+		break;
+	}
+	default:
+		break;
+	}
+}
