@@ -11,6 +11,23 @@
 /* Pages of deploy keys we are willing to read (100 per page). */
 #define GITLAB_MAX_PAGES 50
 
+/* Writes err to the log, each top-level line as "error: ..."; continuation
+ * lines (indented) as they are. */
+static void log_error(struct strbuf *log, const struct strbuf *err)
+{
+	const char *p = err->buf;
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		if (*p != ' ')
+			strbuf_addstr(log, "error: ");
+		strbuf_add(log, p, n);
+		strbuf_addch(log, '\n');
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
 static const char *str_arg(const json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
@@ -264,8 +281,7 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 	}
 out:
 	if (rc)
-		strbuf_addf(log, "error: %s%s", err.buf,
-			    err.len && err.buf[err.len - 1] == '\n' ? "" : "\n");
+		log_error(log, &err);
 	strbuf_addf(log, "(%lu HTTP requests)\n", c.requests);
 	json_decref(body);
 	wipe(&hdr);

@@ -314,15 +314,24 @@ static curl_mime *build_mime(CURL *h, const struct http_request *req, struct str
 	return mime;
 }
 
-static int curl_ready(void)
+static int curl_initialised;
+
+int http_global_init(void)
 {
-	static int done;
-	if (!done) {
+	if (!curl_initialised) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return -1;
-		done = 1;
+		curl_initialised = 1;
 	}
 	return 0;
+}
+
+void http_global_cleanup(void)
+{
+	if (curl_initialised) {
+		curl_global_cleanup();
+		curl_initialised = 0;
+	}
 }
 
 /* One attempt. Returns the CURLcode; fills resp. */
@@ -417,7 +426,7 @@ int http_do(struct http_client *c, const struct http_request *req,
 	struct strbuf detail = STRBUF_INIT, ra = STRBUF_INIT;
 	int n;
 
-	if (curl_ready()) {
+	if (http_global_init()) {
 		strbuf_addf(err, "%s %s: cannot initialise libcurl", req->method, req->url);
 		return -1;
 	}
@@ -441,7 +450,11 @@ int http_do(struct http_client *c, const struct http_request *req,
 			}
 			struct strbuf txt = STRBUF_INIT;
 			http_error_text(resp, &txt);
-			if (txt.len && strcmp(txt.buf, resp->reason.buf)) {
+			/* GitLab repeats the status in its message ("401 Unauthorized"). */
+			int same = !strcmp(txt.buf, resp->reason.buf) ||
+				   (resp->reason.len && strstr(txt.buf, resp->reason.buf) &&
+				    txt.len <= resp->reason.len + 4);
+			if (txt.len && !same) {
 				strbuf_addstr(&detail, ": ");
 				strbuf_addstr(&detail, txt.buf);
 			}

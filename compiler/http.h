@@ -64,6 +64,13 @@ struct http_response {
 	struct strbuf body;
 };
 
+/* libcurl's global state. http_do initialises it on first use, which is not
+ * thread-safe: a program that may call builtins from several threads calls
+ * http_global_init() first. http_global_cleanup() at exit frees it (valgrind
+ * otherwise reports TLS library memory as still reachable). */
+int http_global_init(void);
+void http_global_cleanup(void);
+
 void http_client_init(struct http_client *c);
 void http_client_release(struct http_client *c);
 void http_response_init(struct http_response *r);

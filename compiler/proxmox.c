@@ -82,6 +82,23 @@ static int plain_id(const char *s)
 	return 1;
 }
 
+/* Writes err to the log, each top-level line as "error: ..."; continuation
+ * lines (indented) as they are. */
+static void log_error(struct strbuf *log, const struct strbuf *err)
+{
+	const char *p = err->buf;
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		if (*p != ' ')
+			strbuf_addstr(log, "error: ");
+		strbuf_add(log, p, n);
+		strbuf_addch(log, '\n');
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
 static const char *str_arg(const json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
@@ -691,8 +708,7 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 	rc = 0;
 out:
 	if (rc)
-		strbuf_addf(log, "error: %s%s", err.buf,
-			    err.len && err.buf[err.len - 1] == '\n' ? "" : "\n");
+		log_error(log, &err);
 	strbuf_addf(log, "(%lu HTTP requests)\n", p.http.requests);
 	json_decref(list);
 	json_decref(data);
@@ -800,8 +816,7 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 	rc = 0;
 out:
 	if (rc)
-		strbuf_addf(log, "error: %s%s", err.buf,
-			    err.len && err.buf[err.len - 1] == '\n' ? "" : "\n");
+		log_error(log, &err);
 	strbuf_addf(log, "(%lu HTTP requests)\n", p.http.requests);
 	json_decref(list);
 	json_decref(data);

@@ -14,6 +14,17 @@ if [ ! -x "$CLI" ]; then
 	exit 1
 fi
 
+# KEEP_LOGS=DIR keeps every builtin log, args file and the mock's request log.
+if [ -n "${KEEP_LOGS:-}" ]; then
+	at_exit "mkdir -p '$KEEP_LOGS' && cp -r '$TMP/logs' '$TMP'/args.*.json '$TMP/requests.log' '$KEEP_LOGS/'"
+fi
+# VALGRIND=1 runs the builtin under valgrind; any error or definite leak fails it.
+if [ "${VALGRIND:-}" = 1 ]; then
+	CLI_RUN=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 "$CLI")
+else
+	CLI_RUN=("$CLI")
+fi
+
 python3 "$HERE/mock_server.py" "$TMP/port" "$TMP/requests.log" 2>"$TMP/mock.err" &
 MOCK_PID=$!
 at_exit "kill $MOCK_PID 2>/dev/null; wait $MOCK_PID 2>/dev/null"
@@ -67,9 +78,9 @@ run() {
 	local t0 t1
 	t0=$(date +%s.%N)
 	if [ -n "$ovr" ]; then
-		(cd "$TMP/out" && "$CLI" "$name" "$TMP/args.$N.json" "$TMP/values.json" "$ovr") >"$OUT" 2>"$LOG"
+		(cd "$TMP/out" && "${CLI_RUN[@]}" "$name" "$TMP/args.$N.json" "$TMP/values.json" "$ovr") >"$OUT" 2>"$LOG"
 	else
-		(cd "$TMP/out" && "$CLI" "$name" "$TMP/args.$N.json" "$TMP/values.json") >"$OUT" 2>"$LOG"
+		(cd "$TMP/out" && "${CLI_RUN[@]}" "$name" "$TMP/args.$N.json" "$TMP/values.json") >"$OUT" 2>"$LOG"
 	fi
 	RC=$?
 	t1=$(date +%s.%N)

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "builtin.h"
+#include "http.h"
 #include "strbuf.h"
 
 static json_t *load(const char *path)
@@ -52,5 +53,6 @@ int main(int argc, char **argv)
 	json_decref(values);
 	json_decref(overrides);
 	json_decref(outputs);
+	http_global_cleanup();
 	return rc;
 }
