@@ -1,0 +1,46 @@
+/* quote: the one place values are escaped for the languages clusterc writes
+ * (STYLE.md habit 7). Every function appends to sb and never fails; the
+ * template engine (tmpl.c) is their main caller.
+ *
+ * Inputs are byte strings with an explicit length (the _n forms) or
+ * NUL-terminated. Strings from the model are valid UTF-8 (jansson checks);
+ * where a format needs escapes for non-printable code points we decode UTF-8,
+ * and a byte that is not valid UTF-8 becomes U+FFFD there (never raw). */
+#ifndef CLUSTERC_QUOTE_H
+#define CLUSTERC_QUOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "strbuf.h"
+
+/* One shell word: bare when non-empty and only [A-Za-z0-9_./:@%+=,-], else
+ * single-quoted with each ' written as '\'' (after git's sq_quote_buf). */
+void sq_quote(struct strbuf *sb, const char *s);
+void sq_quote_n(struct strbuf *sb, const char *s, size_t len);
+
+/* A YAML scalar that reads back as the same string under YAML 1.1 and 1.2:
+ * plain only when yaml_plain_ok() says so, else double-quoted. */
+void yaml_scalar(struct strbuf *sb, const char *s);
+void yaml_scalar_n(struct strbuf *sb, const char *s, size_t len);
+/* True when s may be written as a plain YAML scalar. Deliberately
+ * conservative: [A-Za-z0-9_./-] plus ':' (not last), starting with a letter,
+ * '_' or '/', and not one of the YAML 1.1 boolean/null words (yes, no, on,
+ * off, y, n, true, false, null, any case). Anything that could read as a
+ * number, date, time or special float starts with a digit, sign, '.' or '~'
+ * and is therefore quoted. */
+bool yaml_plain_ok(const char *s, size_t len);
+
+/* A JSON string literal with its quotes; non-ASCII UTF-8 is kept as is. */
+void json_quote(struct strbuf *sb, const char *s);
+void json_quote_n(struct strbuf *sb, const char *s, size_t len);
+
+/* A TOML basic string ("..."): JSON-style escapes, control characters and
+ * DEL as \uXXXX. */
+void toml_quote(struct strbuf *sb, const char *s);
+void toml_quote_n(struct strbuf *sb, const char *s, size_t len);
+
+/* Standard base64 (RFC 4648, with padding) of len bytes. */
+void base64_encode(struct strbuf *sb, const void *data, size_t len);
+
+#endif
