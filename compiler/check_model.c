@@ -945,14 +945,14 @@ static void check_control_endpoint(struct ctx *c, struct netinfo *ni, json_t *cl
 	}
 	uint32_t a = ce->u.ip.addr;
 	set_ip(cluster, "control_endpoint", a);
+	char *ce_text = fmt_ip(a);
 	json_array_foreach(nodes, idx, n) {
 		const char *ip = json_string_value(json_object_get(n, "ip"));
-		char *s = fmt_ip(a);
-		if (ip && !strcmp(ip, s))
-			diag_error(c->d, ce->loc, "control_endpoint %s is node '%s''s address", s,
+		if (ip && !strcmp(ip, ce_text))
+			diag_error(c->d, ce->loc, "control_endpoint %s is node '%s''s address", ce_text,
 				   json_string_value(json_object_get(n, "name")));
-		free(s);
 	}
+	free(ce_text);
 	if (ni->have_gateway && !cidr_contains(ni->gateway, ni->prefix, a)) {
 		diag_error(c->d, ce->loc, "control_endpoint is outside the node subnet");
 		diag_note(c->d, ni->gateway_loc, "the gateway is here");

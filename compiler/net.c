@@ -116,15 +116,30 @@ const char *net_status_text(enum net_status st)
 	return "malformed";
 }
 
+static void add_octet(struct strbuf *sb, unsigned v)
+{
+	/* Formatting by hand: this runs for every node, and printf dominated. */
+	if (v >= 100)
+		strbuf_addch(sb, '0' + (int)(v / 100));
+	if (v >= 10)
+		strbuf_addch(sb, '0' + (int)(v / 10 % 10));
+	strbuf_addch(sb, '0' + (int)(v % 10));
+}
+
 void ipv4_format(struct strbuf *sb, uint32_t a)
 {
-	strbuf_addf(sb, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+	for (int shift = 24; shift >= 0; shift -= 8) {
+		add_octet(sb, (a >> shift) & 255);
+		if (shift)
+			strbuf_addch(sb, '.');
+	}
 }
 
 void cidr_format(struct strbuf *sb, uint32_t addr, uint8_t prefix)
 {
 	ipv4_format(sb, addr);
-	strbuf_addf(sb, "/%u", prefix);
+	strbuf_addch(sb, '/');
+	add_octet(sb, prefix);
 }
 
 uint32_t cidr_mask(uint8_t prefix)
