@@ -86,6 +86,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- plumbing
     def record(self, status, **extra):
+        if getattr(self, "no_record", False):
+            return
         entry = {"method": self.command, "path": self.path, "status": status,
                  "auth": getattr(self, "auth_kind", None), "t": round(time.time(), 3)}
         entry.update(extra)
@@ -94,6 +96,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status, obj=None, reason=None, raw=None, headers=None, **extra):
         body = raw if raw is not None else json.dumps(obj).encode()
+        # Logged before answering, so a test that reads the log right after
+        # the client returns sees every request (control calls are not logged).
+        if not self.path.startswith("/__mock/"):
+            self.record(status, **extra)
         self.send_response(status, reason)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -101,7 +107,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
-        self.record(status, **extra)
 
     def body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -137,6 +142,7 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         self.auth_kind = None
         self.chunked = False
+        self.no_record = False
         raw = self.path
         if raw.startswith("/__mock/"):
             return self.control(raw)
@@ -151,6 +157,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             if mode == "slow":
+                # Logged on arrival: the client may have given up long before
+                # the answer, and a late log line would land in the next test.
+                self.record("slow")
+                self.no_record = True
                 time.sleep(f.get("delay", 5))
             elif mode == "badjson":
                 self.body()
