@@ -1,0 +1,40 @@
+# shellcheck shell=bash
+# tests/lab/shims/_common.sh: sourced by every shim inside a lab host.
+# A shim appends its argv, shell-quoted on one line, to the shim log, keeps
+# what it "did" under /var/lib/clusterc-lab/, and answers like the real command
+# where a step reads the output. Nothing here touches the real machine: the
+# host's / is a copy-on-write overlay.
+LAB_STATE=/var/lib/clusterc-lab
+LAB_ETC=/etc/clusterc-lab
+SHIM_LOG=/var/log/clusterc-shims.log
+# shellcheck source=/dev/null
+[ -f "$LAB_ETC/lab.env" ] && . "$LAB_ETC/lab.env"
+
+shim_log() {
+	local line
+	line=$(printf '%q ' "$SHIM_NAME" "$@")
+	mkdir -p "${SHIM_LOG%/*}"
+	printf '%s\n' "${line% }" >>"$SHIM_LOG"
+}
+
+# Packages: "name version" lines, installed by the apt-get shim, or seeded
+# by a test in /etc/clusterc-lab/preinstalled.
+PKG_DB=$LAB_STATE/dpkg/installed
+pkg_list() { cat "$PKG_DB" "$LAB_ETC/preinstalled" 2>/dev/null | awk 'NF' || true; }
+pkg_version() { pkg_list | awk -v p="$1" '$1 == p { print ($2 == "" ? "1.0-lab" : $2); exit }'; }
+pkg_installed() { [ -n "$(pkg_version "$1")" ]; }
+pkg_add() { # name [version]
+	mkdir -p "${PKG_DB%/*}"
+	pkg_remove "$1"
+	printf '%s %s\n' "$1" "${2:-1.0-lab}" >>"$PKG_DB"
+}
+pkg_remove() {
+	[ -f "$PKG_DB" ] || return 0
+	awk -v p="$1" '$1 != p' "$PKG_DB" >"$PKG_DB.new" && mv "$PKG_DB.new" "$PKG_DB"
+}
+driver_installed() { pkg_list | awk '$1 ~ /^nvidia-(driver|utils)-/ { f = 1 } END { exit !f }'; }
+
+# A set of words kept in a file (services, modules, rules...).
+set_has() { [ -f "$1" ] && grep -qxF -- "$2" "$1"; }
+set_add() { mkdir -p "${1%/*}"; set_has "$1" "$2" || printf '%s\n' "$2" >>"$1"; }
+set_del() { [ -f "$1" ] || return 0; grep -vxF -- "$2" "$1" >"$1.new" || true; mv "$1.new" "$1"; }
