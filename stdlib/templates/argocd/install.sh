@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# gitops.argocd: ArgoCD {{ versions.argocd }} for {{ cluster.name }}, its repository deploy
+# key (generated here once, on the cluster), the {{ argocd.project }} project and the way in.
+# The public half of the key is handed to later steps as argocd_public_key.
+set -euo pipefail
+CC_STEP=gitops.argocd
+{{> templates/lib/prelude.sh }}
+{{> templates/apps/kube-lib.sh }}
+
+NS=argocd
+REPO={{ argocd.repo }}
+REPO_JSON={{ argocd.repo | json | sh }}
+cc_ensure_namespace "$NS"
+# install.yaml holds a CRD larger than the client-side last-applied annotation
+# allows, so it is applied server-side.
+cc_apply -n "$NS" -f https://raw.githubusercontent.com/argoproj/argo-cd/v{{ versions.argocd }}/manifests/install.yaml
+cc_wait_crds applications.argoproj.io appprojects.argoproj.io
+kubectl -n "$NS" rollout status deployment/argocd-server --timeout=600s
+kubectl -n "$NS" rollout status deployment/argocd-repo-server --timeout=600s
+kubectl -n "$NS" rollout status statefulset/argocd-application-controller --timeout=600s
+
+# The deploy key pair is made once. The private half lives only in the
+# repository Secret; the public half in a ConfigMap. Both present: reuse.
+if kubectl -n "$NS" get configmap argocd-ssh-public-key >/dev/null 2>&1 &&
+	kubectl -n "$NS" get secret argocd-repo-ssh-key >/dev/null 2>&1; then
+	echo "reusing the existing ArgoCD deploy key"
+else
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	ssh-keygen -q -t ed25519 -N '' -C argocd-deploy-key -f "$tmp/id"
+	kubectl -n "$NS" create secret generic argocd-repo-ssh-key \
+		--from-literal=type=git --from-literal=url="$REPO" \
+		--from-file=sshPrivateKey="$tmp/id" --dry-run=client -o yaml |
+		kubectl label --local -f - -o yaml argocd.argoproj.io/secret-type=repository |
+		cc_apply -f -
+	kubectl -n "$NS" create configmap argocd-ssh-public-key \
+		--from-file=publicKey="$tmp/id.pub" --dry-run=client -o yaml | cc_apply -f -
+	rm -rf "$tmp"
+	trap - EXIT
+fi
+# The repository URL may have changed since the key was made.
+if [ "$(kubectl -n "$NS" get secret argocd-repo-ssh-key -o 'jsonpath={.data.url}' | base64 -d)" != "$REPO" ]; then
+	kubectl -n "$NS" patch secret argocd-repo-ssh-key --type merge \
+		-p "{\"stringData\":{\"url\":$REPO_JSON}}"
+fi
+public_key=$(kubectl -n "$NS" get configmap argocd-ssh-public-key -o 'jsonpath={.data.publicKey}')
+echo "ArgoCD deploy key: $public_key"
+cc_output argocd_public_key "$public_key"
+
+cc_apply -k cluster/gitops

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# gpu.nvidia: the nvidia RuntimeClass, the NVIDIA device plugin
+# ({{ versions.nvidia_device_plugin }}) on compute=cuda nodes, and the GPU node labels.
+set -euo pipefail
+CC_STEP=gpu.nvidia
+{{> templates/lib/prelude.sh }}
+{{> templates/apps/kube-lib.sh }}
+
+cc_apply -k cluster/gpu
+kubectl -n kube-system rollout status daemonset/nvidia-device-plugin-daemonset --timeout=600s
+
+{{#each gpu_nodes as node}}
+{{#if node.labels.compute != "cuda"}}
+printf 'warning: GPU node %s has no compute=cuda label, so the device plugin does not run there\n' {{ node.name }} >&2
+{{/if}}
+kubectl label node {{ node.name }} --overwrite accelerator=nvidia-gpu gpu-type={{ node.gpu.type }}
+printf '%s: nvidia.com/gpu capacity %s\n' {{ node.name }} \
+	"$(kubectl get node {{ node.name }} -o 'jsonpath={.status.capacity.nvidia\.com/gpu}')"
+{{/each}}
