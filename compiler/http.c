@@ -442,7 +442,7 @@ int http_do(struct http_client *c, const struct http_request *req,
 			return 0;
 		}
 		if (rc == CURLE_OK) {
-			again = retryable_status(resp->status);
+			again = retryable_status(resp->status) && !(req->final_500 && resp->status == 500);
 			strbuf_addf(&detail, "HTTP %ld", resp->status);
 			if (resp->reason.len) {
 				strbuf_addch(&detail, ' ');
@@ -459,6 +459,16 @@ int http_do(struct http_client *c, const struct http_request *req,
 				strbuf_addstr(&detail, txt.buf);
 			}
 			strbuf_release(&txt);
+			if (resp->status >= 300 && resp->status < 400) {
+				struct strbuf loc = STRBUF_INIT;
+				strbuf_addstr(&detail, " (redirects are not followed");
+				if (http_header(resp, "Location", &loc)) {
+					strbuf_addstr(&detail, "; it points to ");
+					add_clean(&detail, loc.buf, 200);
+				}
+				strbuf_addstr(&detail, "; fix the endpoint URL)");
+				strbuf_release(&loc);
+			}
 		} else {
 			again = retryable_curl(rc);
 		}

@@ -55,6 +55,11 @@ struct http_request {
 	/* 0: the client's timeout_s. < 0: no total limit, but abort when fewer
 	 * than 1 KiB/s move for 120 s (long uploads). */
 	long timeout_s;
+	/* 1: HTTP 500 is final, not retried. Proxmox answers refused writes
+	 * ("VM 101 already exists", "storage does not exist") with 500 and the
+	 * reason; repeating them only delays the error. 502/503/504 and 429 are
+	 * still retried. */
+	int final_500;
 };
 
 struct http_response {

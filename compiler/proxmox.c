@@ -271,6 +271,7 @@ static int pve_call(struct pve *p, const char *method, const char *path,
 		.content_type = form ? "application/x-www-form-urlencoded" : NULL,
 		.body = form ? form->buf : NULL, .body_len = form ? form->len : 0,
 		.parts = parts, .nparts = nparts, .timeout_s = parts ? -1 : 0,
+		.final_500 = strcmp(method, "GET") != 0,
 	};
 	http_response_init(&resp);
 	if (http_do(&p->http, &req, &resp, err)) {
@@ -306,10 +307,13 @@ static int pve_login(struct pve *p, struct strbuf *err)
 	http_form_add(&form, "password", p->auth_hdr.buf);
 	wipe(&p->auth_hdr);
 	strbuf_addf(&url, "%s/access/ticket", p->base.buf);
+	/* A wrong password is answered after 3 s; a shorter limit would turn it
+	 * into a timeout and a retried login. */
 	struct http_request req = {
 		.method = "POST", .url = url.buf,
 		.content_type = "application/x-www-form-urlencoded",
 		.body = form.buf, .body_len = form.len,
+		.timeout_s = p->http.timeout_s < 15 ? 15 : p->http.timeout_s,
 	};
 	http_response_init(&resp);
 	strbuf_addf(p->log, "logging in to %s as %s\n", p->base.buf, p->user);
@@ -592,6 +596,63 @@ out:
 	return rc;
 }
 
+/* Waits until VM vmid on node carries no lock (a create task may still hold
+ * it), then puts its status ("running", "stopped") in status. */
+static int vm_wait_unlocked(struct pve *p, const char *node, long vmid, struct strbuf *status,
+			    struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	double start = now_s();
+	int rc = -1, told = 0;
+	strbuf_addf(&path, "/nodes/%s/qemu/%ld/status/current", node, vmid);
+	for (;;) {
+		json_t *data = NULL;
+		if (pve_call(p, "GET", path.buf, NULL, NULL, 0, &data, err))
+			break;
+		const char *lock = str_arg(data, "lock"), *st = str_arg(data, "status");
+		if (!lock || !*lock) {
+			strbuf_reset(status);
+			strbuf_addstr(status, st ? st : "unknown");
+			json_decref(data);
+			rc = 0;
+			break;
+		}
+		if (!told++)
+			strbuf_addf(p->log, "VM %ld is locked (%s); waiting for the lock to clear\n", vmid, lock);
+		json_decref(data);
+		if (now_s() - start > (double)p->task_timeout_s) {
+			strbuf_addf(err, "VM %ld is still locked after %lds; check its tasks on node %s",
+				    vmid, p->task_timeout_s, node);
+			break;
+		}
+		sleep_ms(p->poll_ms);
+	}
+	strbuf_release(&path);
+	return rc;
+}
+
+/* After a create request failed: did an earlier attempt create the VM
+ * anyway (a lost answer followed by a retry)? */
+static int vm_appeared(struct pve *p, const struct vm_spec *v)
+{
+	struct strbuf e2 = STRBUF_INIT;
+	json_t *list = NULL, *e;
+	size_t i;
+	int found = 0;
+	if (!pve_call(p, "GET", "/cluster/resources?type=vm", NULL, NULL, 0, &list, &e2)) {
+		json_array_foreach(list, i, e) {
+			json_t *id = json_object_get(e, "vmid");
+			const char *nm = str_arg(e, "name");
+			if (json_is_integer(id) && json_integer_value(id) == v->vmid && nm &&
+			    !strcmp(nm, v->name))
+				found = 1;
+		}
+	}
+	json_decref(list);
+	strbuf_release(&e2);
+	return found;
+}
+
 static void set_started(json_t *outputs, const struct vm_spec *v)
 {
 	struct strbuf k = STRBUF_INIT, val = STRBUF_INIT;
@@ -607,7 +668,7 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 {
 	struct pve p;
 	struct vm_spec v;
-	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, form = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, form = STRBUF_INIT, st = STRBUF_INIT;
 	json_t *list = NULL, *data = NULL;
 	int rc = 1;
 
@@ -662,8 +723,14 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 		}
 		strbuf_addf(log, "VM %ld '%s' exists on node %s (%s); not creating it\n", v.vmid, v.name,
 			    node ? node : "?", status ? status : "status unknown");
-		if (status && !strcmp(status, "stopped") && node && plain_id(node)) {
-			if (vm_start(&p, node, v.vmid, &err))
+		if (!status || strcmp(status, "running")) {
+			if (!node || !plain_id(node)) {
+				strbuf_addf(&err, "VM %ld exists but the cluster did not say on which node", v.vmid);
+				goto out;
+			}
+			if (vm_wait_unlocked(&p, node, v.vmid, &st, &err))
+				goto out;
+			if (strcmp(st.buf, "running") && vm_start(&p, node, v.vmid, &err))
 				goto out;
 		}
 		set_started(outputs, &v);
@@ -687,13 +754,19 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 		    "cpu %s%s%s%s%s\n", v.vmid, v.name, p.node, v.cores, v.memory, v.storage, v.disk,
 		    v.bridge, v.cpu, v.pci ? ", GPU " : "", v.pci ? v.pci : "",
 		    v.mapping ? ", GPU mapping " : "", v.mapping ? v.mapping : "");
-	if (pve_call(&p, "POST", path.buf, &form, NULL, 0, &data, &err))
-		goto out;
-	if (!json_is_string(data)) {
+	if (pve_call(&p, "POST", path.buf, &form, NULL, 0, &data, &err)) {
+		/* A retried create whose first answer was lost fails with "already
+		 * exists"; the VM is ours all the same. */
+		if (!vm_appeared(&p, &v))
+			goto out;
+		strbuf_addf(log, "the create request failed (%.*s) but VM %ld '%s' exists now: an "
+			    "earlier attempt went through; continuing\n",
+			    (int)strcspn(err.buf, "\n"), err.buf, v.vmid, v.name);
+		strbuf_reset(&err);
+	} else if (!json_is_string(data)) {
 		strbuf_addstr(&err, "create VM: the answer is not a task id");
 		goto out;
-	}
-	{
+	} else {
 		struct strbuf what = STRBUF_INIT;
 		strbuf_addf(&what, "create VM %ld", v.vmid);
 		int w = pve_task_wait(&p, json_string_value(data), what.buf, p.task_timeout_s, &err);
@@ -701,7 +774,9 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 		if (w)
 			goto out;
 	}
-	if (vm_start(&p, p.node, v.vmid, &err))
+	if (vm_wait_unlocked(&p, p.node, v.vmid, &st, &err))
+		goto out;
+	if (strcmp(st.buf, "running") && vm_start(&p, p.node, v.vmid, &err))
 		goto out;
 	set_started(outputs, &v);
 	strbuf_addf(log, "created and started VM %ld '%s'\n", v.vmid, v.name);
@@ -715,6 +790,7 @@ out:
 	strbuf_release(&err);
 	strbuf_release(&path);
 	strbuf_release(&form);
+	strbuf_release(&st);
 	pve_release(&p);
 	return rc;
 }

@@ -7,7 +7,9 @@ cookie plus CSRF header on writes, the PVEAPIToken header split at the last
 '=', percent-encoded UPIDs and project paths, multipart field order and
 Content-Length on uploads.
 
-    mock_server.py PORT_FILE LOG_FILE
+    mock_server.py PORT_FILE LOG_FILE [CERT KEY]
+
+With CERT and KEY it speaks HTTPS (for the TLS verification tests).
 
 Binds 127.0.0.1 on a free port and writes it to PORT_FILE. Each request is
 appended to LOG_FILE as one JSON line (method, raw path, auth kind, status);
@@ -33,6 +35,7 @@ DEFAULTS = {
     "vms": [],                  # {vmid, name, node, status, type}
     "isos": [],                 # volids
     "task_running_polls": 1,    # status answers "running" this many times first
+    "lock_polls": 0,            # a new VM answers status/current with lock=create this often
     "task_exit": {},            # task type -> exitstatus (default "OK")
     "gitlab_token": "",
     "gitlab_projects": {},      # "group/sub/proj" -> [ {id, title, key, can_push} ]
@@ -95,6 +98,10 @@ class Handler(BaseHTTPRequestHandler):
             f.write(json.dumps(entry) + "\n")
 
     def send(self, status, obj=None, reason=None, raw=None, headers=None, **extra):
+        if getattr(self, "lose_answer", False):
+            # The work was done, but the client sees a gateway error.
+            status, obj, raw, reason = 502, {"data": None}, None, "Bad Gateway (answer lost)"
+            extra["fault"] = "lost"
         body = raw if raw is not None else json.dumps(obj).encode()
         # Logged before answering, so a test that reads the log right after
         # the client returns sees every request (control calls are not logged).
@@ -143,6 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         self.auth_kind = None
         self.chunked = False
         self.no_record = False
+        self.lose_answer = False
         raw = self.path
         if raw.startswith("/__mock/"):
             return self.control(raw)
@@ -156,13 +164,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.close()
                 self.close_connection = True
                 return
-            if mode == "slow":
+            if mode == "lost":
+                self.lose_answer = True
+            elif mode == "slow":
                 # Logged on arrival: the client may have given up long before
                 # the answer, and a late log line would land in the next test.
                 self.record("slow")
                 self.no_record = True
                 time.sleep(f.get("delay", 5))
-            elif mode == "badjson":
+            elif mode in ("badjson",):
                 self.body()
                 return self.send(200, raw=b"{\"data\": [not json", fault=mode)
             elif mode == "429":
@@ -263,6 +273,17 @@ class Handler(BaseHTTPRequestHandler):
                     return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist" % (m.group(1), vmid))
                 vm["status"] = "running"
             return self.send(200, {"data": self.new_task(m.group(1), "qmstart", vmid)})
+        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/status/current$", p)
+        if m and self.command == "GET":
+            with STATE.lock:
+                vm = STATE.vms.get(int(m.group(2)))
+                if not vm:
+                    return self.send(500, {"data": None}, "VM %s does not exist" % m.group(2))
+                out = {"vmid": vm["vmid"], "name": vm["name"], "status": vm.get("status", "stopped")}
+                if vm.get("lock_left", 0) > 0:
+                    vm["lock_left"] -= 1
+                    out["lock"] = vm.get("lock", "create")
+            return self.send(200, {"data": out})
         m = re.match(r"^/nodes/([^/]+)/tasks/([^/]+)/(status|log)$", p)
         if m and self.command == "GET":
             enc = self.path.split("/tasks/", 1)[1].split("/", 1)[0]
@@ -318,7 +339,8 @@ class Handler(BaseHTTPRequestHandler):
             if vmid in STATE.vms:
                 return self.send(500, {"data": None}, "unable to create VM %d - VM %d already exists on node '%s'" % (vmid, vmid, node))
             STATE.vms[vmid] = {"vmid": vmid, "name": params["name"], "node": node,
-                               "status": "stopped", "type": "qemu"}
+                               "status": "stopped", "type": "qemu", "lock": "create",
+                               "lock_left": STATE.cfg["lock_polls"]}
             STATE.created.append(params)
         return self.send(200, {"data": self.new_task(node, "qmcreate", vmid)})
 
@@ -412,6 +434,11 @@ def main():
     open(LOG_PATH, "w").close()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if len(sys.argv) > 4:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os

@@ -192,6 +192,24 @@ run proxmox.vm "$(vm_args "$AUTH_TOK" "" '"verify_tls": true')"
 expect "retry: bounded (4 attempts) then a clear failure" eq "$RC/$(requests POST '/qemu$')" 1/4
 expect "retry: ... naming status, server text, attempts" has "HTTP 503 mock fault 503 (after 4 attempts)"
 
+mock '{faults: [{method: "POST", path: "/qemu$", mode: "500", times: 5}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "retry: a Proxmox write refused with 500 is final (not repeated)" eq "$RC/$(requests POST '/qemu$')" 1/1
+
+mock '{faults: [{method: "POST", path: "/qemu$", mode: "lost", times: 1}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: create answer lost, retry says 'already exists', VM recognised as ours" \
+	eq "$RC/$(requests POST '/qemu$')/$(requests POST /status/start)" 0/2/1
+expect "vm: ... and the log explains it" has "an earlier attempt went through"
+
+mock '{lock_polls: 2}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: waits for the create lock before starting" bash -c "[ $RC -eq 0 ] && grep -q 'is locked (create)' '$LOG'"
+
+mock '{vms: [{vmid: 101, name: "k8s-control-1", node: "pve", status: "stopped", lock: "create", lock_left: 1}]}'
+run proxmox.vm "$(vm_args "$AUTH_TOK")"
+expect "vm: existing locked stopped VM: wait, then start" eq "$RC/$(requests GET /status/current)/$(requests POST /status/start)" 0/2/1
+
 mock '{faults: [{path: "/cluster/resources", mode: "reset", times: 1}]}'
 run proxmox.vm "$(vm_args "$AUTH_TOK")"
 expect "retry: connection reset then success" eq "$RC" 0
@@ -308,6 +326,35 @@ expect "gitlab: POST retried after a 500" eq "$RC/$(requests POST)" 0/2
 echo '{"gitlab": {}}' >"$TMP/ovr-gl.json"
 run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-gl.json"
 expect "overrides: a gitlab section without api refuses to fall back" bash -c "[ $RC -eq 1 ] && grep -q 'without \"api\"' '$LOG'"
+
+# ---- TLS: a second mock speaking HTTPS with a self-signed certificate for 127.0.0.1
+if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/tls.key" -out "$TMP/tls.crt" >/dev/null 2>&1; then
+	python3 "$HERE/mock_server.py" "$TMP/tlsport" "$TMP/tls-requests.log" "$TMP/tls.crt" "$TMP/tls.key" \
+		2>"$TMP/tlsmock.err" &
+	TLS_PID=$!
+	at_exit "kill $TLS_PID 2>/dev/null; wait $TLS_PID 2>/dev/null"
+	for _ in $(seq 100); do [ -s "$TMP/tlsport" ] && break; sleep 0.05; done
+	TLS=https://127.0.0.1:$(cat "$TMP/tlsport")
+	jq -n --arg gl "$GL_TOKEN" '{gitlab_token: $gl, gitlab_projects: {"home/infra/cluster-setup": []}}' |
+		curl -sf --cacert "$TMP/tls.crt" -X POST --data-binary @- "$TLS/__mock/config" >/dev/null
+	jq -n --arg api "$TLS/api/v4" '{gitlab: {api: $api}}' >"$TMP/ovr-tls.json"
+	run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-tls.json"
+	expect "tls: verification is on by default (self-signed refused)" \
+		bash -c "[ $RC -eq 1 ] && grep -q 'TLS certificate not trusted' '$LOG' && grep -q 'set ca_file' '$LOG'"
+	expect "tls: ... and not retried" eq "$(grep -c retrying "$LOG")" 0
+	run gitlab.deploy_key "$(gl_args | jq --arg ca "$TMP/tls.crt" '. + {ca_file: $ca}')" "$TMP/ovr-tls.json"
+	expect "tls: ca_file makes it trusted" eq "$RC" 0
+	jq -n --arg api "$TLS/api/v4" --arg ca "$TMP/tls.crt" '{gitlab: {api: $api, ca_file: $ca}}' >"$TMP/ovr-tls-ca.json"
+	run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-tls-ca.json"
+	expect "tls: ca_file from the inventory override" bash -c "[ $RC -eq 0 ] && grep -q 'already registered' '$LOG'"
+	run gitlab.deploy_key "$(gl_args | jq '. + {verify_tls: false}')" "$TMP/ovr-tls.json"
+	expect "tls: verify_tls=false is the explicit opt-out" eq "$RC" 0
+	run gitlab.deploy_key "$(gl_args | jq '. + {verify_tls: "no"}')" "$TMP/ovr-tls.json"
+	expect "tls: verify_tls must be a boolean" bash -c "[ $RC -eq 1 ] && grep -q 'verify_tls must be true or false' '$LOG'"
+else
+	fail "tls: openssl can make a test certificate"
+fi
 
 # ---- secrets never in any builtin log or output
 leaks=""
