@@ -28,6 +28,7 @@
  *     "vm": { "name": "k8s-node-1", "vmid": 101, "cores": 4, "memory_mib": 16384,
  *             "disk_gib": 250, "storage": "local-lvm", "bridge": "vmbr0",
  *             "iso_volid": "local:iso/ubuntu-24.04.3-autoinstall.iso",
+ *             "cidata_volid": "local:iso/clusterc-homelab-k8s-node-1-cidata.iso" | null,
  *             "machine": null, "bios": null, "cpu": "host",
  *             "gpu": null | { "pci": "0000:01:00" } | { "mapping": "gtx1060" },
  *             "onboot": true } }
@@ -38,6 +39,10 @@
  *   ticket auth as root@pam and is refused before any request otherwise.
  *   If VMID exists with the same name: "exists", started if stopped, success.
  *   Same VMID with another name, or the same name under another VMID: failure.
+ *   Sent: cpu, scsihw=virtio-scsi-pci, scsi0=STORAGE:GiB, net0=virtio,bridge=BR,
+ *   ide2=ISO,media=cdrom, ide3=CIDATA,media=cdrom (when cidata_volid is set),
+ *   boot=order=scsi0;ide2, agent=1, ostype=l26, balloon=0, sockets=1, onboot;
+ *   GPU: hostpci0=PCI,pcie=1,x-vga=0 or hostpci0=mapping=ID,pcie=1.
  *   Output: "vm_<name>_started" = the VMID as a decimal string.
  *
  * proxmox.iso
@@ -54,7 +59,7 @@
  *
  * gitlab.deploy_key
  *   { "api": "https://gitlab.example.com/api/v4",
- *     "project_path": "group/sub/project",     no .git; '/' is sent as %2F
+ *     "project_path": "group/sub/project",     a trailing .git is dropped; '/' is sent as %2F
  *     "title": "clusterc homelab argocd",
  *     "token_secret": "GITLAB_TOKEN",          needs scope api, role Maintainer
  *     "key_input": "argocd_deploy_pubkey",     the public key, from an earlier step

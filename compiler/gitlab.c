@@ -122,7 +122,7 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 	struct http_client c;
 	struct strbuf err = STRBUF_INIT, base = STRBUF_INIT, url = STRBUF_INIT;
 	struct strbuf token = STRBUF_INIT, hdr = STRBUF_INIT, key = STRBUF_INIT, core = STRBUF_INIT;
-	struct strbuf other = STRBUF_INIT, next = STRBUF_INIT;
+	struct strbuf other = STRBUF_INIT, next = STRBUF_INIT, proj = STRBUF_INIT;
 	struct http_response resp;
 	const char *api = str_arg(args, "api"), *project = str_arg(args, "project_path");
 	const char *title = str_arg(args, "title"), *tsec = str_arg(args, "token_secret");
@@ -156,11 +156,12 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 	}
 	if (!path_ok(project)) {
 		strbuf_addstr(&err, "args: \"project_path\" must be the project's full path, e.g. "
-			    "group/sub/project (no .git, no leading or trailing /)\n");
+			    "group/sub/project (no leading or trailing /)\n");
 		bad = 1;
 	} else if (strlen(project) > 4 && !strcmp(project + strlen(project) - 4, ".git")) {
-		strbuf_addstr(&err, "args: \"project_path\" must not end in .git\n");
-		bad = 1;
+		/* The path of git@host:group/proj.git; the API wants it without .git. */
+		strbuf_add(&proj, project, strlen(project) - 4);
+		project = proj.buf;
 	}
 	if (!title || !*title) {
 		strbuf_addstr(&err, "args: \"title\" is required\n");
@@ -295,5 +296,6 @@ out:
 	strbuf_release(&core);
 	strbuf_release(&other);
 	strbuf_release(&next);
+	strbuf_release(&proj);
 	return rc;
 }

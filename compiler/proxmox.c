@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "xalloc.h"
@@ -435,7 +436,7 @@ out:
 /* ---- proxmox.vm */
 
 struct vm_spec {
-	const char *name, *storage, *bridge, *iso, *machine, *bios, *cpu, *pci, *mapping;
+	const char *name, *storage, *bridge, *iso, *cidata, *machine, *bios, *cpu, *pci, *mapping;
 	long vmid, cores, memory, disk;
 	int onboot;
 };
@@ -510,6 +511,16 @@ static int vm_parse(const json_t *args, struct vm_spec *v, struct strbuf *err)
 		strbuf_addstr(err, "args: vm.iso_volid must be a volume id like local:iso/NAME.iso\n");
 		v->iso = NULL;
 	}
+	json_t *cd = json_object_get(vm, "cidata_volid");
+	if (cd && !json_is_null(cd)) {
+		v->cidata = json_string_value(cd);
+		if (!v->cidata || !strstr(v->cidata, ":iso/") || strchr(v->cidata, ',') ||
+		    strchr(v->cidata, '=')) {
+			strbuf_addstr(err, "args: vm.cidata_volid must be null or a volume id like "
+				    "local:iso/NAME-cidata.iso\n");
+			v->cidata = NULL;
+		}
+	}
 	json_t *ob = json_object_get(vm, "onboot");
 	v->onboot = 1;
 	if (ob && !json_is_null(ob)) {
@@ -556,6 +567,9 @@ static void vm_form(const struct vm_spec *v, struct strbuf *f)
 	ADDF("scsi0", "%s:%ld", v->storage, v->disk);
 	ADDF("net0", "virtio,bridge=%s", v->bridge);
 	ADDF("ide2", "%s,media=cdrom", v->iso);
+	/* The NoCloud seed (volume label CIDATA) as a second CD-ROM; not bootable. */
+	if (v->cidata)
+		ADDF("ide3", "%s,media=cdrom", v->cidata);
 	http_form_add(f, "boot", "order=scsi0;ide2");
 	http_form_add(f, "agent", "1");
 	http_form_add(f, "onboot", v->onboot ? "1" : "0");
@@ -860,8 +874,15 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 	struct stat st;
 	errno = 0;
 	if (stat(file, &st) || !S_ISREG(st.st_mode)) {
+		int errnum = errno;
 		strbuf_addf(&err, "cannot upload %s: %s", file,
-			    errno ? strerror(errno) : "not a regular file");
+			    errnum ? strerror(errnum) : "not a regular file");
+		if (file[0] != '/') {
+			char *cwd = getcwd(NULL, 0);
+			strbuf_addf(&err, "\n  (relative paths are read from the working directory, %s; "
+				    "builtins run in out/<cluster>/)", cwd ? cwd : "unknown");
+			free(cwd);
+		}
 		goto out;
 	}
 	struct http_part parts[4];

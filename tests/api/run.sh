@@ -158,6 +158,11 @@ expect "vm: mapping params" eq "$(created hostpci0) $(created machine) $(created
 	"mapping=gtx1060,pcie=1 q35 ovmf local-lvm:1,efitype=4m,pre-enrolled-keys=0"
 
 mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_TOK" '"cidata_volid": "local:iso/clusterc-lab-k8s-control-1-cidata.iso"')"
+expect "vm: cidata_volid becomes a second CD-ROM (ide3), boot order unchanged" \
+	eq "$RC $(created ide3) $(created boot)" "0 local:iso/clusterc-lab-k8s-control-1-cidata.iso,media=cdrom order=scsi0;ide2"
+
+mock '{}'
 run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": {"pci": "0000:01:00"}, "bios": "seabios"')"
 expect "vm: root@pam ticket + raw PCI" eq "$RC $(created hostpci0) $(created machine) $(created bios) $(created efidisk0)" \
 	"0 0000:01:00,pcie=1,x-vga=0 q35 seabios (unset)"
@@ -274,7 +279,7 @@ expect "iso: checksum mismatch fails from the imgcopy task" bash -c "[ $RC -eq 1
 
 mock '{}'
 run proxmox.iso "$(iso_args "$AUTH_TOK" missing.iso)"
-expect "iso: a missing local file is a clear failure" bash -c "[ $RC -eq 1 ] && grep -q 'cannot upload missing.iso' '$LOG' && [ $(requests POST) -eq 0 ]"
+expect "iso: a missing local file is a clear failure" bash -c "[ $RC -eq 1 ] && grep -q 'cannot upload missing.iso' '$LOG' && grep -q 'read from the working directory' '$LOG' && [ $(requests POST) -eq 0 ]"
 
 mock '{faults: [{method: "POST", path: "/upload$", mode: "502", times: 1}]}'
 run proxmox.iso "$(iso_args "$AUTH_TOK" "$TMP/out/auto.iso")"
@@ -298,6 +303,11 @@ expect "gitlab: posted can_push false" eq "$(mock_state | jq -c '.keys["home/inf
 run gitlab.deploy_key "$(gl_args)"
 expect "gitlab: second run finds it, no POST" eq "$RC/$(requests POST)" 0/0
 expect "gitlab: ... says already registered" has "already registered"
+
+mock '{gitlab_projects: {"home/infra/cluster-setup": []}}'
+run gitlab.deploy_key "$(gl_args | jq '.project_path += ".git"')"
+expect "gitlab: a trailing .git is dropped from project_path" \
+	eq "$RC/$(requests POST '/projects/home%2Finfra%2Fcluster-setup/deploy_keys$')" 0/1
 
 mock "{gitlab_projects: {\"home/infra/cluster-setup\": [{id: 3, title: \"old\", key: \"${PUBKEY% *} other-comment\"}]}}"
 run gitlab.deploy_key "$(gl_args)"
