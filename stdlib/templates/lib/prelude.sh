@@ -46,7 +46,7 @@
 #                              changed; sets CC_APT_STALE=1 on change
 #   cc_service_enable UNIT     `systemctl enable --now UNIT` unless enabled and active
 #   cc_service_restart UNIT    restarts UNIT (a change); for use after a config change
-#   cc_module_load MOD         modprobe MOD unless /sys/module/MOD exists
+#   cc_module_load MOD         modprobe MOD unless it is loaded or built in
 #   cc_retry N DELAY CMD...    runs CMD up to N times, DELAY seconds apart
 #   cc_valid RE VALUE WHAT     dies unless VALUE matches the extended regex RE
 #                              (for values read at apply time before they reach a file)
@@ -184,7 +184,7 @@ cc_apt_repo() {
 	if [ "$CC_WROTE" = 1 ] || [ ! -s "$keyring" ]; then
 		mkdir -p "$(dirname "$keyring")"
 		tmp=$(mktemp)
-		cc_retry 3 10 curl -fsSL --proto '=https' -o "$tmp" "$key_url"
+		cc_retry 3 10 curl -fsSL -o "$tmp" "$key_url"
 		gpg --batch --yes --dearmor -o "$keyring.new" <"$tmp"
 		rm -f "$tmp"
 		chmod 0644 "$keyring.new"
@@ -209,7 +209,8 @@ cc_service_restart() {
 	cc_changed "restarted $1"
 }
 cc_module_load() {
-	if [ ! -d "/sys/module/$1" ]; then
+	# /sys/module lists built-in modules too; lsmod the loadable ones.
+	if [ ! -d "/sys/module/$1" ] && ! lsmod | awk -v m="$1" '$1 == m { f = 1 } END { exit !f }'; then
 		modprobe "$1"
 		cc_changed "loaded kernel module $1"
 	fi

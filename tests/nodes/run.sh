@@ -1,0 +1,438 @@
+#!/usr/bin/env bash
+# tests/nodes/run.sh: the node bundles (issue 3): per-node step scripts, autoinstall
+# seeds, kubeadm/kube-vip/netplan files and the Proxmox builtin args.
+#
+# Bundles come from two sources, both laid out as out/<cluster>/:
+#  - real builds (`clusterc build clusters/*.cluster`), when the compiler can build;
+#  - the hand-written models in fixtures/*.model.json rendered template by template
+#    with build/tools/render (RENDER=... to use another binary). The fixtures cover the
+#    HA shape and hostile values that the checker would reject in a .cluster file, so
+#    the templates' own quoting is tested too.
+# Checks: ShellCheck (zero findings) and bash -n on every script; YAML parses; JSON
+# parses; user-data validates against the subiquity 24.04.3 autoinstall schema; NVIDIA
+# driver selection on recorded `ubuntu-drivers list --gpgpu` outputs; hostile values
+# arrive literally (never executed); and, as root, the lab: a control and a GPU worker
+# run their steps twice, the files are asserted and the second run changes nothing.
+# LAB=0 skips the lab.
+# The bash -c checks below take their arguments as "$1"...; single quotes are meant.
+# shellcheck disable=SC2016
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+cd "$TOP" || exit 2
+NODES=tests/nodes
+FIX=$NODES/fixtures
+SCHEMA=$SHARED/reference/ubuntu/autoinstall-schema-subiquity-24.04.3.json
+RENDER=${RENDER:-$BUILD/tools/render}
+BUNDLES=()
+
+# ---------------------------------------------------------------- rendering fixtures
+# render_one MODEL TEMPLATE OUT [NODE_INDEX]
+render_one() {
+	local model=$1 tpl=$2 out=$3 idx=${4:-}
+	mkdir -p "$(dirname "$out")"
+	if [ -n "$idx" ]; then
+		"$RENDER" --stdlib stdlib --context "$model" "$tpl" --set "node=@nodes.$idx" >"$out" 2>"$out.err"
+	else
+		"$RENDER" --stdlib stdlib --context "$model" "$tpl" >"$out" 2>"$out.err"
+	fi || { cat "$out.err" >&2; return 1; }
+	rm -f "$out.err"
+}
+# render_bundle MODEL DIR: what the planner renders from the manifests of issue 3
+# (stdlib/components/{infra,os,nvidia-node,kubernetes,labels}.json), by hand.
+render_bundle() {
+	local m=$1 d=$2 n i name role first gpu vm ha net ceph
+	n=$(jq '.nodes | length' "$m")
+	ha=$(jq -r '.cluster.ha' "$m")
+	net=$(jq -r '.network != null' "$m")
+	ceph=$(jq -r '.ceph != null' "$m")
+	for ((i = 0; i < n; i++)); do
+		name=$(jq -r ".nodes[$i].name" "$m")
+		role=$(jq -r ".nodes[$i].role" "$m")
+		first=$(jq -r ".nodes[$i].first_control" "$m")
+		gpu=$(jq -r ".nodes[$i].gpu != null" "$m")
+		vm=$(jq -r ".nodes[$i].vm != null" "$m")
+		local s=$d/nodes/$name/steps
+		render_one "$m" templates/node/os-base.sh "$s/os.base.sh" "$i" || return 1
+		render_one "$m" templates/node/os-packages.sh "$s/os.packages.sh" "$i" || return 1
+		render_one "$m" templates/node/os-firewall.sh "$s/os.firewall.sh" "$i" || return 1
+		if [ "$net" = true ]; then
+			render_one "$m" templates/node/os-network.sh "$s/os.network.sh" "$i" || return 1
+			render_one "$m" templates/node/netplan.yaml "$d/nodes/$name/os/netplan.yaml" "$i" || return 1
+		fi
+		if [ "$ceph" = true ]; then
+			render_one "$m" templates/node/os-ceph.sh "$s/os.ceph.sh" "$i" || return 1
+		fi
+		if [ "$gpu" = true ]; then
+			render_one "$m" templates/node/gpu-driver.sh "$s/gpu.driver.sh" "$i" || return 1
+			render_one "$m" templates/node/gpu-runtime.sh "$s/gpu.runtime.sh" "$i" || return 1
+			render_one "$m" templates/node/crio-nvidia.toml "$d/nodes/$name/gpu/99-nvidia.conf" "$i" || return 1
+			render_one "$m" templates/node/nvidia-container-runtime.toml \
+				"$d/nodes/$name/gpu/nvidia-container-runtime.toml" "$i" || return 1
+		fi
+		if [ "$first" = true ]; then
+			render_one "$m" templates/kubernetes/init.sh "$s/kubernetes.init.sh" "$i" || return 1
+			render_one "$m" templates/kubernetes/credentials.sh "$s/kubernetes.credentials.sh" "$i" || return 1
+			render_one "$m" templates/kubernetes/kubeconfig.sh "$s/kubernetes.kubeconfig.sh" "$i" || return 1
+			render_one "$m" templates/kubernetes/kubeadm-init.yaml "$d/nodes/$name/kubernetes/kubeadm-init.yaml" "$i" || return 1
+		else
+			render_one "$m" templates/kubernetes/join.sh "$s/kubernetes.join.sh" "$i" || return 1
+			render_one "$m" templates/kubernetes/kubeadm-join.yaml "$d/nodes/$name/kubernetes/kubeadm-join.yaml" "$i" || return 1
+		fi
+		if [ "$ha" = true ] && [ "$role" = control ]; then
+			render_one "$m" templates/kubernetes/kube-vip.yaml "$d/nodes/$name/kubernetes/kube-vip.yaml" "$i" || return 1
+		fi
+		if [ "$vm" = true ]; then
+			render_one "$m" templates/autoinstall/user-data.yaml "$d/infra/autoinstall/$name/user-data" "$i" || return 1
+			render_one "$m" templates/autoinstall/meta-data.yaml "$d/infra/autoinstall/$name/meta-data" "$i" || return 1
+			render_one "$m" templates/infra/installer-iso.json "$d/infra/$name/installer-iso.json" "$i" || return 1
+			render_one "$m" templates/infra/cidata-iso.json "$d/infra/$name/cidata-iso.json" "$i" || return 1
+			render_one "$m" templates/infra/vm.json "$d/infra/$name/vm.json" "$i" || return 1
+		fi
+	done
+	render_one "$m" templates/kubernetes/labels.sh "$d/cluster/steps/labels.apply.sh" || return 1
+	render_one "$m" templates/kubernetes/kubeconfig-local.sh "$d/local/steps/kubernetes.kubeconfig_local.sh" || return 1
+	render_one "$m" templates/iso/installer.sh "$d/local/steps/infra.installer.sh" || return 1
+	render_one "$m" templates/node/nvidia-select-driver.sh "$d/common/nvidia-select-driver.sh" || return 1
+}
+
+# The hostile model: every user string that reaches a node script carries quotes,
+# $(...), backticks, globs and newlines. The payloads would create $TMP/pwned-*.
+hostile_model() {
+	local p=$TMP/pwned
+	jq --arg p "$p" '
+		.cluster.ssh.user = "ad'\''min$(touch \($p)-user)"
+		| .cluster.ssh.public_key = "ssh-ed25519 AAAA'\''\"$(touch \($p)-key)`touch \($p)-tick`\nextra: line *"
+		| .images[0].locale = "en_US\"; $(touch \($p)-locale) *"
+		| .nodes[1].labels = {"compute": "cuda", "example.com/a*b": "x'\''y$(touch \($p)-label)", "empty": "", "glob": "*"}
+		| .nodes[1].taints = [{"key": "dedicated", "value": "g$(touch \($p)-taint)", "effect": "NoSchedule",
+			"text": "dedicated=g$(touch \($p)-taint):NoSchedule"}]
+		| .nodes[1].gpu.driver = "535-server\u0027; touch \($p)-driver; \u0027"
+		| .workers[0] = .nodes[1] | .gpu_nodes[0] = .nodes[1]
+	' "$FIX/homelab.model.json" >"$TMP/hostile.model.json"
+}
+
+# ---------------------------------------------------------------- real builds
+real_builds() {
+	local c name
+	[ -x "$CLUSTERC_BIN" ] || return 0
+	for c in clusters/*.cluster; do
+		[ -f "$c" ] || continue
+		name=$(basename "$c" .cluster)
+		if clusterc build "$c" -o "$TMP/build-$name" >"$TMP/build-$name.log" 2>&1; then
+			local d
+			d=$(find "$TMP/build-$name" -name plan.json -printf '%h\n' | head -n 1)
+			if [ -n "$d" ]; then BUNDLES+=("$d"); pass "clusterc build $c"; fi
+		else
+			echo "note: clusterc build $c failed; fixtures only ($(head -n 3 "$TMP/build-$name.log" | tr '\n' ' '))"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------- static checks
+# check_bundle DIR TAG [SHELLCHECK_OPTION...]
+check_bundle() {
+	local d=$1 tag=$2 f out scripts=() yamls=() jsons=() uds=()
+	while IFS= read -r f; do scripts+=("$f"); done < <(find "$d" -name '*.sh' -type f | sort)
+	while IFS= read -r f; do yamls+=("$f"); done < <(find "$d" \( -name '*.yaml' -o -name 'meta-data' -o -name 'user-data' \) -type f | sort)
+	while IFS= read -r f; do jsons+=("$f"); done < <(find "$d/infra" -name '*.json' -type f 2>/dev/null | sort)
+	while IFS= read -r f; do uds+=("$f"); done < <(find "$d" -name user-data -type f | sort)
+	if [ ${#scripts[@]} -eq 0 ]; then fail "$tag: no scripts"; return; fi
+	if out=$(shellcheck -s bash "${@:3}" "${scripts[@]}" 2>&1); then
+		pass "$tag: shellcheck${3:+ $3}, ${#scripts[@]} scripts, zero findings"
+	else
+		fail "$tag: shellcheck" "$out"
+	fi
+	local bad=()
+	for f in "${scripts[@]}"; do
+		bash -n "$f" 2>/dev/null || bad+=("$f")
+		[ "$(sed -n 2p "$f")" = "set -euo pipefail" ] || bad+=("$f (line 2 is not set -euo pipefail)")
+	done
+	if [ ${#bad[@]} -eq 0 ]; then pass "$tag: bash -n and set -euo pipefail"; else fail "$tag: bash -n" "${bad[*]}"; fi
+	if [ ${#yamls[@]} -gt 0 ]; then
+		if out=$(node -e '
+			const fs = require("fs"), YAML = require(process.argv[1]);
+			let bad = 0;
+			for (const f of process.argv.slice(2)) {
+				try { for (const d of YAML.parseAllDocuments(fs.readFileSync(f, "utf8"), { uniqueKeys: true }))
+					if (d.errors.length) throw d.errors[0]; }
+				catch (e) { console.log(f + ": " + e.message.split("\n")[0]); bad++; }
+			}
+			process.exit(bad ? 1 : 0);' "$TOP/tests/node_modules/yaml" "${yamls[@]}" 2>&1); then
+			pass "$tag: ${#yamls[@]} YAML files parse"
+		else
+			fail "$tag: YAML parse" "$out"
+		fi
+	fi
+	if [ ${#jsons[@]} -gt 0 ]; then
+		bad=()
+		for f in "${jsons[@]}"; do jq -e 'type == "object"' "$f" >/dev/null 2>&1 || bad+=("$f"); done
+		if [ ${#bad[@]} -eq 0 ]; then pass "$tag: ${#jsons[@]} builtin args files are JSON objects"; else fail "$tag: args JSON" "${bad[*]}"; fi
+	fi
+	if [ ${#uds[@]} -gt 0 ]; then
+		if out=$(node "$NODES/validate-autoinstall.js" "$SCHEMA" "${uds[@]}" 2>&1); then
+			pass "$tag: ${#uds[@]} user-data valid against the 24.04.3 autoinstall schema"
+		else
+			fail "$tag: autoinstall schema" "$out"
+		fi
+	fi
+	# Nothing secret: no private key material and no secret values of the fixtures.
+	if grep -rIl -e 'PRIVATE KEY' -e 'BEGIN OPENSSH' "$d" >/dev/null 2>&1; then
+		fail "$tag: a private key in the bundle"
+	else
+		pass "$tag: no private key material"
+	fi
+}
+
+check_contents() { # homelab-shaped bundle: spot checks of what the files say
+	local d=$1 tag=$2 cp w
+	cp=$(find "$d/nodes" -name kubeadm-init.yaml | head -n 1)
+	w=$(find "$d/nodes" -path '*/gpu/99-nvidia.conf' | head -n 1)
+	check "$tag: kubeadm init config: v1beta4, podSubnet, skipPhases addon/kube-proxy" \
+		bash -c 'grep -q "apiVersion: kubeadm.k8s.io/v1beta4" "$1" && grep -q "podSubnet:" "$1" &&
+			grep -q "serviceSubnet:" "$1" && grep -q "controlPlaneEndpoint:" "$1" &&
+			grep -q -- "- addon/kube-proxy" "$1" && grep -q "clusterName:" "$1"' _ "$cp"
+	check "$tag: 99-nvidia.conf has the nvidia handler with monitor_path, not default" \
+		bash -c 'grep -qx "\[crio.runtime.runtimes.nvidia\]" "$1" &&
+			grep -q "monitor_path = \"/usr/libexec/crio/conmon\"" "$1" && ! grep -q default_runtime "$1"' _ "$w"
+	check "$tag: firewall: SSH rule comes first" \
+		bash -c 'for f in "$1"/nodes/*/steps/os.firewall.sh; do
+			awk "/^rules=\\(/ { getline; if (\$0 !~ /SSH_PORT\\/tcp/) exit 1; exit 0 }" "$f" || exit 1; done' _ "$d"
+	check "$tag: Cilium UDP ports on every node" \
+		bash -c 'for f in "$1"/nodes/*/steps/os.firewall.sh; do grep -q "8472/udp" "$f" && grep -q "51871/udp" "$f" &&
+			grep -q "4240/tcp" "$f" && grep -q "4244:4245/tcp" "$f" || exit 1; done' _ "$d"
+	check "$tag: user-data uses routes, not gateway4" \
+		bash -c '! grep -rq gateway4 "$1" && grep -rq "to: default" "$1"/infra/autoinstall' _ "$d"
+}
+
+# ---------------------------------------------------------------- driver selection
+check_driver_selection() {
+	local sel=$1 f got want n=0 bad=()
+	for f in "$FIX"/ubuntu-drivers/*.out; do
+		want=$(cat "${f%.out}.expected")
+		got=$(bash "$sel" <"$f" 2>&1) || got="exit $?: $got"
+		[ "$got" = "$want" ] || bad+=("$(basename "$f"): got '$got', want '$want'")
+		n=$((n + 1))
+	done
+	if [ ${#bad[@]} -eq 0 ]; then pass "driver selection on $n recorded ubuntu-drivers outputs"; else fail "driver selection" "$(printf '%s\n' "${bad[@]}")"; fi
+	check "driver override 550-server" test "$(bash "$sel" 550-server)" = nvidia-driver-550-server
+	check "driver override nvidia-driver-470-server" test "$(bash "$sel" nvidia-driver-470-server)" = nvidia-driver-470-server
+	check "driver override rejects a hostile name" bash -c '! bash "$1" "535; touch $2" >/dev/null 2>&1' _ "$sel" "$TMP/pwned-sel"
+}
+
+# ---------------------------------------------------------------- hostile values
+check_hostile() {
+	local d=$1 stub=$TMP/stub out ud
+	mkdir -p "$stub"
+	# kubectl stub: records its argv one per line (NUL-free), answers like an empty node.
+	cat >"$stub/kubectl" <<'EOF'
+#!/bin/bash
+printf '%s\n' "$@" >>"$STUB_LOG"
+printf -- '--\n' >>"$STUB_LOG"
+case " $* " in *" get node "*" -o name "*) echo "node/x" ;; esac
+exit 0
+EOF
+	chmod +x "$stub/kubectl"
+	STUB_LOG=$TMP/kubectl.log PATH="$stub:$PATH" bash "$d/cluster/steps/labels.apply.sh" </dev/null >"$TMP/labels.out" 2>&1
+	if ls "$TMP"/pwned* >/dev/null 2>&1; then
+		fail "hostile: a payload ran" "$(ls "$TMP"/pwned*)"
+	else
+		pass "hostile: labels.apply ran, no payload executed"
+	fi
+	check "hostile: label value arrives literally" grep -qxF "example.com/a*b=x'y\$(touch $TMP/pwned-label)" "$TMP/kubectl.log"
+	check "hostile: taint arrives literally" grep -qxF "dedicated=g\$(touch $TMP/pwned-taint):NoSchedule" "$TMP/kubectl.log"
+	check "hostile: empty label value is set" grep -qxF "empty=" "$TMP/kubectl.log"
+	ud=$(find "$d/infra/autoinstall" -name user-data | sort | tail -n 1)
+	if out=$(node -e '
+		const YAML = require(process.argv[1]);
+		const d = YAML.parse(require("fs").readFileSync(process.argv[2], "utf8"));
+		const ai = d.autoinstall, p = process.argv[3];
+		const want = {
+			user: "ad\u0027min$(touch " + p + "-user)",
+			key: "ssh-ed25519 AAAA\u0027\"$(touch " + p + "-key)`touch " + p + "-tick`\nextra: line *",
+			locale: "en_US\"; $(touch " + p + "-locale) *" };
+		const got = { user: ai["user-data"].users[0].name, key: ai.ssh["authorized-keys"][0], locale: ai.locale };
+		for (const k of Object.keys(want)) if (want[k] !== got[k]) { console.log(k, JSON.stringify(got[k])); process.exit(1); }
+		if (ai["late-commands"][0].slice(-1)[0] !== want.user) { console.log("late-commands user"); process.exit(1); }
+		if (Object.keys(ai).includes("extra")) process.exit(1);' \
+		"$TOP/tests/node_modules/yaml" "$ud" "$TMP/pwned" 2>&1); then
+		pass "hostile: user-data keeps user, key and locale as single scalars"
+	else
+		fail "hostile: user-data scalars" "$out"
+	fi
+	# gpu.driver with a hostile gpu { driver }: the selection script refuses it.
+	check "hostile: gpu driver name reaches the selector as one word" \
+		grep -qF "bash common/nvidia-select-driver.sh '535-server'\\''; touch $TMP/pwned-driver; '\\'''" \
+		"$d/nodes/k8s-node-1/steps/gpu.driver.sh"
+}
+
+# ---------------------------------------------------------------- the lab
+lab_snapshot() { # upper dir -> "sha256  path" lines, minus logs and scratch
+	(cd "$1" && find . -type f ! -path './var/log/*' ! -path './tmp/*' ! -path './root/bundle/*' \
+		! -path './var/lib/clusterc-lab/kube/.names' ! -path './run/*' ! -name '*.pid' -print0 |
+		sort -z | xargs -0 -r sha256sum)
+}
+# lab_run HOST BUNDLE STDIN_FILE STEP...: runs the steps in order over SSH, as the runner
+# would (bundle as cwd, NAME=B64 lines on stdin); output to $TMP/lab-HOST-runN.log
+lab_run() {
+	local host=$1 bundle=$2 input=$3 run=$4 s
+	shift 4
+	for s in "$@"; do
+		[ -f "$bundle/nodes/$host/steps/$s.sh" ] || continue
+		{ echo "== $s"; ssh -F "$LABDIR/ssh_config" "$host" "cd /root/bundle && bash nodes/$host/steps/$s.sh" <"$input" 2>&1; echo "rc=$?"; } \
+			>>"$TMP/lab-$host-run$run.log"
+	done
+	# labels run on the cluster host (the first control).
+	if [ -f "$bundle/nodes/$host/steps/kubernetes.init.sh" ]; then
+		{ echo "== labels.apply"; ssh -F "$LABDIR/ssh_config" "$host" "cd /root/bundle && bash cluster/steps/labels.apply.sh" </dev/null 2>&1; echo "rc=$?"; } \
+			>>"$TMP/lab-$host-run$run.log"
+	fi
+}
+lab_test() {
+	local base=$1 m=$TMP/lab.model.json d=$TMP/lab-bundle h gw upper cp=k8s-control-1 w=k8s-node-1
+	LABDIR=$TMP/lab
+	if [ "$(id -u)" -ne 0 ] || [ "${LAB:-1}" = 0 ]; then
+		echo "note: the lab needs root (LAB=0 or not root): skipped"
+		return 0
+	fi
+	if ! bash tests/lab/lab.sh up 2 "$LABDIR" --names "$cp,$w" >"$TMP/lab-up.log" 2>&1; then
+		fail "lab: up" "$(cat "$TMP/lab-up.log")"
+		return
+	fi
+	at_exit "bash tests/lab/lab.sh down '$LABDIR' >/dev/null 2>&1"
+	gw=$(jq -r .gateway "$LABDIR/lab.json")
+	# The homelab model with the lab's addresses (the lab is 198.18.0.0/15 only).
+	jq --arg gw "$gw" --arg a0 "$(jq -r ".hosts[\"$cp\"].address" "$LABDIR/lab.json")" \
+		--arg a1 "$(jq -r ".hosts[\"$w\"].address" "$LABDIR/lab.json")" '
+		def addr($a): .ip = $a | .cidr = ($a + "/22") | .prefix = 22 | .ssh.host = $a;
+		.nodes[0] |= addr($a0) | .nodes[1] |= addr($a1)
+		| .first_control = .nodes[0] | .controls = [.nodes[0]] | .workers = [.nodes[1]] | .gpu_nodes = [.nodes[1]]
+		| .cluster.control_endpoint = $a0
+		| .network.gateway = $gw | .network.prefix = 22 | .network.nameservers = [$gw]' "$base" >"$m"
+	if ! render_bundle "$m" "$d" 2>"$TMP/lab-render.log"; then
+		fail "lab: render" "$(cat "$TMP/lab-render.log")"
+		return
+	fi
+	# A recorded ubuntu-drivers output on the GPU worker; the bundle on both hosts.
+	cp "$FIX/ubuntu-drivers/mixed.out" "$LABDIR/$w/upper/etc/clusterc-lab/ubuntu-drivers.out"
+	for h in "$cp" "$w"; do
+		tar -C "$d" -cf - . | ssh -F "$LABDIR/ssh_config" "$h" 'rm -rf /root/bundle && mkdir -p /root/bundle && tar -C /root/bundle -xf -'
+	done
+	: >"$TMP/no-input"
+	{
+		printf 'join_token=%s\n' "$(printf 'abcdef.0123456789abcdef' | base64 -w0)"
+		printf 'join_ca_hash=%s\n' "$(printf 'sha256:%064d' 0 | base64 -w0)"
+		printf 'join_cert_key=%s\n' "$(printf '' | base64 -w0)"
+	} >"$TMP/join-input"
+	local cp_steps=(os.base os.network os.packages os.firewall os.ceph kubernetes.init kubernetes.credentials kubernetes.kubeconfig)
+	local w_steps=(os.base os.network os.packages os.firewall os.ceph gpu.driver gpu.runtime kubernetes.join)
+	local t0 t1
+	t0=$(date +%s%N)
+	lab_run "$cp" "$d" "$TMP/no-input" 1 "${cp_steps[@]}"
+	lab_run "$w" "$d" "$TMP/join-input" 1 "${w_steps[@]}"
+	t1=$(date +%s%N)
+	echo "lab: first run of both hosts: $(((t1 - t0) / 1000000)) ms"
+	for h in "$cp" "$w"; do
+		if grep -q '^rc=[1-9]' "$TMP/lab-$h-run1.log"; then
+			fail "lab: $h run 1 steps succeed" "$(grep -B 15 '^rc=[1-9]' "$TMP/lab-$h-run1.log")"
+		else
+			pass "lab: $h run 1: every step succeeded"
+		fi
+		upper=$LABDIR/$h/upper
+		lab_snapshot "$upper" >"$TMP/lab-$h-snap1"
+		wc -l <"$upper/var/log/clusterc-shims.log" >"$TMP/lab-$h-shimlines"
+	done
+	local wu=$LABDIR/$w/upper cu=$LABDIR/$cp/upper
+	check "lab: kubernetes apt source (pkgs.k8s.io v1.34, signed-by)" grep -qxF \
+		"deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.34/deb/ /" \
+		"$wu/etc/apt/sources.list.d/kubernetes.list"
+	check "lab: CRI-O apt source (isv:cri-o v1.33, signed-by)" grep -qxF \
+		"deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.gpg] https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.33/deb/ /" \
+		"$wu/etc/apt/sources.list.d/cri-o.list"
+	check "lab: keyrings written" test -s "$wu/etc/apt/keyrings/kubernetes-apt-keyring.gpg" -a -s "$wu/etc/apt/keyrings/cri-o-apt-keyring.gpg"
+	check "lab: helm repo only on the control node" bash -c 'test -f "$1/etc/apt/sources.list.d/helm.list" && ! test -f "$2/etc/apt/sources.list.d/helm.list"' _ "$cu" "$wu"
+	check "lab: sysctl.d" grep -qx 'net.ipv4.ip_forward = 1' "$wu/etc/sysctl.d/90-kubernetes.conf"
+	check "lab: modules-load.d" bash -c 'grep -qx overlay "$1" && grep -qx br_netfilter "$1"' _ "$wu/etc/modules-load.d/kubernetes.conf"
+	check "lab: ceph module persisted" grep -qx ceph "$wu/etc/modules-load.d/ceph.conf"
+	check "lab: netplan with the interface, address and default route" bash -c '
+		f=$1/etc/netplan/60-clusterc.yaml
+		grep -q "^    eth0:" "$f" && grep -qF -- "- \"$2/22\"" "$f" && grep -q "to: default" "$f" &&
+		[ "$(stat -c %a "$f")" = 600 ]' _ "$wu" "$(jq -r .nodes[1].ip "$m")"
+	check "lab: 99-nvidia.conf" grep -qF 'monitor_path = "/usr/libexec/crio/conmon"' "$wu/etc/crio/crio.conf.d/99-nvidia.conf"
+	check "lab: nvidia-container-runtime config.toml with full runtime paths" grep -qxF \
+		'runtimes = ["/usr/libexec/crio/runc", "/usr/libexec/crio/crun"]' "$wu/etc/nvidia-container-runtime/config.toml"
+	check "lab: the second-newest server driver was installed (mixed.out -> 535-server)" \
+		grep -q '^nvidia-driver-535-server ' "$wu/var/lib/clusterc-lab/dpkg/installed"
+	check "lab: gpu.driver asked for a reboot on run 1" grep -qx '::clusterc::reboot' "$TMP/lab-$w-run1.log"
+	check "lab: packages held" bash -c 'for p in cri-o kubelet kubeadm kubectl; do grep -qx $p "$1/var/lib/clusterc-lab/dpkg/held" || exit 1; done' _ "$wu"
+	check "lab: ufw rules (SSH first) and enabled" bash -c 'head -n 1 "$1/var/lib/clusterc-lab/ufw/rules" | grep -qx "allow 22/tcp" &&
+		grep -qx "allow 8472/udp" "$1/var/lib/clusterc-lab/ufw/rules" && test -f "$1/var/lib/clusterc-lab/ufw/enabled"' _ "$wu"
+	check "lab: kubeadm init with the generated config" grep -q 'kubeadm init --config /etc/kubernetes/clusterc/kubeadm-init.yaml' "$cu/var/log/clusterc-shims.log"
+	check "lab: kubeadm config has the installed version" grep -qx 'kubernetesVersion: v1.34.1' "$cu/etc/kubernetes/clusterc/kubeadm-init.yaml"
+	check "lab: worker joined with a config file that is gone afterwards" bash -c \
+		'grep -q "kubeadm join --config" "$1/var/log/clusterc-shims.log" && ! test -e "$1/etc/kubernetes/clusterc/kubeadm-join.yaml"' _ "$wu"
+	check "lab: admin kubeconfig handed over as an output" grep -q '^::clusterc::output admin_kubeconfig ' "$TMP/lab-$cp-run1.log"
+	check "lab: labels applied with the managed-keys annotation" bash -c \
+		'grep -qx "compute=cuda" "$1/var/lib/clusterc-lab/kube/nodes/k8s-node-1/labels" &&
+		 grep -qx "clusterc.io/managed-labels=compute" "$1/var/lib/clusterc-lab/kube/nodes/k8s-node-1/annotations"' _ "$cu"
+
+	t0=$(date +%s%N)
+	lab_run "$cp" "$d" "$TMP/no-input" 2 "${cp_steps[@]}"
+	lab_run "$w" "$d" "$TMP/join-input" 2 "${w_steps[@]}"
+	t1=$(date +%s%N)
+	echo "lab: second run of both hosts: $(((t1 - t0) / 1000000)) ms"
+	for h in "$cp" "$w"; do
+		upper=$LABDIR/$h/upper
+		if grep -q '^rc=[1-9]' "$TMP/lab-$h-run2.log"; then
+			fail "lab: $h run 2 steps succeed" "$(grep -B 15 '^rc=[1-9]' "$TMP/lab-$h-run2.log")"
+		fi
+		lab_snapshot "$upper" >"$TMP/lab-$h-snap2"
+		if diff "$TMP/lab-$h-snap1" "$TMP/lab-$h-snap2" >"$TMP/lab-$h-snap.diff"; then
+			pass "lab: $h run 2 changed no file ($(wc -l <"$TMP/lab-$h-snap1") files compared)"
+		else
+			fail "lab: $h run 2 changed files" "$(cat "$TMP/lab-$h-snap.diff")"
+		fi
+		tail -n +"$(($(cat "$TMP/lab-$h-shimlines") + 1))" "$upper/var/log/clusterc-shims.log" >"$TMP/lab-$h-shim2"
+		if grep -E '^(apt-get (install|update)|systemctl (restart|enable|start)|modprobe|ufw (allow|default|enable|--force)|kubeadm (init|join|token)|reboot|netplan apply|apt-mark hold|sysctl .*-w|swapoff|gpg)' \
+			"$TMP/lab-$h-shim2" >"$TMP/lab-$h-acts"; then
+			fail "lab: $h run 2 acted" "$(cat "$TMP/lab-$h-acts")"
+		else
+			pass "lab: $h run 2: no install, restart, enable, load, rule, join or reboot ($(wc -l <"$TMP/lab-$h-shim2") read-only shim calls)"
+		fi
+		check "lab: $h run 2 reports 0 changes for every step" bash -c '! grep -q "changed:" "$1"' _ "$TMP/lab-$h-run2.log"
+	done
+	check "lab: no reboot asked on run 2" bash -c '! grep -q "::clusterc::reboot" "$1"' _ "$TMP/lab-$w-run2.log"
+}
+
+# ---------------------------------------------------------------- main
+if [ ! -x "$RENDER" ]; then
+	echo "note: $RENDER is missing (make builds it); fixture bundles skipped"
+else
+	for f in homelab ha; do
+		if render_bundle "$FIX/$f.model.json" "$TMP/fix-$f" 2>"$TMP/render-$f.log"; then
+			pass "render $f fixture"
+			BUNDLES+=("$TMP/fix-$f")
+		else
+			fail "render $f fixture" "$(cat "$TMP/render-$f.log")"
+		fi
+	done
+	hostile_model
+	if render_bundle "$TMP/hostile.model.json" "$TMP/fix-hostile" 2>"$TMP/render-hostile.log"; then
+		pass "render hostile fixture"
+		# SC2016 ("expressions don't expand in single quotes") is ShellCheck's note on
+		# exactly what keeps a hostile $(...) literal; every other check applies.
+		check_bundle "$TMP/fix-hostile" hostile --exclude=SC2016
+		check_hostile "$TMP/fix-hostile"
+	else
+		fail "render hostile fixture" "$(cat "$TMP/render-hostile.log")"
+	fi
+fi
+real_builds
+for b in "${BUNDLES[@]}"; do
+	tag=${b#"$TMP/"}
+	check_bundle "$b" "$tag"
+	if [ -n "$(find "$b/nodes" -path '*/gpu/99-nvidia.conf' 2>/dev/null)" ]; then check_contents "$b" "$tag"; fi
+done
+sel=$(find "${BUNDLES[@]}" -path '*/common/nvidia-select-driver.sh' 2>/dev/null | head -n 1)
+if [ -n "$sel" ]; then check_driver_selection "$sel"; else fail "driver selection: no bundle has common/nvidia-select-driver.sh"; fi
+if [ -x "$RENDER" ]; then lab_test "$FIX/homelab.model.json"; fi
+finish
