@@ -395,6 +395,19 @@ static json_t *build_network(struct ctx *c, struct netinfo *ni)
 	return j;
 }
 
+/* Records a named block; a second one of that name is reported with both
+ * places. Returns false for the duplicate. */
+static bool first_definition(struct ctx *c, struct strmap *seen, struct ast_node *blk)
+{
+	struct ast_node *prev = strmap_put(seen, blk->u.block.name, blk);
+	if (!prev)
+		return true;
+	diag_error(c->d, blk->u.block.name_loc, "%s '%s' is defined twice", blk->u.block.type,
+		   blk->u.block.name);
+	diag_note(c->d, prev->u.block.name_loc, "first defined here");
+	return false;
+}
+
 /* ---- proxmox and images ---- */
 
 static json_t *build_proxmox(struct ctx *c, struct strmap *by_name)
@@ -405,17 +418,13 @@ static json_t *build_proxmox(struct ctx *c, struct strmap *by_name)
 		const char *name = p->u.block.name;
 		if (!name)
 			continue;
-		struct ast_node *prev = strmap_put(by_name, name, p);
-		if (prev) {
-			diag_error(c->d, p->u.block.name_loc, "proxmox '%s' is defined twice", name);
-			diag_note(c->d, prev->u.block.name_loc, "first defined here");
+		if (!first_definition(c, by_name, p))
 			continue;
-		}
 		json_t *j = json_object();
 		json_object_set_new(j, "name", json_string(name));
 		const char *ep = str_attr(p, "endpoint", "");
-		if (block_get(p, "endpoint") && block_get(p, "endpoint")->poisoned) {
-			/* its env() is missing; already reported */
+		if (!block_get(p, "endpoint") || block_get(p, "endpoint")->poisoned) {
+			/* missing, or its env() is missing: already reported */
 		} else if (strncmp(ep, "https://", 8) && strncmp(ep, "http://", 7)) {
 			diag_error(c->d, block_get(p, "endpoint")->loc, "proxmox endpoint '%s' is not an https:// URL", ep);
 		} else if (!strncmp(ep, "http://", 7)) {
@@ -474,12 +483,8 @@ static json_t *build_images(struct ctx *c, struct strmap *by_name)
 		const char *name = im->u.block.name;
 		if (!name)
 			continue;
-		struct ast_node *prev = strmap_put(by_name, name, im);
-		if (prev) {
-			diag_error(c->d, im->u.block.name_loc, "image '%s' is defined twice", name);
-			diag_note(c->d, prev->u.block.name_loc, "first defined here");
+		if (!first_definition(c, by_name, im))
 			continue;
-		}
 		bool is_default = !strcmp(name, "ubuntu");
 		ubuntu_overridden |= is_default;
 		json_t *j = json_object();
@@ -693,11 +698,7 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 		nf->blk = nb;
 		json_t *j = json_object();
 		json_object_set_new(j, "name", json_string(name));
-		struct ast_node *prev = strmap_put(&names, name, nb);
-		if (prev) {
-			diag_error(c->d, nb->u.block.name_loc, "node '%s' is defined twice", name);
-			diag_note(c->d, prev->u.block.name_loc, "first defined here");
-		}
+		first_definition(c, &names, nb);
 		if (!rfc1123_label(name)) {
 			diag_error(c->d, nb->u.block.name_loc, "node name '%s' is not a valid host name", name);
 			diag_hint(c->d, "host names are RFC 1123 labels: lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit");
@@ -1112,12 +1113,8 @@ static json_t *build_apps(struct ctx *c)
 		const char *name = ab->u.block.name;
 		if (!name)
 			continue;
-		struct ast_node *prev = strmap_put(&names, name, ab);
-		if (prev) {
-			diag_error(c->d, ab->u.block.name_loc, "app '%s' is defined twice", name);
-			diag_note(c->d, prev->u.block.name_loc, "first defined here");
+		if (!first_definition(c, &names, ab))
 			continue;
-		}
 		if (!rfc1123_label(name))
 			diag_error(c->d, ab->u.block.name_loc, "app name '%s' is not a valid Kubernetes name", name);
 		if (!c->b->argocd)

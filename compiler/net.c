@@ -59,46 +59,43 @@ enum net_status ipv4_parse(const char *s, size_t n, uint32_t *out)
 	return NET_OK;
 }
 
+/* ADDR, a separator, then a decimal number from lo to hi written with at most
+ * maxdigits digits: the shared shape of CIDRs and endpoints. */
+static enum net_status parse_addr_number(const char *s, size_t n, char sep, size_t maxdigits,
+					 uint64_t lo, uint64_t hi, enum net_status range,
+					 uint32_t *addr, uint64_t *v)
+{
+	const char *at = memchr(s, sep, n);
+	if (!at)
+		return NET_BAD_FORMAT;
+	enum net_status st = ipv4_parse(s, (size_t)(at - s), addr);
+	if (st != NET_OK)
+		return st;
+	size_t len = n - (size_t)(at - s) - 1;
+	if (len > maxdigits)
+		return range;
+	st = parse_dec(at + 1, len, 99999, v, false);
+	if (st != NET_OK)
+		return st;
+	return *v < lo || *v > hi ? range : NET_OK;
+}
+
 enum net_status cidr_parse(const char *s, size_t n, uint32_t *addr, uint8_t *prefix)
 {
-	const char *slash = memchr(s, '/', n);
-	if (!slash)
-		return NET_BAD_FORMAT;
-	enum net_status st = ipv4_parse(s, (size_t)(slash - s), addr);
-	if (st != NET_OK)
-		return st;
 	uint64_t p;
-	size_t plen = n - (size_t)(slash - s) - 1;
-	if (plen > 2)
-		return NET_PREFIX_RANGE;
-	st = parse_dec(slash + 1, plen, 99, &p, false);
-	if (st != NET_OK)
-		return st;
-	if (p > 32)
-		return NET_PREFIX_RANGE;
-	*prefix = (uint8_t)p;
-	return NET_OK;
+	enum net_status st = parse_addr_number(s, n, '/', 2, 0, 32, NET_PREFIX_RANGE, addr, &p);
+	if (st == NET_OK)
+		*prefix = (uint8_t)p;
+	return st;
 }
 
 enum net_status endpoint_parse(const char *s, size_t n, uint32_t *addr, uint16_t *port)
 {
-	const char *colon = memchr(s, ':', n);
-	if (!colon)
-		return NET_BAD_FORMAT;
-	enum net_status st = ipv4_parse(s, (size_t)(colon - s), addr);
-	if (st != NET_OK)
-		return st;
 	uint64_t p;
-	size_t plen = n - (size_t)(colon - s) - 1;
-	if (plen > 5)
-		return NET_PORT_RANGE;
-	st = parse_dec(colon + 1, plen, 99999, &p, false);
-	if (st != NET_OK)
-		return st;
-	if (p < 1 || p > 65535)
-		return NET_PORT_RANGE;
-	*port = (uint16_t)p;
-	return NET_OK;
+	enum net_status st = parse_addr_number(s, n, ':', 5, 1, 65535, NET_PORT_RANGE, addr, &p);
+	if (st == NET_OK)
+		*port = (uint16_t)p;
+	return st;
 }
 
 const char *net_status_text(enum net_status st)
