@@ -1,0 +1,3 @@
+#!/bin/bash
+{{#each nodes as node}}
+echo {{ node.name }}
