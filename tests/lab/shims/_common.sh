@@ -12,8 +12,7 @@ SHIM_LOG=/var/log/clusterc-shims.log
 
 shim_log() {
 	local line
-	line=$(printf '%q ' "$SHIM_NAME" "$@")
-	mkdir -p "${SHIM_LOG%/*}"
+	printf -v line '%q ' "$SHIM_NAME" "$@"
 	printf '%s\n' "${line% }" >>"$SHIM_LOG"
 }
 
@@ -36,5 +35,5 @@ driver_installed() { pkg_list | awk '$1 ~ /^nvidia-(driver|utils)-/ { f = 1 } EN
 
 # A set of words kept in a file (services, modules, rules...).
 set_has() { [ -f "$1" ] && grep -qxF -- "$2" "$1"; }
-set_add() { mkdir -p "${1%/*}"; set_has "$1" "$2" || printf '%s\n' "$2" >>"$1"; }
+set_add() { [ -d "${1%/*}" ] || mkdir -p "${1%/*}"; set_has "$1" "$2" || printf '%s\n' "$2" >>"$1"; }
 set_del() { [ -f "$1" ] || return 0; grep -vxF -- "$2" "$1" >"$1.new" || true; mv "$1.new" "$1"; }
