@@ -1,21 +1,273 @@
-/* run_cli: the plan and apply commands. FIXME: placeholder until the runner
- * lands (issue 5); it refuses rather than pretending. */
+/* run_cli: the `plan` and `apply` commands: options, then run_execute().
+ *
+ * Given a .cluster FILE instead of OUTDIR/<cluster>, both build it first into
+ * a private temporary directory (cmd_build), run from there, and remove it:
+ * the committed out/ is never rewritten behind the reviewer's back.
+ *
+ * Confirmation: on a terminal (stdin and stdout are ttys), apply shows the
+ * steps it would run and asks before changing anything, unless --yes. Without
+ * a terminal it proceeds, so CI and scripts need no flag; --dry-run shows the
+ * plan and changes nothing. */
 #include "commands.h"
+#include "run.h"
+#include "xalloc.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char PLAN_USAGE[] =
+	"usage: clusterc plan OUTDIR/<cluster> | FILE.cluster [options]\n"
+	"\n"
+	"Shows what apply would run and why: each step is new (the host has no\n"
+	"record of it), changed (the host ran another version), done (the host\n"
+	"remembers this hash: apply skips it), rerun (done, but a later step needs a\n"
+	"value it prints) or unknown (the host could not be read). Reads host state\n"
+	"over SSH; takes no lock and changes nothing.\n"
+	"\n"
+	"options: --only PHASE,...  --limit NODE,...  --force  --inventory FILE\n"
+	"         --known-hosts FILE  --connect-timeout S  --retries N\n"
+	"         (as for apply; see clusterc apply --help)\n";
+
+static const char APPLY_USAGE[] =
+	"usage: clusterc apply OUTDIR/<cluster> | FILE.cluster [options]\n"
+	"\n"
+	"Runs the built cluster's steps over SSH in dependency order, in parallel,\n"
+	"skipping steps whose hash the host remembers. A failing step stops only what\n"
+	"depends on it; the run ends with a summary and exit status 1. A re-run resumes.\n"
+	"\n"
+	"  -j, --jobs N           at most N steps at once (default 32)\n"
+	"  --only PHASE,...       only steps of these phases (e.g. --only apps)\n"
+	"  --limit NODE,...       only steps on these nodes ('local' for local steps)\n"
+	"  --force                run steps even when the host has their hash\n"
+	"  --inventory FILE       how to reach each node (address, port, user, key,\n"
+	"                         known_hosts, proxy_jump); every node must be listed\n"
+	"  --known-hosts FILE     pinned host keys when the inventory names none\n"
+	"                         (default: plan.json \"known_hosts\", else\n"
+	"                         $XDG_STATE_HOME/clusterc/<cluster>/known_hosts)\n"
+	"  --env FILE             secrets as KEY=VALUE lines (the environment wins)\n"
+	"  --dry-run              show the plan, change nothing\n"
+	"  -y, --yes              do not ask on a terminal (never asked without one)\n"
+	"  --artifacts DIR        where run logs go (default ./artifacts)\n"
+	"  --keep-runs N          keep the N newest runs there (default 10)\n"
+	"  --grace S              seconds between TERM and KILL, and for running steps\n"
+	"                         to finish after Ctrl-C (default 10)\n"
+	"  --connect-timeout S    ssh ConnectTimeout (default 10)\n"
+	"  --retries N            reconnect attempts for an unreachable host (default 3)\n"
+	"  --reboot-timeout S     how long a rebooting host may take (default 600)\n"
+	"  --lock-stale S         a host lock older than this is stale (default 21600)\n"
+	"  --break-lock           take over a lock another apply holds\n"
+	"  -q, --quiet            print only failures and the summary\n";
+
+static void split_list(const char *arg, char ***out, size_t *n)
+{
+	char *copy = xstrdup(arg);
+	for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+		*out = xrealloc(*out, (*n + 1) * sizeof(char *));
+		(*out)[(*n)++] = xstrdup(tok);
+	}
+	free(copy);
+}
+
+static int parse_num(const char *opt, const char *v, double min, double *out)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(v ? v : "", &end);
+	if (!v || !*v || *end || errno || d < min) {
+		fprintf(stderr, "clusterc: %s needs a number >= %g\n", opt, min);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+/* Builds FILE into a fresh temp dir; returns OUTDIR/<cluster> or NULL. */
+static char *build_first(const char *file, char **tmpdir)
+{
+	struct strbuf t = STRBUF_INIT;
+	const char *td = getenv("TMPDIR");
+	strbuf_addf(&t, "%s/clusterc-build-XXXXXX", td && *td ? td : "/tmp");
+	if (!mkdtemp(t.buf)) {
+		fprintf(stderr, "clusterc: cannot create a build directory: %s\n", strerror(errno));
+		strbuf_release(&t);
+		return NULL;
+	}
+	*tmpdir = strbuf_detach(&t, NULL);
+	char *argv[] = { "build", (char *)file, "-o", *tmpdir, NULL };
+	int rc = cmd_build(4, argv);
+	if (rc != 0)
+		return NULL;
+	DIR *d = opendir(*tmpdir);
+	char *found = NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		struct strbuf p = STRBUF_INIT;
+		strbuf_addf(&p, "%s/%s/plan.json", *tmpdir, e->d_name);
+		if (access(p.buf, R_OK) == 0 && !found) {
+			strbuf_setlen(&p, p.len - strlen("/plan.json"));
+			found = strbuf_detach(&p, NULL);
+		}
+		strbuf_release(&p);
+	}
+	if (d)
+		closedir(d);
+	if (!found)
+		fprintf(stderr, "clusterc: the build of %s wrote no plan.json\n", file);
+	return found;
+}
+
+static int run_cmd(int argc, char **argv, bool apply)
+{
+	struct run_opts o;
+	memset(&o, 0, sizeof(o));
+	o.apply = apply;
+	o.jobs = 32;
+	o.artifacts = "artifacts";
+	o.keep_runs = 10;
+	o.connect_timeout = 10;
+	o.connect_retries = 3;
+	o.grace = 10;
+	o.lock_stale = 6 * 3600;
+	o.reboot_timeout = 600;
+	const char *target = NULL;
+	int status = 2;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		double d;
+#define NEEDV()                                                                   \
+	do {                                                                      \
+		if (!v) {                                                         \
+			fprintf(stderr, "clusterc: %s needs a value\n", a);       \
+			goto out;                                                 \
+		}                                                                 \
+		i++;                                                              \
+	} while (0)
+		if (is_help_flag(a)) {
+			fputs(apply ? APPLY_USAGE : PLAN_USAGE, stdout);
+			status = 0;
+			goto out;
+		} else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
+			NEEDV();
+			if (parse_num(a, v, 1, &d) < 0)
+				goto out;
+			o.jobs = (int)d;
+		} else if (!strncmp(a, "-j", 2) && a[2]) {
+			if (parse_num("-j", a + 2, 1, &d) < 0)
+				goto out;
+			o.jobs = (int)d;
+		} else if (!strcmp(a, "--only")) {
+			NEEDV();
+			split_list(v, &o.only, &o.nonly);
+		} else if (!strcmp(a, "--limit")) {
+			NEEDV();
+			split_list(v, &o.limit, &o.nlimit);
+		} else if (!strcmp(a, "--force")) {
+			o.force = true;
+		} else if (!strcmp(a, "--inventory")) {
+			NEEDV();
+			o.inventory = v;
+		} else if (!strcmp(a, "--known-hosts")) {
+			NEEDV();
+			o.known_hosts = v;
+		} else if (!strcmp(a, "--env")) {
+			NEEDV();
+			o.env_file = v;
+		} else if (!strcmp(a, "--dry-run")) {
+			o.dry_run = true;
+		} else if (!strcmp(a, "--yes") || !strcmp(a, "-y")) {
+			o.yes = true;
+		} else if (!strcmp(a, "--artifacts")) {
+			NEEDV();
+			o.artifacts = v;
+		} else if (!strcmp(a, "--keep-runs")) {
+			NEEDV();
+			if (parse_num(a, v, 1, &d) < 0)
+				goto out;
+			o.keep_runs = (int)d;
+		} else if (!strcmp(a, "--grace")) {
+			NEEDV();
+			if (parse_num(a, v, 0, &o.grace) < 0)
+				goto out;
+		} else if (!strcmp(a, "--connect-timeout")) {
+			NEEDV();
+			if (parse_num(a, v, 1, &d) < 0)
+				goto out;
+			o.connect_timeout = (int)d;
+		} else if (!strcmp(a, "--retries")) {
+			NEEDV();
+			if (parse_num(a, v, 0, &d) < 0)
+				goto out;
+			o.connect_retries = (int)d;
+		} else if (!strcmp(a, "--reboot-timeout")) {
+			NEEDV();
+			if (parse_num(a, v, 1, &o.reboot_timeout) < 0)
+				goto out;
+		} else if (!strcmp(a, "--lock-stale")) {
+			NEEDV();
+			if (parse_num(a, v, 0, &o.lock_stale) < 0)
+				goto out;
+		} else if (!strcmp(a, "--break-lock")) {
+			o.break_lock = true;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			o.quiet = true;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "clusterc: %s: unknown option '%s' (see clusterc %s --help)\n",
+				argv[0], a, argv[0]);
+			goto out;
+		} else if (!target) {
+			target = a;
+		} else {
+			fprintf(stderr, "clusterc: %s takes one OUTDIR/<cluster> or FILE\n", argv[0]);
+			goto out;
+		}
+#undef NEEDV
+	}
+	if (!target) {
+		fputs(apply ? APPLY_USAGE : PLAN_USAGE, stderr);
+		goto out;
+	}
+	struct stat st;
+	if (stat(target, &st) < 0) {
+		fprintf(stderr, "clusterc: %s: %s\n", target, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		status = run_execute(&o, target);
+	} else {
+		char *tmp = NULL;
+		char *dir = build_first(target, &tmp);
+		status = dir ? run_execute(&o, dir) : 1;
+		free(dir);
+		if (tmp) {
+			rm_rf(tmp);
+			free(tmp);
+		}
+	}
+out:
+	for (size_t i = 0; i < o.nonly; i++)
+		free(o.only[i]);
+	free(o.only);
+	for (size_t i = 0; i < o.nlimit; i++)
+		free(o.limit[i]);
+	free(o.limit);
+	return status;
+}
 
 int cmd_plan(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fputs("clusterc: plan is not built yet\n", stderr);
-	return 2;
+	return run_cmd(argc, argv, false);
 }
 
 int cmd_apply(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fputs("clusterc: apply is not built yet\n", stderr);
-	return 2;
+	return run_cmd(argc, argv, true);
 }

@@ -1,0 +1,157 @@
+/* run: the runner behind `clusterc plan` and `clusterc apply`.
+ *
+ *   run_plan.c   loads plan.json (and nothing else) into struct run_plan
+ *   run_exec.c   the scheduler: one poll() loop over every child (ssh masters,
+ *                state reads, bundle shipping, steps), hosts as state machines
+ *   run_log.c    artifacts/<run>/: per-step logs, events.jsonl, summary,
+ *                redaction of secrets and step outputs, progress display
+ *   run_util.c   base64, clocks, small file helpers, .env parsing
+ *   run_cli.c    option parsing for plan and apply
+ *
+ * Everything a run allocates hangs off struct run and is freed by run_free. */
+#ifndef CLUSTERC_RUN_H
+#define CLUSTERC_RUN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "inventory.h"
+#include "proc.h"
+#include "ssh.h"
+#include "strbuf.h"
+
+enum step_status {
+	ST_PENDING,
+	ST_RUNNING,
+	ST_OK,
+	ST_SKIPPED,   /* done: the host remembers the same hash */
+	ST_FAILED,
+	ST_BLOCKED,   /* something it waits for failed */
+	ST_CANCELLED, /* interrupted before it started */
+	ST_UNSELECTED,
+};
+
+enum step_why {
+	WHY_UNKNOWN,  /* host state not read (unreachable, locked) */
+	WHY_NEW,      /* the host has no record of it */
+	WHY_CHANGED,  /* the host remembers another hash */
+	WHY_DONE,     /* the host remembers this hash */
+	WHY_FORCED,   /* --force */
+	WHY_NEEDED,   /* done, but a later step needs a value it prints */
+};
+
+struct rhost;
+
+struct step {
+	char *id, *name, *phase, *host, *on;
+	char *script;   /* NULL for builtin steps */
+	char *builtin;  /* NULL for script steps */
+	char *args;     /* builtin argument file */
+	char **files;
+	size_t nfiles;
+	char **after_ids;
+	size_t nafter;
+	size_t *after;  /* indexes into plan->steps */
+	char *hash;
+	char **secrets, **inputs, **outputs;
+	size_t nsecrets, ninputs, noutputs;
+	bool reboot;
+	long timeout;   /* seconds, 0: none */
+	size_t index;
+	struct rhost *h;
+
+	bool selected;
+	enum step_status st;
+	enum step_why why;
+	char *why_detail;
+	double t_start, t_end;
+	int rc;
+	char *msg;       /* why it failed / was blocked */
+	char *log_path;  /* relative to the run dir */
+};
+
+struct run_plan {
+	json_t *root;
+	char *dir;       /* OUTDIR/<cluster> */
+	char *cluster;
+	char *cluster_host;
+	char *env_file;  /* plan.json "env_file" when present */
+	char *known_hosts; /* plan.json "known_hosts" when present */
+	json_t *hosts;   /* borrowed from root */
+	struct step *steps;
+	size_t nsteps;
+};
+
+/* Loads DIR/plan.json. Returns 0 or -1 with a message in err. */
+int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err);
+void run_plan_release(struct run_plan *p);
+ssize_t run_plan_find(const struct run_plan *p, const char *id);
+
+/* ---- options */
+struct run_opts {
+	bool apply;          /* false: `plan` (read state only, no lock) */
+	bool dry_run, force, yes, break_lock;
+	int jobs;
+	char **only;  size_t nonly;   /* phases */
+	char **limit; size_t nlimit;  /* nodes */
+	const char *inventory;
+	const char *env_file;
+	const char *known_hosts;
+	const char *artifacts;
+	int keep_runs;
+	int connect_timeout;    /* seconds */
+	int connect_retries;
+	double grace;           /* seconds between TERM and KILL */
+	double lock_stale;      /* seconds after which a lock is stale */
+	double reboot_timeout;  /* seconds */
+	bool quiet;
+};
+
+/* ---- utilities (run_util.c) */
+double now_mono(void);
+void b64_encode(struct strbuf *out, const unsigned char *data, size_t len);
+/* Returns 0, -1 on invalid input. */
+int b64_decode(struct strbuf *out, const char *in, size_t len);
+bool b64_valid(const char *s);
+/* Parses KEY=VALUE lines (comments, blank lines, optional quotes) into obj. */
+int env_file_load(json_t *obj, const char *path, struct strbuf *err);
+/* A name safe as a file name and in messages: [A-Za-z0-9._@+-], no leading '-' or '.'. */
+bool safe_name(const char *s);
+int mkdir_p(const char *path, int mode);
+int rm_rf(const char *path);
+/* Writes data to path via path.tmp + rename. */
+int write_file_atomic(const char *path, const char *data, size_t len);
+char *state_home(const char *cluster); /* $XDG_STATE_HOME/clusterc/<cluster> */
+
+/* ---- logging and artifacts (run_log.c) */
+struct redactor {
+	char **needles;   /* values to hide, longest first when applied */
+	char **labels;
+	size_t n, cap;
+};
+void redact_add(struct redactor *r, const char *label, const char *value, size_t len);
+/* Adds a value in both its plain and base64 forms. */
+void redact_add_value(struct redactor *r, const char *label, const char *b64);
+void redact_apply(const struct redactor *r, struct strbuf *sb);
+void redact_release(struct redactor *r);
+
+struct run_log {
+	char *dir;        /* artifacts/<run-id>, NULL when not logging */
+	char *run_id;
+	FILE *events;
+	bool tty;         /* progress on a terminal */
+	int drawn;        /* live lines currently on screen */
+	size_t total, finished;
+};
+int run_log_open(struct run_log *l, const char *artifacts, int keep_runs, struct strbuf *err);
+void run_log_event(struct run_log *l, const char *event, const struct step *s,
+		   const char *host, const char *msg);
+void run_log_close(struct run_log *l);
+
+#endif
+
+/* ---- the scheduler (run_exec.c): plan (opts->apply false) or apply the
+ * built cluster in dir. Returns the exit status. */
+int run_execute(const struct run_opts *o, const char *dir);

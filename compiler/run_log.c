@@ -1,0 +1,202 @@
+/* run_log: artifacts/<run-id>/ (one log per step and host, events.jsonl, the
+ * summary), artifacts/latest, pruning of old runs, and redaction: every
+ * secret and every value a step hands on is replaced before anything is
+ * written, in its plain and its base64 form. */
+#include "run.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void redact_add(struct redactor *r, const char *label, const char *value, size_t len)
+{
+	/* Very short values would redact ordinary words; 3 bytes is the floor. */
+	if (len < 3)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		if (strlen(r->needles[i]) == len && !memcmp(r->needles[i], value, len))
+			return;
+	XGROW(r->needles, r->cap, r->n + 1);
+	r->labels = xrealloc(r->labels, r->cap * sizeof(char *));
+	r->needles[r->n] = xstrndup(value, len);
+	r->labels[r->n] = xstrdup(label);
+	r->n++;
+}
+
+void redact_add_value(struct redactor *r, const char *label, const char *b64)
+{
+	struct strbuf plain = STRBUF_INIT;
+	redact_add(r, label, b64, strlen(b64));
+	if (!b64_decode(&plain, b64, strlen(b64))) {
+		redact_add(r, label, plain.buf, plain.len);
+		/* Values often end with a newline; hide the bare value too. */
+		while (plain.len && (plain.buf[plain.len - 1] == '\n' || plain.buf[plain.len - 1] == '\r'))
+			strbuf_setlen(&plain, plain.len - 1);
+		redact_add(r, label, plain.buf, plain.len);
+	}
+	strbuf_release(&plain);
+}
+
+void redact_apply(const struct redactor *r, struct strbuf *sb)
+{
+	if (!r->n || !sb->len)
+		return;
+	struct strbuf out = STRBUF_INIT;
+	size_t i = 0;
+	while (i < sb->len) {
+		size_t best = SIZE_MAX, blen = 0;
+		for (size_t k = 0; k < r->n; k++) {
+			size_t nl = strlen(r->needles[k]);
+			if (nl > blen && nl <= sb->len - i && !memcmp(sb->buf + i, r->needles[k], nl)) {
+				best = k;
+				blen = nl;
+			}
+		}
+		if (best != SIZE_MAX) {
+			strbuf_addf(&out, "[redacted %s]", r->labels[best]);
+			i += blen;
+		} else {
+			strbuf_addch(&out, sb->buf[i]);
+			i++;
+		}
+	}
+	strbuf_reset(sb);
+	strbuf_add(sb, out.buf, out.len);
+	strbuf_release(&out);
+}
+
+void redact_release(struct redactor *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->needles[i]);
+		free(r->labels[i]);
+	}
+	free(r->needles);
+	free(r->labels);
+	memset(r, 0, sizeof(*r));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A run id: 20261125T201533Z-12345 (sorts by time). */
+static bool is_run_id(const char *s)
+{
+	return strlen(s) > 17 && s[8] == 'T' && s[15] == 'Z' && s[16] == '-';
+}
+
+static void prune(const char *artifacts, int keep)
+{
+	DIR *d = opendir(artifacts);
+	if (!d)
+		return;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!is_run_id(e->d_name))
+			continue;
+		XGROW(names, cap, n + 1);
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (keep > 0 && n - i > (size_t)keep) {
+			struct strbuf p = STRBUF_INIT;
+			strbuf_addf(&p, "%s/%s", artifacts, names[i]);
+			rm_rf(p.buf);
+			strbuf_release(&p);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+int run_log_open(struct run_log *l, const char *artifacts, int keep_runs, struct strbuf *err)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	struct strbuf id = STRBUF_INIT;
+	strbuf_addf(&id, "%04d%02d%02dT%02d%02d%02dZ-%ld", tm.tm_year + 1900, tm.tm_mon + 1,
+		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
+	l->run_id = strbuf_detach(&id, NULL);
+	struct strbuf dir = STRBUF_INIT;
+	strbuf_addf(&dir, "%s/%s", artifacts, l->run_id);
+	if (mkdir_p(dir.buf, 0755) < 0) {
+		strbuf_addf(err, "cannot create %s: %s", dir.buf, strerror(errno));
+		strbuf_release(&dir);
+		return -1;
+	}
+	l->dir = strbuf_detach(&dir, NULL);
+	struct strbuf p = STRBUF_INIT;
+	strbuf_addf(&p, "%s/events.jsonl", l->dir);
+	l->events = fopen(p.buf, "we");
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/latest.tmp", artifacts);
+	unlink(p.buf);
+	if (symlink(l->run_id, p.buf) == 0) {
+		struct strbuf q = STRBUF_INIT;
+		strbuf_addf(&q, "%s/latest", artifacts);
+		if (rename(p.buf, q.buf) < 0)
+			unlink(p.buf);
+		strbuf_release(&q);
+	}
+	strbuf_release(&p);
+	prune(artifacts, keep_runs);
+	return 0;
+}
+
+void run_log_event(struct run_log *l, const char *event, const struct step *s,
+		   const char *host, const char *msg)
+{
+	if (!l->events)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	json_t *o = json_object();
+	json_object_set_new(o, "time", json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9));
+	json_object_set_new(o, "run", json_string(l->run_id));
+	json_object_set_new(o, "event", json_string(event));
+	if (host)
+		json_object_set_new(o, "host", json_string(host));
+	if (s) {
+		json_object_set_new(o, "step", json_string(s->id));
+		json_object_set_new(o, "phase", json_string(s->phase));
+		if (s->st == ST_OK || s->st == ST_FAILED) {
+			json_object_set_new(o, "rc", json_integer(s->rc));
+			json_object_set_new(o, "duration", json_real(s->t_end - s->t_start));
+		}
+		if (s->log_path)
+			json_object_set_new(o, "log", json_string(s->log_path));
+	}
+	if (msg)
+		json_object_set_new(o, "message", json_string(msg));
+	char *line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	if (line) {
+		fputs(line, l->events);
+		fputc('\n', l->events);
+		fflush(l->events);
+		free(line);
+	}
+	json_decref(o);
+}
+
+void run_log_close(struct run_log *l)
+{
+	if (l->events)
+		fclose(l->events);
+	free(l->dir);
+	free(l->run_id);
+	memset(l, 0, sizeof(*l));
+}

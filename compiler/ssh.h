@@ -1,0 +1,47 @@
+/* ssh: the transport. Every connection goes through the system OpenSSH client,
+ * built as an argv vector (never a shell string), with one master connection
+ * per host that every later command reuses through its control socket.
+ *
+ * Host keys are pinned: StrictHostKeyChecking=yes against one known_hosts file
+ * (the inventory's, or the cluster's), the global file ignored, so an unknown
+ * or changed key stops the host instead of being accepted. BatchMode=yes: no
+ * prompt can ever block a run. */
+#ifndef CLUSTERC_SSH_H
+#define CLUSTERC_SSH_H
+
+#include "proc.h"
+#include "quote.h"
+#include "strbuf.h"
+
+struct ssh_host {
+	char *name;        /* the node name, for messages */
+	char *address;
+	int port;          /* 0: ssh's default */
+	char *user;        /* NULL: ssh's default */
+	char *key;         /* identity file or NULL */
+	char *known_hosts; /* the pinned known_hosts file */
+	char *proxy_jump;  /* NULL or user@host:port,... */
+};
+
+enum ssh_mode {
+	SSH_MASTER,  /* the per-host master: -N, ControlMaster=yes */
+	SSH_CLIENT,  /* a command through the master's socket */
+};
+
+/* Appends "ssh OPTIONS... [user@]address" to av (the remote command is the
+ * caller's to add, as ONE argument built with sq_quote). */
+void ssh_argv(struct strvec *av, const struct ssh_host *h, const char *ctl_path,
+	      enum ssh_mode mode, int connect_timeout);
+
+enum ssh_failure {
+	SSH_FAIL_OTHER,
+	SSH_FAIL_HOSTKEY,  /* unknown or changed host key: never retried */
+	SSH_FAIL_AUTH,     /* permission denied: never retried */
+	SSH_FAIL_CONNECT,  /* refused, timed out, no route: retried */
+};
+/* Classifies an ssh client's stderr after exit status 255. */
+enum ssh_failure ssh_classify(const char *stderr_text);
+
+void ssh_host_release(struct ssh_host *h);
+
+#endif

@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# tests/runner/run.sh: end-to-end and fault tests of `clusterc plan` and
+# `clusterc apply` over real SSH, against test hosts from minilab.sh (real
+# sshd on 127.0.0.1 in private mount/pid namespaces; nothing else is ever
+# contacted: every run passes --inventory). The fixture plan (fixtures/basic)
+# has a local step, a base step per node, an init step that reads a secret and
+# hands a value (JOIN) to join steps, and a cluster step; marker files in a
+# host's /var/lib/lab make a step fail, sleep or ask for a reboot.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/runner/minilab.sh"
+
+FIX=$TOP/tests/runner/fixtures/basic
+LAB=$TMP/lab
+W=$TMP/w
+ART=$W/artifacts
+TRACE=$TMP/argv.trace
+export XDG_STATE_HOME=$TMP/state
+# A secret with a space, a quote and a dollar: it must reach the step intact.
+export TOKEN="sup3r s3cret 'tok' \$en"
+export CLUSTERC_TRACE_ARGV=$TRACE
+
+if [ "$(id -u)" != 0 ] || ! command -v sshd >/dev/null || ! command -v unshare >/dev/null ||
+	! unshare -m -p --fork true 2>/dev/null; then
+	echo "skip: the runner tests need root, sshd and unshare"
+	finish
+	exit $?
+fi
+[ -x "$CLUSTERC_BIN" ] || { fail "no clusterc binary at $CLUSTERC_BIN"; finish; exit 1; }
+
+at_exit "minilab_down $LAB"
+mkdir -p "$LAB"
+if ! minilab_up 3 "$LAB" >"$TMP/lab.log" 2>&1; then
+	fail "minilab up" "$(cat "$TMP/lab.log")"
+	finish
+	exit 1
+fi
+INV=$LAB/inventory.json
+
+reset_lab() {
+	local h
+	for h in n1 n2 n3; do
+		rm -rf "${LAB:?}/$h/clusterc/"* "${LAB:?}/$h/lab/"*
+	done
+	rm -rf "$XDG_STATE_HOME" "$W"
+	mkdir -p "$W"
+	cp -r "$FIX" "$W/demo"
+}
+# ap ARGS...: apply, output in $TMP/out, exit status in $RC
+ap() {
+	(cd "$W" && clusterc apply demo --inventory "$INV" --artifacts "$ART" --grace 2 "$@") \
+		>"$TMP/out" 2>&1
+	RC=$?
+}
+pl() {
+	(cd "$W" && clusterc plan demo --inventory "$INV" "$@") >"$TMP/out" 2>&1
+	RC=$?
+}
+# st ID: the step's status in the latest summary
+st() { jq -r --arg id "$1" '.steps[] | select(.id == $id) | .status' "$ART/latest/summary.json"; }
+statuses() { jq -r '.steps[] | "\(.id)=\(.status)"' "$ART/latest/summary.json" | tr '\n' ' '; }
+expect() { # expect NAME COND-COMMAND...
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "rc=$RC $(statuses 2>/dev/null)
+$(tail -n 30 "$TMP/out")"; fi
+}
+all_are() { # all_are STATUS: every step of the latest run has STATUS
+	[ "$(jq -r --arg s "$1" '[.steps[] | select(.status != $s)] | length' \
+		"$ART/latest/summary.json")" = 0 ]
+}
+accepted() { cat "$LAB"/n*/sshd.log 2>/dev/null | grep -c 'Accepted publickey' || true; }
+ran_count() { grep -c "^$2\$" "$LAB/$1/lab/ran" 2>/dev/null || echo 0; }
+
+# ---- usage
+check "plan --help" clusterc plan --help
+check "apply --help" clusterc apply --help
+(cd "$TMP" && clusterc apply --bogus x) >"$TMP/out" 2>&1
+expect "unknown option is a usage error" test $? = 2
+
+# ---- missing inventory entry: refused before any connection
+reset_lab
+jq 'del(.hosts.n3)' "$INV" >"$TMP/inv-missing.json"
+before=$(accepted)
+rm -f "$TRACE"
+(cd "$W" && clusterc apply demo --inventory "$TMP/inv-missing.json" --artifacts "$ART") \
+	>"$TMP/out" 2>&1
+RC=$?
+expect "missing inventory entry refused" test "$RC" = 2
+expect "missing entry: message names the node" grep -q "node 'n3' has no entry" "$TMP/out"
+expect "missing entry: no process started, no connection" \
+	test ! -s "$TRACE" -a "$(accepted)" = "$before"
+
+# ---- end to end
+reset_lab
+ap
+expect "e2e apply succeeds" test "$RC" = 0
+expect "e2e: every step ok" all_are ok
+expect "e2e: steps ran on every host" test -e "$LAB/n1/lab/base" -a -e "$LAB/n2/lab/base" \
+	-a -e "$LAB/n3/lab/base" -a -e "$LAB/n1/lab/apps"
+expect "e2e: secret reached the step intact on stdin" \
+	test "$(cat "$LAB/n1/lab/token")" = "$TOKEN"
+JOINVAL=$(cat "$LAB/n2/lab/join")
+expect "e2e: value handed from init to both joins" \
+	sh -c "grep -q 'kubeadm join 10.0.0.1:6443 --token [0-9a-f]' '$LAB/n2/lab/join' && cmp -s '$LAB/n2/lab/join' '$LAB/n3/lab/join'"
+expect "e2e: local step ran in OUTDIR/<cluster>" test -s "$W/demo/local-ran"
+expect "e2e: state recorded per step on the host" \
+	test -f "$LAB/n1/clusterc/demo/state/kubernetes.init" -a -f "$LAB/n2/clusterc/demo/state/os.base"
+expect "e2e: lock released" test ! -e "$LAB/n1/clusterc/demo/lock"
+expect "e2e: bundle is an atomic symlink" test -L "$LAB/n1/clusterc/demo/bundle"
+expect "e2e: artifacts/latest, per-step logs, summary" test -L "$ART/latest" \
+	-a -f "$ART/latest/n1/kubernetes.init.log" -a -f "$ART/latest/summary.txt"
+expect "e2e: events.jsonl is one JSON object per line" \
+	jq -e -s 'length > 10 and all(.[]; has("event") and has("time"))' "$ART/latest/events.jsonl" >/dev/null
+expect "e2e: logs carry step output" grep -q "init done" "$ART/latest/n1/kubernetes.init.log"
+
+# ---- values and secrets: never in logs, artifacts, out/ or a command line
+tok64=$(printf '%s' "$TOKEN" | base64 -w0)
+join64=$(printf '%s' "$JOINVAL" | base64 -w0)
+jointok=${JOINVAL##* }
+leaks=$(grep -rlF -e "$TOKEN" -e "$tok64" -e "$JOINVAL" -e "$join64" -e "$jointok" -e "s3cret" "$ART" "$W/demo" 2>/dev/null)
+expect "secrets and values never reach logs, artifacts or out/" test -z "$leaks"
+expect "the log shows where a secret was redacted" \
+	grep -q '\[redacted TOKEN\]' "$ART/latest/n1/kubernetes.init.log"
+expect "the log shows where a value was redacted" \
+	grep -q '\[redacted JOIN\]' "$ART/latest/n2/kubernetes.join.log"
+expect "secrets and values never on any command line (argv trace)" \
+	sh -c "! grep -qF -e 's3cret' -e '$tok64' -e '$jointok' -e '$join64' '$TRACE'"
+expect "argv trace shows ssh with BatchMode and pinned keys" \
+	grep -q 'ssh -T -o BatchMode=yes.*StrictHostKeyChecking=yes.*UserKnownHostsFile' "$TRACE"
+
+# ---- second apply: skips everything, fast
+ran_before=$(cat "$LAB"/n*/lab/ran | wc -l)
+t0=$(date +%s.%N)
+ap
+t1=$(date +%s.%N)
+expect "re-run succeeds" test "$RC" = 0
+expect "re-run skips every step" all_are skipped
+expect "re-run runs nothing on hosts" test "$(cat "$LAB"/n*/lab/ran | wc -l)" = "$ran_before"
+echo "    no-op re-run of 3 hosts x 8 steps: $(echo "$t1 - $t0" | bc) s"
+
+# ---- plan: done / changed / new
+pl
+expect "plan: all done" grep -q "0 to run, 8 done" "$TMP/out"
+jq '(.steps[] | select(.id == "os.base@n2") | .hash) = "sha256:changed"' \
+	"$W/demo/plan.json" >"$TMP/p.json" && cp "$TMP/p.json" "$W/demo/plan.json"
+rm -f "$LAB/n3/clusterc/demo/state/kubernetes.join"
+pl
+expect "plan: changed hash shown as changed" grep -qE "changed +os.base@n2" "$TMP/out"
+expect "plan: missing state shown as new" grep -qE "new +kubernetes.join@n3" "$TMP/out"
+expect "plan: a needed producer is rerun" grep -qE "rerun +kubernetes.init@n1" "$TMP/out"
+expect "plan: takes no lock" test ! -e "$LAB/n1/clusterc/demo/lock"
+ap --dry-run
+expect "dry-run changes nothing" test "$RC" = 0 -a ! -f "$LAB/n3/clusterc/demo/state/kubernetes.join"
+ap
+expect "changed steps run, the value producer re-runs for them" \
+	test "$RC" = 0 -a "$(st os.base@n2)" = ok -a "$(st kubernetes.join@n3)" = ok \
+	-a "$(st kubernetes.init@n1)" = ok -a "$(st os.base@n1)" = skipped
+
+# ---- --only / --limit / --force
+ap --only apps --force
+expect "--only apps --force runs just the apps step" \
+	test "$RC" = 0 -a "$(jq '.steps | length' "$ART/latest/summary.json")" = 1 -a "$(st apps.deploy)" = ok
+ap --limit n3
+expect "--limit n3 selects only n3's steps" \
+	test "$RC" = 0 -a "$(jq -r '[.steps[].id] | join(",")' "$ART/latest/summary.json")" = "os.base@n3,kubernetes.join@n3"
+
+# ---- a failing step: dependents blocked, others complete, re-run resumes
+reset_lab
+touch "$LAB/n2/lab/fail-kubernetes.join"
+ap
+expect "failing step: exit 1" test "$RC" = 1
+expect "failing step: it is failed, its dependent blocked" \
+	test "$(st kubernetes.join@n2)" = failed -a "$(st apps.deploy)" = blocked
+expect "failing step: other hosts complete" \
+	test "$(st kubernetes.join@n3)" = ok -a "$(st os.base@n2)" = ok
+expect "failing step: summary names the log" grep -q "kubernetes.join.log" "$TMP/out"
+expect "failing step: its log has its stderr" \
+	grep -q "failing on purpose" "$ART/latest/n2/kubernetes.join.log"
+rm -f "$LAB/n2/lab/fail-kubernetes.join"
+ap
+expect "failing step: re-run resumes and completes" \
+	test "$RC" = 0 -a "$(st kubernetes.join@n2)" = ok -a "$(st apps.deploy)" = ok \
+	-a "$(st os.base@n2)" = skipped -a "$(st kubernetes.join@n3)" = skipped
+
+# ---- missing secret: the step fails clearly, nothing leaks
+reset_lab
+(unset TOKEN; cd "$W" && clusterc apply demo --inventory "$INV" --artifacts "$ART") \
+	>"$TMP/out" 2>&1
+RC=$?
+expect "missing secret fails its step with a clear message" \
+	test "$RC" = 1 -a "$(st kubernetes.init@n1)" = failed
+expect "missing secret: message says how to set it" grep -q "secret TOKEN is not set" "$TMP/out"
+
+# ---- a slow host does not hold the others back
+reset_lab
+echo 3 >"$LAB/n3/lab/sleep-os.base"
+ap
+ev=$ART/latest/events.jsonl
+t_n2=$(jq -r 'select(.event == "ok" and .step == "kubernetes.join@n2") | .time' "$ev")
+t_n3=$(jq -r 'select(.event == "ok" and .step == "os.base@n3") | .time' "$ev")
+expect "slow host: run completes" test "$RC" = 0
+expect "slow host: faster hosts go ahead meanwhile" \
+	test "$(echo "$t_n2 < $t_n3" | bc)" = 1
+
+# ---- per-step deadline: TERM, grace, KILL on the host
+reset_lab
+jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 2' "$FIX/plan.json" >"$W/demo/plan.json"
+echo 30 >"$LAB/n2/lab/sleep-os.base"
+t0=$(date +%s)
+ap
+t1=$(date +%s)
+expect "timeout: the step fails as timed out" \
+	test "$RC" = 1 -a "$(st os.base@n2)" = failed
+expect "timeout: message says so" grep -q "timed out after 2 s" "$TMP/out"
+expect "timeout: the run does not wait for the step" test $((t1 - t0)) -lt 20
+sleep 1
+expect "timeout: the step was killed on the host" test ! -e "$LAB/n2/lab/woke-os.base"
+expect "timeout: no state recorded" test ! -e "$LAB/n2/clusterc/demo/state/os.base"
+
+# ---- host killed in the middle of a step
+reset_lab
+echo 20 >"$LAB/n3/lab/sleep-os.base"
+(cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 2 \
+	--retries 1) >"$TMP/out" 2>&1 &
+apid=$!
+at_exit "kill $apid 2>/dev/null"
+for _ in $(seq 100); do [ "$(ran_count n3 os.base)" -ge 1 ] && break; sleep 0.1; done
+minilab_kill "$LAB" n3
+wait "$apid"
+RC=$?
+expect "killed host: exit 1" test "$RC" = 1
+expect "killed host: its step failed (connection lost)" \
+	test "$(st os.base@n3)" = failed
+expect "killed host: other hosts' work completes" \
+	test "$(st kubernetes.join@n2)" = ok -a "$(st kubernetes.init@n1)" = ok
+expect "killed host: dependents blocked" test "$(st apps.deploy)" = blocked
+rm -f "$LAB/n3/lab/sleep-os.base"
+minilab_start "$LAB" n3
+ap
+expect "killed host: re-run takes over its stale lock and completes" \
+	test "$RC" = 0 -a "$(st os.base@n3)" = ok -a "$(st apps.deploy)" = ok
+expect "killed host: stale lock reported" grep -q "stale lock" "$TMP/out"
+
+# ---- sshd stopped before the run: retried with backoff, failed, others finish
+reset_lab
+minilab_kill "$LAB" n2
+ap --retries 2 --connect-timeout 2
+expect "sshd down: exit 1" test "$RC" = 1
+expect "sshd down: retried before giving up" \
+	test "$(jq -s '[.[] | select(.event == "host_retry" and .host == "n2")] | length' \
+		"$ART/latest/events.jsonl")" = 2
+expect "sshd down: host reported unreachable" grep -q "host n2: unreachable after 3 attempts" "$TMP/out"
+expect "sshd down: the others finish" \
+	test "$(st kubernetes.join@n3)" = ok -a "$(st os.base@n1)" = ok -a "$(st os.base@n2)" = failed
+minilab_start "$LAB" n2
+ap
+expect "sshd down: re-run completes" test "$RC" = 0 -a "$(st kubernetes.join@n2)" = ok
+
+# ---- SIGINT: running steps finish within the grace, nothing new starts
+reset_lab
+echo 2 >"$LAB/n1/lab/sleep-os.base"
+(cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 10) \
+	>"$TMP/out" 2>&1 &
+apid=$!
+for _ in $(seq 100); do [ "$(ran_count n1 os.base)" -ge 1 ] && break; sleep 0.1; done
+kill -INT "$apid"
+wait "$apid"
+RC=$?
+expect "SIGINT: exit 130" test "$RC" = 130
+expect "SIGINT: the running step finished and was recorded" \
+	test "$(st os.base@n1)" = ok -a -f "$LAB/n1/clusterc/demo/state/os.base"
+expect "SIGINT: nothing new started" test "$(st kubernetes.init@n1)" = cancelled
+expect "SIGINT: locks released" test ! -e "$LAB/n1/clusterc/demo/lock"
+rm -f "$LAB/n1/lab/sleep-os.base"
+ap
+expect "SIGINT: re-run completes, the finished step skipped" \
+	test "$RC" = 0 -a "$(st os.base@n1)" = skipped -a "$(st apps.deploy)" = ok
+
+# ---- SIGINT with a step that outlives the grace: killed, state consistent
+reset_lab
+echo 30 >"$LAB/n1/lab/sleep-os.base"
+(cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 1) \
+	>"$TMP/out" 2>&1 &
+apid=$!
+for _ in $(seq 100); do [ "$(ran_count n1 os.base)" -ge 1 ] && break; sleep 0.1; done
+kill -INT "$apid"
+wait "$apid"
+RC=$?
+sleep 1
+expect "SIGINT past grace: step killed on the host, no state" \
+	test "$RC" = 130 -a "$(st os.base@n1)" = failed -a ! -e "$LAB/n1/lab/woke-os.base" \
+	-a ! -e "$LAB/n1/clusterc/demo/state/os.base"
+rm -f "$LAB/n1/lab/sleep-os.base"
+ap
+expect "SIGINT past grace: re-run completes" test "$RC" = 0 -a "$(st os.base@n1)" = ok
+
+# ---- reboot: the runner waits for the host to come back, then goes on
+reset_lab
+touch "$LAB/n3/lab/reboot-kubernetes.join"
+ap --reboot-timeout 60
+expect "reboot: run completes after the host comes back" \
+	test "$RC" = 0 -a "$(st apps.deploy)" = ok -a -e "$LAB/n3/lab/rebooted"
+expect "reboot: events record it" \
+	jq -e -s 'any(.[]; .event == "host_back" and .host == "n3")' "$ART/latest/events.jsonl" >/dev/null
+
+# ---- host key mismatch: refused, named, nothing run there
+reset_lab
+p1=$(cat "$LAB/n1/port")
+k2=$(cut -d' ' -f1,2 "$LAB/n2/hostkey.pub")
+grep -v "^\[127.0.0.1\]:$p1 " "$LAB/known_hosts" >"$TMP/kh-bad"
+echo "[127.0.0.1]:$p1 $k2" >>"$TMP/kh-bad"
+jq --arg kh "$TMP/kh-bad" '.hosts.n1.known_hosts = $kh' "$INV" >"$TMP/inv-badkey.json"
+(cd "$W" && clusterc apply demo --inventory "$TMP/inv-badkey.json" --artifacts "$ART") \
+	>"$TMP/out" 2>&1
+RC=$?
+expect "host key mismatch: refused" test "$RC" = 1 -a "$(st os.base@n1)" = failed
+expect "host key mismatch: message names host and file" \
+	grep -q "host n1: host key of 127.0.0.1 not trusted.*$TMP/kh-bad" "$TMP/out"
+expect "host key mismatch: nothing ran on that host" test ! -e "$LAB/n1/lab/ran"
+expect "host key mismatch: other hosts still run what they can" test "$(st os.base@n2)" = ok
+: >"$TMP/kh-empty"
+jq --arg kh "$TMP/kh-empty" '.hosts.n1.known_hosts = $kh' "$INV" >"$TMP/inv-nokey.json"
+(cd "$W" && clusterc apply demo --inventory "$TMP/inv-nokey.json" --artifacts "$ART") \
+	>"$TMP/out" 2>&1
+expect "unknown host key: refused, never added" \
+	sh -c "grep -q 'host key of 127.0.0.1 not trusted' '$TMP/out' && test ! -s '$TMP/kh-empty'"
+
+# ---- a lock held by another apply stops that host, with who and when
+reset_lab
+mkdir -p "$LAB/n1/clusterc/demo/lock"
+echo "othermachine 4242 bob 20261125T000000Z-4242 $(date +%s)" >"$LAB/n1/clusterc/demo/lock/owner"
+ap
+expect "held lock: host stopped with who and when" \
+	sh -c "test $RC = 1 && grep -q 'locked by bob@othermachine (pid 4242' '$TMP/out'"
+expect "held lock: nothing ran there, the lock is left alone" \
+	test ! -e "$LAB/n1/lab/ran" -a -f "$LAB/n1/clusterc/demo/lock/owner"
+echo "othermachine 4242 bob 20261125T000000Z-4242 $(($(date +%s) - 100000))" \
+	>"$LAB/n1/clusterc/demo/lock/owner"
+ap
+expect "old lock: reported as stale, still refused" \
+	sh -c "test $RC = 1 && grep -q 'stale (' '$TMP/out'"
+ap --break-lock
+expect "--break-lock takes it over" test "$RC" = 0
+
+# ---- artifacts are pruned to --keep-runs
+ap --keep-runs 2
+expect "old runs pruned to --keep-runs" \
+	test "$(find "$ART" -maxdepth 1 -name '20*' -type d | wc -l)" = 2
+
+finish
