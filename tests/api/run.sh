@@ -18,9 +18,9 @@ fi
 if [ -n "${KEEP_LOGS:-}" ]; then
 	at_exit "mkdir -p '$KEEP_LOGS' && cp -r '$TMP/logs' '$TMP'/args.*.json '$TMP/requests.log' '$KEEP_LOGS/'"
 fi
-# VALGRIND=1 runs the builtin under valgrind; any error or definite leak fails it.
+# VALGRIND=1 runs the builtin under valgrind; any memory error or leak fails it.
 if [ "${VALGRIND:-}" = 1 ]; then
-	CLI_RUN=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 "$CLI")
+	CLI_RUN=(valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99 "$CLI")
 else
 	CLI_RUN=("$CLI")
 fi
@@ -173,6 +173,14 @@ expect "vm: bad password fails with HTTP 401" bash -c "[ $RC -eq 1 ] && grep -q 
 expect "vm: ... with a hint about the password and the 3-second delay" has "3-second delay"
 expect "vm: ... without retrying the login" eq "$(requests POST /access/ticket)" 1
 
+# The real 3-second delay with a 1-second request limit: the login must wait
+# for the 401 rather than time out and retry the password.
+mock '{pve_password: "not-the-one", auth_delay: 3}'
+run proxmox.vm "$(vm_args "$AUTH_PW" "" '"client": {"timeout_s": 1, "backoff_ms": 50}')"
+echo "# measured: failed login with a 3 s server delay took ${ELAPSED}s"
+expect "vm: a 401 delayed 3 s is reported as 401 even with timeout_s 1" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 401' '$LOG' && [ $(requests POST /access/ticket) -eq 1 ] && [ \$(echo '$ELAPSED >= 3' | bc) = 1 ]"
+
 mock '{tokens: {"root@pam!clusterc": "another-secret"}}'
 run proxmox.vm "$(vm_args "$AUTH_TOK")"
 expect "vm: bad token fails with HTTP 401 and a hint" bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 401' '$LOG' && grep -q 'hint: the ticket or token was rejected' '$LOG'"
@@ -195,6 +203,8 @@ expect "retry: ... logged" has "retrying in 50 ms (attempt 2 of 4)"
 mock '{faults: [{method: "POST", path: "/qemu$", mode: "503", times: 10}]}'
 run proxmox.vm "$(vm_args "$AUTH_TOK" "" '"verify_tls": true')"
 expect "retry: bounded (4 attempts) then a clear failure" eq "$RC/$(requests POST '/qemu$')" 1/4
+echo "# measured: 4 attempts with 50+100+200 ms backoff took ${ELAPSED}s"
+expect "retry: backoff 50+100+200 ms was slept" [ "$(echo "$ELAPSED >= 0.35" | bc)" = 1 ]
 expect "retry: ... naming status, server text, attempts" has "HTTP 503 mock fault 503 (after 4 attempts)"
 
 mock '{faults: [{method: "POST", path: "/qemu$", mode: "500", times: 5}]}'
