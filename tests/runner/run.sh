@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/runner/run.sh: end-to-end and fault tests of `clusterc plan` and
-# `clusterc apply` over real SSH, against test hosts from minilab.sh (real
-# sshd on 127.0.0.1 in private mount/pid namespaces; nothing else is ever
-# contacted: every run passes --inventory). The fixture plan (fixtures/basic)
+# `clusterc apply` over real SSH, against the lab's test hosts (tests/lab/,
+# 198.18.x in network namespaces; or, with RUNNER_LAB=mini or without the lab,
+# minilab.sh: sshd on 127.0.0.1 in private namespaces). Nothing else is ever
+# contacted: every run passes --inventory. The fixture plan (fixtures/basic)
 # has a local step, a base step per node, an init step that reads a secret and
 # hands a value (JOIN) to join steps, and a cluster step; marker files in a
 # host's /var/lib/lab make a step fail, sleep or ask for a reboot.
@@ -26,20 +27,89 @@ if [ "$(id -u)" != 0 ] || ! command -v sshd >/dev/null || ! command -v unshare >
 	exit $?
 fi
 [ -x "$CLUSTERC_BIN" ] || { fail "no clusterc binary at $CLUSTERC_BIN"; finish; exit 1; }
+# A private copy: a concurrent `make` must not swap the binary mid-run.
+cp "$CLUSTERC_BIN" "$TMP/clusterc" && CLUSTERC_BIN=$TMP/clusterc
 
-at_exit "minilab_down $LAB"
+# ---- the hosts: tests/lab/lab.sh when it is there (RUNNER_LAB=mini forces
+# the namespace mini-lab of minilab.sh). Both give inventory.json and
+# known_hosts; these helpers hide where a host's files live.
+LABSH=$TOP/tests/lab/lab.sh
+if [ -f "$LABSH" ] && [ "${RUNNER_LAB:-lab}" != mini ]; then
+	LABKIND=lab
+else
+	LABKIND=mini
+fi
 mkdir -p "$LAB"
-if ! minilab_up 3 "$LAB" >"$TMP/lab.log" 2>&1; then
-	fail "minilab up" "$(cat "$TMP/lab.log")"
+if [ "$LABKIND" = lab ]; then
+	at_exit "bash '$LABSH' down '$LAB' >/dev/null 2>&1"
+	bash "$LABSH" up 3 "$LAB" --names n1,n2,n3 >"$TMP/lab.log" 2>&1
+else
+	at_exit "minilab_down '$LAB'"
+	minilab_up 3 "$LAB" >"$TMP/lab.log" 2>&1
+fi
+if [ $? != 0 ]; then
+	fail "lab up ($LABKIND)" "$(cat "$TMP/lab.log")"
 	finish
 	exit 1
 fi
+echo "    hosts: $LABKIND"
 INV=$LAB/inventory.json
+# hpath HOST PATH: where the test reads a host's file
+hpath() {
+	if [ "$LABKIND" = lab ]; then
+		echo "$LAB/$1/upper$2"
+	else
+		case $2 in
+		/var/lib/lab*) echo "$LAB/$1/lab${2#/var/lib/lab}" ;;
+		/var/lib/clusterc*) echo "$LAB/$1/clusterc${2#/var/lib/clusterc}" ;;
+		*) echo "/nonexistent$2" ;;
+		esac
+	fi
+}
+# hsh HOST SCRIPT [ARGS]: runs a shell script inside the host (lab), or on the
+# mini-lab's bound directories (paths rewritten by hpath)
+hsh() {
+	local h=$1 script=$2
+	shift 2
+	if [ "$LABKIND" = lab ]; then
+		bash "$LABSH" exec "$LAB/$h" -- sh -c "$script" _ "$@"
+	else
+		local a=() x
+		for x in "$@"; do case $x in /*) a+=("$(hpath "$h" "$x")") ;; *) a+=("$x") ;; esac; done
+		sh -c "$script" _ "${a[@]}"
+	fi
+}
+hput() { hsh "$1" 'mkdir -p "$(dirname "$1")" && printf "%s\n" "$2" > "$1"' "$2" "$3"; }
+hrm() { hsh "$1" 'rm -f "$1"' "$2"; }
+hkill() {
+	if [ "$LABKIND" = lab ]; then bash "$LABSH" kill-sshd "$LAB" "$1" >/dev/null 2>&1
+	else minilab_kill "$LAB" "$1"; fi
+}
+hstart() {
+	if [ "$LABKIND" = lab ]; then bash "$LABSH" start-sshd "$LAB" "$1" >/dev/null 2>&1
+	else minilab_start "$LAB" "$1"; fi
+}
+accepted() {
+	if [ "$LABKIND" = lab ]; then
+		cat "$LAB"/n*/upper/var/log/clusterc-lab-sshd.log 2>/dev/null | grep -c 'Accepted publickey' || true
+	else
+		cat "$LAB"/n*/sshd.log 2>/dev/null | grep -c 'Accepted publickey' || true
+	fi
+}
+cat_ran() { cat "$(hpath n1 /var/lib/lab/ran)" "$(hpath n2 /var/lib/lab/ran)" "$(hpath n3 /var/lib/lab/ran)" 2>/dev/null; }
+ran_count() { grep -c "^$2\$" "$(hpath "$1" /var/lib/lab/ran)" 2>/dev/null || echo 0; }
+# khost NODE: the node's pattern in known_hosts
+khost() {
+	local a p
+	a=$(jq -r --arg n "$1" '.hosts[$n].address' "$INV")
+	p=$(jq -r --arg n "$1" '.hosts[$n].port // 22' "$INV")
+	if [ "$p" = 22 ]; then echo "$a"; else echo "[$a]:$p"; fi
+}
 
 reset_lab() {
 	local h
 	for h in n1 n2 n3; do
-		rm -rf "${LAB:?}/$h/clusterc/"* "${LAB:?}/$h/lab/"*
+		hsh "$h" 'rm -rf "$1"/* "$2"/*' /var/lib/lab /var/lib/clusterc
 	done
 	rm -rf "$XDG_STATE_HOME" "$W"
 	mkdir -p "$W"
@@ -68,8 +138,6 @@ all_are() { # all_are STATUS: every step of the latest run has STATUS
 	[ "$(jq -r --arg s "$1" '[.steps[] | select(.status != $s)] | length' \
 		"$ART/latest/summary.json")" = 0 ]
 }
-accepted() { cat "$LAB"/n*/sshd.log 2>/dev/null | grep -c 'Accepted publickey' || true; }
-ran_count() { grep -c "^$2\$" "$LAB/$1/lab/ran" 2>/dev/null || echo 0; }
 
 # ---- usage
 check "plan --help" clusterc plan --help
@@ -95,18 +163,18 @@ reset_lab
 ap
 expect "e2e apply succeeds" test "$RC" = 0
 expect "e2e: every step ok" all_are ok
-expect "e2e: steps ran on every host" test -e "$LAB/n1/lab/base" -a -e "$LAB/n2/lab/base" \
-	-a -e "$LAB/n3/lab/base" -a -e "$LAB/n1/lab/apps"
+expect "e2e: steps ran on every host" test -e "$(hpath n1 /var/lib/lab/base)" -a -e "$(hpath n2 /var/lib/lab/base)" \
+	-a -e "$(hpath n3 /var/lib/lab/base)" -a -e "$(hpath n1 /var/lib/lab/apps)"
 expect "e2e: secret reached the step intact on stdin" \
-	test "$(cat "$LAB/n1/lab/token")" = "$TOKEN"
-JOINVAL=$(cat "$LAB/n2/lab/join")
+	test "$(cat "$(hpath n1 /var/lib/lab/token)")" = "$TOKEN"
+JOINVAL=$(cat "$(hpath n2 /var/lib/lab/join)")
 expect "e2e: value handed from init to both joins" \
-	sh -c "grep -q 'kubeadm join 10.0.0.1:6443 --token [0-9a-f]' '$LAB/n2/lab/join' && cmp -s '$LAB/n2/lab/join' '$LAB/n3/lab/join'"
+	sh -c "grep -q 'kubeadm join 10.0.0.1:6443 --token [0-9a-f]' '$(hpath n2 /var/lib/lab/join)' && cmp -s '$(hpath n2 /var/lib/lab/join)' '$(hpath n3 /var/lib/lab/join)'"
 expect "e2e: local step ran in OUTDIR/<cluster>" test -s "$W/demo/local-ran"
 expect "e2e: state recorded per step on the host" \
-	test -f "$LAB/n1/clusterc/demo/state/kubernetes.init" -a -f "$LAB/n2/clusterc/demo/state/os.base"
-expect "e2e: lock released" test ! -e "$LAB/n1/clusterc/demo/lock"
-expect "e2e: bundle is an atomic symlink" test -L "$LAB/n1/clusterc/demo/bundle"
+	test -f "$(hpath n1 /var/lib/clusterc/demo/state/kubernetes.init)" -a -f "$(hpath n2 /var/lib/clusterc/demo/state/os.base)"
+expect "e2e: lock released" test ! -e "$(hpath n1 /var/lib/clusterc/demo/lock)"
+expect "e2e: bundle is an atomic symlink" test -L "$(hpath n1 /var/lib/clusterc/demo/bundle)"
 expect "e2e: artifacts/latest, per-step logs, summary" test -L "$ART/latest" \
 	-a -f "$ART/latest/n1/kubernetes.init.log" -a -f "$ART/latest/summary.txt"
 expect "e2e: events.jsonl is one JSON object per line" \
@@ -129,13 +197,13 @@ expect "argv trace shows ssh with BatchMode and pinned keys" \
 	grep -q 'ssh -T -o BatchMode=yes.*StrictHostKeyChecking=yes.*UserKnownHostsFile' "$TRACE"
 
 # ---- second apply: skips everything, fast
-ran_before=$(cat "$LAB"/n*/lab/ran | wc -l)
+ran_before=$(cat_ran | wc -l)
 t0=$(date +%s.%N)
 ap
 t1=$(date +%s.%N)
 expect "re-run succeeds" test "$RC" = 0
 expect "re-run skips every step" all_are skipped
-expect "re-run runs nothing on hosts" test "$(cat "$LAB"/n*/lab/ran | wc -l)" = "$ran_before"
+expect "re-run runs nothing on hosts" test "$(cat_ran | wc -l)" = "$ran_before"
 echo "    no-op re-run of 3 hosts x 8 steps: $(echo "$t1 - $t0" | bc) s"
 
 # ---- plan: done / changed / new
@@ -143,14 +211,14 @@ pl
 expect "plan: all done" grep -q "0 to run, 8 done" "$TMP/out"
 jq '(.steps[] | select(.id == "os.base@n2") | .hash) = "sha256:changed"' \
 	"$W/demo/plan.json" >"$TMP/p.json" && cp "$TMP/p.json" "$W/demo/plan.json"
-rm -f "$LAB/n3/clusterc/demo/state/kubernetes.join"
+hrm n3 /var/lib/clusterc/demo/state/kubernetes.join
 pl
 expect "plan: changed hash shown as changed" grep -qE "changed +os.base@n2" "$TMP/out"
 expect "plan: missing state shown as new" grep -qE "new +kubernetes.join@n3" "$TMP/out"
 expect "plan: a needed producer is rerun" grep -qE "rerun +kubernetes.init@n1" "$TMP/out"
-expect "plan: takes no lock" test ! -e "$LAB/n1/clusterc/demo/lock"
+expect "plan: takes no lock" test ! -e "$(hpath n1 /var/lib/clusterc/demo/lock)"
 ap --dry-run
-expect "dry-run changes nothing" test "$RC" = 0 -a ! -f "$LAB/n3/clusterc/demo/state/kubernetes.join"
+expect "dry-run changes nothing" test "$RC" = 0 -a ! -f "$(hpath n3 /var/lib/clusterc/demo/state/kubernetes.join)"
 ap
 expect "changed steps run, the value producer re-runs for them" \
 	test "$RC" = 0 -a "$(st os.base@n2)" = ok -a "$(st kubernetes.join@n3)" = ok \
@@ -166,7 +234,7 @@ expect "--limit n3 selects only n3's steps" \
 
 # ---- a failing step: dependents blocked, others complete, re-run resumes
 reset_lab
-touch "$LAB/n2/lab/fail-kubernetes.join"
+hput n2 /var/lib/lab/fail-kubernetes.join ""
 ap
 expect "failing step: exit 1" test "$RC" = 1
 expect "failing step: it is failed, its dependent blocked" \
@@ -176,7 +244,7 @@ expect "failing step: other hosts complete" \
 expect "failing step: summary names the log" grep -q "kubernetes.join.log" "$TMP/out"
 expect "failing step: its log has its stderr" \
 	grep -q "failing on purpose" "$ART/latest/n2/kubernetes.join.log"
-rm -f "$LAB/n2/lab/fail-kubernetes.join"
+hrm n2 /var/lib/lab/fail-kubernetes.join
 ap
 expect "failing step: re-run resumes and completes" \
 	test "$RC" = 0 -a "$(st kubernetes.join@n2)" = ok -a "$(st apps.deploy)" = ok \
@@ -193,7 +261,7 @@ expect "missing secret: message says how to set it" grep -q "secret TOKEN is not
 
 # ---- a slow host does not hold the others back
 reset_lab
-echo 3 >"$LAB/n3/lab/sleep-os.base"
+hput n3 /var/lib/lab/sleep-os.base 3
 ap
 ev=$ART/latest/events.jsonl
 t_n2=$(jq -r 'select(.event == "ok" and .step == "kubernetes.join@n2") | .time' "$ev")
@@ -205,7 +273,7 @@ expect "slow host: faster hosts go ahead meanwhile" \
 # ---- per-step deadline: TERM, grace, KILL on the host
 reset_lab
 jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 2' "$FIX/plan.json" >"$W/demo/plan.json"
-echo 30 >"$LAB/n2/lab/sleep-os.base"
+hput n2 /var/lib/lab/sleep-os.base 30
 t0=$(date +%s)
 ap
 t1=$(date +%s)
@@ -214,18 +282,18 @@ expect "timeout: the step fails as timed out" \
 expect "timeout: message says so" grep -q "timed out after 2 s" "$TMP/out"
 expect "timeout: the run does not wait for the step" test $((t1 - t0)) -lt 20
 sleep 1
-expect "timeout: the step was killed on the host" test ! -e "$LAB/n2/lab/woke-os.base"
-expect "timeout: no state recorded" test ! -e "$LAB/n2/clusterc/demo/state/os.base"
+expect "timeout: the step was killed on the host" test ! -e "$(hpath n2 /var/lib/lab/woke-os.base)"
+expect "timeout: no state recorded" test ! -e "$(hpath n2 /var/lib/clusterc/demo/state/os.base)"
 
 # ---- host killed in the middle of a step
 reset_lab
-echo 20 >"$LAB/n3/lab/sleep-os.base"
+hput n3 /var/lib/lab/sleep-os.base 20
 (cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 2 \
 	--retries 1) >"$TMP/out" 2>&1 &
 apid=$!
 at_exit "kill $apid 2>/dev/null"
 for _ in $(seq 100); do [ "$(ran_count n3 os.base)" -ge 1 ] && break; sleep 0.1; done
-minilab_kill "$LAB" n3
+hkill n3
 wait "$apid"
 RC=$?
 expect "killed host: exit 1" test "$RC" = 1
@@ -234,8 +302,8 @@ expect "killed host: its step failed (connection lost)" \
 expect "killed host: other hosts' work completes" \
 	test "$(st kubernetes.join@n2)" = ok -a "$(st kubernetes.init@n1)" = ok
 expect "killed host: dependents blocked" test "$(st apps.deploy)" = blocked
-rm -f "$LAB/n3/lab/sleep-os.base"
-minilab_start "$LAB" n3
+hrm n3 /var/lib/lab/sleep-os.base
+hstart n3
 ap
 expect "killed host: re-run takes over its stale lock and completes" \
 	test "$RC" = 0 -a "$(st os.base@n3)" = ok -a "$(st apps.deploy)" = ok
@@ -243,7 +311,7 @@ expect "killed host: stale lock reported" grep -q "stale lock" "$TMP/out"
 
 # ---- sshd stopped before the run: retried with backoff, failed, others finish
 reset_lab
-minilab_kill "$LAB" n2
+hkill n2
 ap --retries 2 --connect-timeout 2
 expect "sshd down: exit 1" test "$RC" = 1
 expect "sshd down: retried before giving up" \
@@ -252,13 +320,13 @@ expect "sshd down: retried before giving up" \
 expect "sshd down: host reported unreachable" grep -q "host n2: unreachable after 3 attempts" "$TMP/out"
 expect "sshd down: the others finish" \
 	test "$(st kubernetes.join@n3)" = ok -a "$(st os.base@n1)" = ok -a "$(st os.base@n2)" = failed
-minilab_start "$LAB" n2
+hstart n2
 ap
 expect "sshd down: re-run completes" test "$RC" = 0 -a "$(st kubernetes.join@n2)" = ok
 
 # ---- SIGINT: running steps finish within the grace, nothing new starts
 reset_lab
-echo 2 >"$LAB/n1/lab/sleep-os.base"
+hput n1 /var/lib/lab/sleep-os.base 2
 (cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 10) \
 	>"$TMP/out" 2>&1 &
 apid=$!
@@ -268,17 +336,17 @@ wait "$apid"
 RC=$?
 expect "SIGINT: exit 130" test "$RC" = 130
 expect "SIGINT: the running step finished and was recorded" \
-	test "$(st os.base@n1)" = ok -a -f "$LAB/n1/clusterc/demo/state/os.base"
+	test "$(st os.base@n1)" = ok -a -f "$(hpath n1 /var/lib/clusterc/demo/state/os.base)"
 expect "SIGINT: nothing new started" test "$(st kubernetes.init@n1)" = cancelled
-expect "SIGINT: locks released" test ! -e "$LAB/n1/clusterc/demo/lock"
-rm -f "$LAB/n1/lab/sleep-os.base"
+expect "SIGINT: locks released" test ! -e "$(hpath n1 /var/lib/clusterc/demo/lock)"
+hrm n1 /var/lib/lab/sleep-os.base
 ap
 expect "SIGINT: re-run completes, the finished step skipped" \
 	test "$RC" = 0 -a "$(st os.base@n1)" = skipped -a "$(st apps.deploy)" = ok
 
 # ---- SIGINT with a step that outlives the grace: killed, state consistent
 reset_lab
-echo 30 >"$LAB/n1/lab/sleep-os.base"
+hput n1 /var/lib/lab/sleep-os.base 30
 (cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 1) \
 	>"$TMP/out" 2>&1 &
 apid=$!
@@ -288,54 +356,54 @@ wait "$apid"
 RC=$?
 sleep 1
 expect "SIGINT past grace: step killed on the host, no state" \
-	test "$RC" = 130 -a "$(st os.base@n1)" = failed -a ! -e "$LAB/n1/lab/woke-os.base" \
-	-a ! -e "$LAB/n1/clusterc/demo/state/os.base"
-rm -f "$LAB/n1/lab/sleep-os.base"
+	test "$RC" = 130 -a "$(st os.base@n1)" = failed -a ! -e "$(hpath n1 /var/lib/lab/woke-os.base)" \
+	-a ! -e "$(hpath n1 /var/lib/clusterc/demo/state/os.base)"
+hrm n1 /var/lib/lab/sleep-os.base
 ap
 expect "SIGINT past grace: re-run completes" test "$RC" = 0 -a "$(st os.base@n1)" = ok
 
 # ---- reboot: the runner waits for the host to come back, then goes on
 reset_lab
-touch "$LAB/n3/lab/reboot-kubernetes.join"
+hput n3 /var/lib/lab/reboot-kubernetes.join ""
 ap --reboot-timeout 60
 expect "reboot: run completes after the host comes back" \
-	test "$RC" = 0 -a "$(st apps.deploy)" = ok -a -e "$LAB/n3/lab/rebooted"
+	test "$RC" = 0 -a "$(st apps.deploy)" = ok
 expect "reboot: events record it" \
-	jq -e -s 'any(.[]; .event == "host_back" and .host == "n3")' "$ART/latest/events.jsonl" >/dev/null
+	jq -e -s 'any(.[]; .event == "reboot" and .host == "n3") and
+		any(.[]; .event == "host_back" and .host == "n3")' "$ART/latest/events.jsonl" >/dev/null
 
 # ---- host key mismatch: refused, named, nothing run there
 reset_lab
-p1=$(cat "$LAB/n1/port")
-k2=$(cut -d' ' -f1,2 "$LAB/n2/hostkey.pub")
-grep -v "^\[127.0.0.1\]:$p1 " "$LAB/known_hosts" >"$TMP/kh-bad"
-echo "[127.0.0.1]:$p1 $k2" >>"$TMP/kh-bad"
+kh1=$(khost n1)
+k2=$(grep -F "$(khost n2) " "$LAB/known_hosts" | head -1 | cut -d' ' -f2,3)
+grep -vF "$kh1 " "$LAB/known_hosts" >"$TMP/kh-bad"
+echo "$kh1 $k2" >>"$TMP/kh-bad"
 jq --arg kh "$TMP/kh-bad" '.hosts.n1.known_hosts = $kh' "$INV" >"$TMP/inv-badkey.json"
 (cd "$W" && clusterc apply demo --inventory "$TMP/inv-badkey.json" --artifacts "$ART") \
 	>"$TMP/out" 2>&1
 RC=$?
 expect "host key mismatch: refused" test "$RC" = 1 -a "$(st os.base@n1)" = failed
 expect "host key mismatch: message names host and file" \
-	grep -q "host n1: host key of 127.0.0.1 not trusted.*$TMP/kh-bad" "$TMP/out"
-expect "host key mismatch: nothing ran on that host" test ! -e "$LAB/n1/lab/ran"
+	grep -q "host n1: host key of $(jq -r .hosts.n1.address "$INV") not trusted.*$TMP/kh-bad" "$TMP/out"
+expect "host key mismatch: nothing ran on that host" test ! -e "$(hpath n1 /var/lib/lab/ran)"
 expect "host key mismatch: other hosts still run what they can" test "$(st os.base@n2)" = ok
 : >"$TMP/kh-empty"
 jq --arg kh "$TMP/kh-empty" '.hosts.n1.known_hosts = $kh' "$INV" >"$TMP/inv-nokey.json"
 (cd "$W" && clusterc apply demo --inventory "$TMP/inv-nokey.json" --artifacts "$ART") \
 	>"$TMP/out" 2>&1
 expect "unknown host key: refused, never added" \
-	sh -c "grep -q 'host key of 127.0.0.1 not trusted' '$TMP/out' && test ! -s '$TMP/kh-empty'"
+	sh -c "grep -q 'host key of .* not trusted' '$TMP/out' && test ! -s '$TMP/kh-empty'"
 
 # ---- a lock held by another apply stops that host, with who and when
 reset_lab
-mkdir -p "$LAB/n1/clusterc/demo/lock"
-echo "othermachine 4242 bob 20261125T000000Z-4242 $(date +%s)" >"$LAB/n1/clusterc/demo/lock/owner"
+hput n1 /var/lib/clusterc/demo/lock/owner "othermachine 4242 bob 20261125T000000Z-4242 $(date +%s)"
 ap
 expect "held lock: host stopped with who and when" \
 	sh -c "test $RC = 1 && grep -q 'locked by bob@othermachine (pid 4242' '$TMP/out'"
 expect "held lock: nothing ran there, the lock is left alone" \
-	test ! -e "$LAB/n1/lab/ran" -a -f "$LAB/n1/clusterc/demo/lock/owner"
-echo "othermachine 4242 bob 20261125T000000Z-4242 $(($(date +%s) - 100000))" \
-	>"$LAB/n1/clusterc/demo/lock/owner"
+	test ! -e "$(hpath n1 /var/lib/lab/ran)" -a -f "$(hpath n1 /var/lib/clusterc/demo/lock/owner)"
+hput n1 /var/lib/clusterc/demo/lock/owner \
+	"othermachine 4242 bob 20261125T000000Z-4242 $(($(date +%s) - 100000))"
 ap
 expect "old lock: reported as stale, still refused" \
 	sh -c "test $RC = 1 && grep -q 'stale (' '$TMP/out'"
