@@ -1,16 +1,39 @@
 /* build: from a checked model to OUTDIR/<cluster>/: the planner renders every
  * component's files and the step graph, model.json joins them, and the whole
- * set is written atomically. FIXME: wired to the planner once plan.c lands. */
-#include "diag.h"
+ * set is written atomically. Nothing is written unless every step succeeded. */
+#include "build.h"
+#include "emit.h"
+#include "fileset.h"
+#include "plan.h"
+#include "strbuf.h"
 
-#include <jansson.h>
-
-int build_model(json_t *model, const char *outdir, struct diag *d);
+#include <stdlib.h>
+#include <string.h>
 
 int build_model(json_t *model, const char *outdir, struct diag *d)
 {
-	(void)model;
-	(void)outdir;
-	diag_error(d, LOC_NONE, "build is not wired to the planner yet");
-	return 1;
+	struct fileset fs;
+	fileset_init(&fs);
+	int rc = 1;
+	if (plan_build(model, &fs, d) == 0) {
+		/* Sorted keys and a fixed indent: the same input gives the same bytes. */
+		char *text = json_dumps(model, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		struct strbuf sb = STRBUF_INIT, err = STRBUF_INIT;
+		strbuf_addstr(&sb, text ? text : "null");
+		strbuf_addch(&sb, '\n');
+		free(text);
+		size_t len;
+		char *data = strbuf_detach(&sb, &len);
+		if (fileset_add(&fs, "model.json", data, len, 0644, &err) < 0) {
+			diag_error(d, LOC_NONE, "cannot add model.json: %s", err.buf);
+		} else {
+			const char *name = json_string_value(json_object_get(json_object_get(model, "cluster"), "name"));
+			fileset_sort(&fs);
+			if (emit_write(outdir, name ? name : "", &fs, d) == 0)
+				rc = 0;
+		}
+		strbuf_release(&err);
+	}
+	fileset_release(&fs);
+	return rc;
 }

@@ -1,9 +1,11 @@
 /* cmd_build: the check and build commands. */
+#include "build.h"
 #include "commands.h"
 #include "compile.h"
 #include "diag.h"
 #include "stdlib_data.h"
 #include "strbuf.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,7 @@ static int parse_opts(int argc, char **argv, struct fe_opts *o, bool allow_out, 
 {
 	memset(o, 0, sizeof(*o));
 	o->outdir = "out";
-	o->files = calloc((size_t)argc, sizeof(char *));
+	o->files = xcalloc((size_t)argc, sizeof(char *));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (is_help_flag(a)) {
@@ -78,62 +80,51 @@ static void build_help(FILE *out)
 	      "nothing; a successful one replaces OUTDIR/<cluster>/ atomically.\n", out);
 }
 
-static struct diag *new_diag(const struct fe_opts *o)
+/* Compiles one file, and builds it into outdir when outdir is given; prints
+ * every diagnostic. Returns the exit status. */
+static int compile_one(const struct fe_opts *o, const char *file, const char *outdir)
 {
-	struct diag *d = malloc(sizeof(*d));
-	if (!d)
-		exit(2);
-	diag_init(d);
-	diag_set_color_auto(d, stderr);
-	d->werror = o->werror;
-	d->max_errors = o->max_errors;
-	return d;
+	struct diag d;
+	diag_init(&d);
+	diag_set_color_auto(&d, stderr);
+	d.werror = o->werror;
+	d.max_errors = o->max_errors;
+	json_t *model = compile_file(file, &d);
+	int rc = 1;
+	if (model)
+		rc = outdir ? build_model(model, outdir, &d) : 0;
+	diag_print(&d, stderr);
+	json_decref(model);
+	diag_release(&d);
+	return rc;
+}
+
+static void finish_opts(struct fe_opts *o)
+{
+	free(o->files);
+	stdlib_set_dir(NULL);
 }
 
 int cmd_check(int argc, char **argv)
 {
 	struct fe_opts o;
 	int rc = parse_opts(argc, argv, &o, false, check_help);
-	if (rc >= 0) {
-		free(o.files);
-		return rc;
+	if (rc < 0) {
+		rc = 0;
+		for (size_t i = 0; i < o.nfiles; i++)
+			if (compile_one(&o, o.files[i], NULL))
+				rc = 1;
 	}
-	rc = 0;
-	for (size_t i = 0; i < o.nfiles; i++) {
-		struct diag *d = new_diag(&o);
-		json_t *model = compile_file(o.files[i], d);
-		diag_print(d, stderr);
-		if (!model)
-			rc = 1;
-		json_decref(model);
-		diag_release(d);
-		free(d);
-	}
-	free(o.files);
-	stdlib_set_dir(NULL);
+	finish_opts(&o);
 	return rc;
 }
-
-int build_model(json_t *model, const char *outdir, struct diag *d);
 
 int cmd_build(int argc, char **argv)
 {
 	struct fe_opts o;
 	int rc = parse_opts(argc, argv, &o, true, build_help);
-	if (rc >= 0) {
-		free(o.files);
-		return rc;
-	}
-	struct diag *d = new_diag(&o);
-	json_t *model = compile_file(o.files[0], d);
-	rc = 1;
-	if (model)
-		rc = build_model(model, o.outdir, d);
-	diag_print(d, stderr);
-	json_decref(model);
-	diag_release(d);
-	free(d);
-	free(o.files);
-	stdlib_set_dir(NULL);
+	if (rc < 0)
+		rc = compile_one(&o, o.files[0], o.outdir);
+	finish_opts(&o);
 	return rc;
 }
