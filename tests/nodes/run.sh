@@ -24,6 +24,7 @@ FIX=$NODES/fixtures
 SCHEMA=$SHARED/reference/ubuntu/autoinstall-schema-subiquity-24.04.3.json
 RENDER=${RENDER:-$BUILD/tools/render}
 BUNDLES=()
+REAL_BUILD=0
 
 # ---------------------------------------------------------------- rendering fixtures
 # render_one MODEL TEMPLATE OUT [NODE_INDEX]
@@ -121,7 +122,7 @@ real_builds() {
 		if clusterc build "$c" -o "$TMP/build-$name" >"$TMP/build-$name.log" 2>&1; then
 			local d
 			d=$(find "$TMP/build-$name" -name plan.json -printf '%h\n' | head -n 1)
-			if [ -n "$d" ]; then BUNDLES+=("$d"); pass "clusterc build $c"; fi
+			if [ -n "$d" ]; then BUNDLES+=("$d"); REAL_BUILD=1; pass "clusterc build $c"; fi
 		else
 			echo "note: clusterc build $c failed; fixtures only ($(head -n 3 "$TMP/build-$name.log" | tr '\n' ' '))"
 		fi
@@ -132,8 +133,12 @@ real_builds() {
 # check_bundle DIR TAG [SHELLCHECK_OPTION...]
 check_bundle() {
 	local d=$1 tag=$2 f out scripts=() yamls=() jsons=() uds=()
-	while IFS= read -r f; do scripts+=("$f"); done < <(find "$d" -name '*.sh' -type f | sort)
-	while IFS= read -r f; do yamls+=("$f"); done < <(find "$d" \( -name '*.yaml' -o -name 'meta-data' -o -name 'user-data' \) -type f | sort)
+	# Issue 3's files only: nodes/, local/, common/, infra/ and the labels step (the
+	# add-ons under cluster/ have their own test area).
+	local mine=()
+	for f in nodes local common infra cluster/steps/labels.apply.sh; do [ -e "$d/$f" ] && mine+=("$d/$f"); done
+	while IFS= read -r f; do scripts+=("$f"); done < <(find "${mine[@]}" -name '*.sh' -type f | sort)
+	while IFS= read -r f; do yamls+=("$f"); done < <(find "${mine[@]}" \( -name '*.yaml' -o -name 'meta-data' -o -name 'user-data' \) -type f | sort)
 	while IFS= read -r f; do jsons+=("$f"); done < <(find "$d/infra" -name '*.json' -type f 2>/dev/null | sort)
 	while IFS= read -r f; do uds+=("$f"); done < <(find "$d" -name user-data -type f | sort)
 	if [ ${#scripts[@]} -eq 0 ]; then fail "$tag: no scripts"; return; fi
@@ -265,6 +270,94 @@ EOF
 		"$d/nodes/k8s-node-1/steps/gpu.driver.sh"
 }
 
+# ---------------------------------------------------------------- the installer media
+# A small ISO laid out like an Ubuntu 24.04 live-server image (GRUB for BIOS and UEFI,
+# appended EFI partition, md5sum.txt), built with the same xorriso flags, stands in for
+# the 3 GB download (file:// URL). infra.installer runs twice with HOME in $TMP.
+iso_test() {
+	local w=$TMP/iso src m b home out sha cache
+	if ! command -v xorriso >/dev/null; then fail "iso: xorriso is not installed (make deps)"; return; fi
+	src=$w/src
+	mkdir -p "$src/boot/grub/i386-pc" "$src/casper"
+	printf 'set timeout=30\nloadfont unicode\nmenuentry "Try or Install Ubuntu Server" {\n\tset gfxpayload=keep\n\tlinux\t/casper/vmlinuz  ---\n\tinitrd\t/casper/initrd\n}\n' \
+		>"$src/boot/grub/grub.cfg"
+	cp "$src/boot/grub/grub.cfg" "$src/boot/grub/loopback.cfg"
+	head -c 4096 /dev/urandom >"$src/boot/grub/i386-pc/eltorito.img"
+	echo kernel >"$src/casper/vmlinuz"
+	echo initrd >"$src/casper/initrd"
+	(cd "$src" && find . -type f -exec md5sum {} + >md5sum.txt)
+	head -c 512 /dev/zero >"$w/mbr.img"
+	head -c 1048576 /dev/zero >"$w/efi.img"
+	xorriso -as mkisofs -r -V 'Ubuntu-Server 24.04.3 LTS amd64' -o "$w/orig.iso" --grub2-mbr "$w/mbr.img" \
+		-partition_offset 16 --mbr-force-bootable -append_partition 2 28732ac11ff8d211ba4b00a0c93ec93b "$w/efi.img" \
+		-appended_part_as_gpt -iso_mbr_part_type a2a0d0ebe5b9334487c068b6b72699c7 -c /boot.catalog \
+		-b /boot/grub/i386-pc/eltorito.img -no-emul-boot -boot-load-size 4 -boot-info-table --grub2-boot-info \
+		-eltorito-alt-boot -e '--interval:appended_partition_2:::' -no-emul-boot "$src" >/dev/null 2>&1
+	sha=$(sha256sum "$w/orig.iso" | cut -d' ' -f1)
+	m=$w/model.json b=$w/bundle home=$w/home
+	jq --arg u "file://$w/orig.iso" --arg s "$sha" \
+		'.images[0].iso = $u | .images[0].iso_file = "test-live-server-amd64.iso" | .images[0].sha256 = $s' \
+		"$FIX/homelab.model.json" >"$m"
+	if ! render_bundle "$m" "$b" 2>"$w/render.log"; then fail "iso: render" "$(cat "$w/render.log")"; return; fi
+	cache=$home/.cache/clusterc/iso
+	# An interrupted download: the first 300 kB are there already.
+	mkdir -p "$cache"
+	head -c 300000 "$w/orig.iso" >"$cache/test-live-server-amd64.iso.part"
+	if (cd "$b" && HOME=$home bash local/steps/infra.installer.sh </dev/null >"$w/run1.log" 2>&1); then
+		pass "iso: infra.installer run 1"
+	else
+		fail "iso: infra.installer run 1" "$(cat "$w/run1.log")"; return
+	fi
+	check "iso: the download resumed (curl -C -) and verified" cmp -s "$cache/test-live-server-amd64.iso" "$w/orig.iso"
+	out=$cache/clusterc-autoinstall-test-live-server-amd64.iso
+	check "iso: remastered ISO keeps BIOS and UEFI El Torito images" bash -c '
+		r=$(xorriso -indev "$1" -report_el_torito plain 2>/dev/null)
+		grep -q "boot img :   1  BIOS" <<<"$r" && grep -q "boot img :   2  UEFI" <<<"$r"' _ "$out"
+	check "iso: remastered ISO keeps the appended EFI partition (GPT)" bash -c '
+		xorriso -indev "$1" -report_el_torito as_mkisofs 2>/dev/null | grep -q -- "-append_partition 2 28732ac11ff8d211ba4b00a0c93ec93b"' _ "$out"
+	xorriso -osirrox on -indev "$out" -extract /boot/grub/grub.cfg "$w/grub.cfg" -extract /boot/grub/loopback.cfg "$w/loopback.cfg" \
+		-extract /md5sum.txt "$w/md5sum.txt" >/dev/null 2>&1
+	check "iso: grub.cfg boots autoinstall first, timeout 1" bash -c '
+		for f in "$1" "$2"; do
+			[ "$(grep -m1 "^menuentry" "$f")" = "menuentry \"Install Ubuntu Server (clusterc autoinstall)\" {" ] &&
+			grep -q "linux	/casper/vmlinuz autoinstall ---" "$f" && grep -qx "set timeout=1" "$f" || exit 1
+		done' _ "$w/grub.cfg" "$w/loopback.cfg"
+	check "iso: md5sum.txt no longer lists the edited files" bash -c '! grep -q "grub.cfg\|loopback.cfg" "$1"' _ "$w/md5sum.txt"
+	check "iso: cidata ISOs labelled cidata with user-data and meta-data" bash -c '
+		for n in k8s-control-1 k8s-node-1; do
+			f=$1/clusterc-homelab-$n-cidata.iso
+			xorriso -indev "$f" -pvd_info 2>/dev/null | grep -q "^Volume Id    : cidata$" || exit 1
+			xorriso -osirrox on -indev "$f" -extract /user-data "$2/ud-$n" >/dev/null 2>&1 || exit 1
+			cmp -s "$2/ud-$n" "$3/infra/autoinstall/$n/user-data" || exit 1
+		done' _ "$cache" "$w" "$b"
+	check "iso: infra/media links for the builtin args" bash -c '
+		for f in $(jq -r .file "$1"/infra/*/installer-iso.json "$1"/infra/*/cidata-iso.json); do test -s "$1/$f" || exit 1; done
+		grep -qx "\*" "$1/infra/media/.gitignore"' _ "$b"
+	local before after
+	before=$(cd "$cache" && stat -c '%n %Y %s' ./*.iso | sort)
+	if (cd "$b" && HOME=$home bash local/steps/infra.installer.sh </dev/null >"$w/run2.log" 2>&1); then
+		after=$(cd "$cache" && stat -c '%n %Y %s' ./*.iso | sort)
+		check "iso: run 2 rebuilds and downloads nothing" bash -c '[ "$1" = "$2" ] && ! grep -q "changed:" "$3"' _ "$before" "$after" "$w/run2.log"
+	else
+		fail "iso: infra.installer run 2" "$(cat "$w/run2.log")"
+	fi
+	# A changed user-data rebuilds only that node's cidata.
+	printf '# edited\n' >>"$b/infra/autoinstall/k8s-node-1/meta-data"
+	(cd "$b" && HOME=$home bash local/steps/infra.installer.sh </dev/null >"$w/run3.log" 2>&1)
+	check "iso: an edited seed rebuilds only its cidata ISO" bash -c '
+		[ "$(grep -c "changed:" "$1")" = 1 ] && grep -q "changed: built clusterc-homelab-k8s-node-1-cidata.iso" "$1"' _ "$w/run3.log"
+	# A download that does not match its sha256 is removed and the step fails.
+	jq '.images[0].sha256 = ("0" * 64)' "$m" >"$w/bad.json"
+	render_one "$w/bad.json" templates/iso/installer.sh "$b/local/steps/infra.installer.sh"
+	rm -f "$cache/test-live-server-amd64.iso.verified"
+	if (cd "$b" && HOME=$home bash local/steps/infra.installer.sh </dev/null >"$w/run4.log" 2>&1); then
+		fail "iso: a sha256 mismatch fails the step"
+	else
+		check "iso: a sha256 mismatch fails the step and removes the file" bash -c '
+			grep -q "sha256 is" "$1" && ! test -e "$2"' _ "$w/run4.log" "$cache/test-live-server-amd64.iso"
+	fi
+}
+
 # ---------------------------------------------------------------- the lab
 lab_snapshot() { # upper dir -> "sha256  path" lines, minus logs and scratch
 	(cd "$1" && find . -type f ! -path './var/log/*' ! -path './tmp/*' ! -path './root/bundle/*' \
@@ -308,7 +401,56 @@ lab_test() {
 		| .first_control = .nodes[0] | .controls = [.nodes[0]] | .workers = [.nodes[1]] | .gpu_nodes = [.nodes[1]]
 		| .cluster.control_endpoint = $a0
 		| .network.gateway = $gw | .network.prefix = 22 | .network.nameservers = [$gw]' "$base" >"$m"
-	if ! render_bundle "$m" "$d" 2>"$TMP/lab-render.log"; then
+	if [ "$REAL_BUILD" = 1 ]; then
+		# The homelab with the lab's addresses, built by clusterc itself.
+		local a0 a1 o
+		a0=$(jq -r ".hosts[\"$cp\"].address" "$LABDIR/lab.json")
+		a1=$(jq -r ".hosts[\"$w\"].address" "$LABDIR/lab.json")
+		o=${gw%.*}; o=${o##*.}
+		cat >"$TMP/lab.cluster" <<EOF
+cluster homelab {
+  kubernetes = "1.34"
+  crio       = "1.33"
+  ssh { user = "root"  key = "$LABDIR/id_ed25519" }
+}
+proxmox pve {
+  endpoint = "https://127.0.0.1:8006"
+  user     = "root@pam"
+  password = secret("PROXMOX_API_PASSWORD")
+  node     = "pve"
+}
+network {
+  gateway     = $gw
+  nameservers = [$gw]
+  lb_pool     = ${gw%.*.*}.$((o + 3)).224/27
+}
+node $cp {
+  role = control
+  ip   = $a0/22
+  vm { on = pve  id = 180  cores = 4  memory = 8GiB  disk = 64GiB }
+}
+node $w {
+  role   = worker
+  ip     = $a1/22
+  labels = { compute = "cuda" }
+  gpu { pci = "0000:01:00" }
+  vm { on = pve  id = 181  cores = 8  memory = 16GiB  disk = 128GiB }
+}
+ceph {
+  fsid     = "5a0c2b7e-1111-4222-8333-944455556666"
+  monitors = [${gw%.*}.10:6789]
+  user     = "kubernetes"
+  key      = secret("CEPH_K8S_KEY")
+  admin_key = secret("CEPH_ADMIN_KEY")
+}
+EOF
+		if ! clusterc build "$TMP/lab.cluster" -o "$TMP/lab-out" >"$TMP/lab-build.log" 2>&1; then
+			fail "lab: clusterc build of the lab cluster" "$(cat "$TMP/lab-build.log")"
+			return
+		fi
+		d=$TMP/lab-out/homelab
+		pass "lab: clusterc build of the homelab with the lab's addresses"
+	elif ! render_bundle "$m" "$d" 2>"$TMP/lab-render.log"; then
 		fail "lab: render" "$(cat "$TMP/lab-render.log")"
 		return
 	fi
@@ -356,7 +498,7 @@ lab_test() {
 	check "lab: netplan with the interface, address and default route" bash -c '
 		f=$1/etc/netplan/60-clusterc.yaml
 		grep -q "^    eth0:" "$f" && grep -qF -- "- \"$2/22\"" "$f" && grep -q "to: default" "$f" &&
-		[ "$(stat -c %a "$f")" = 600 ]' _ "$wu" "$(jq -r .nodes[1].ip "$m")"
+		[ "$(stat -c %a "$f")" = 600 ]' _ "$wu" "$(jq -r ".hosts[\"$w\"].address" "$LABDIR/lab.json")"
 	check "lab: 99-nvidia.conf" grep -qF 'monitor_path = "/usr/libexec/crio/conmon"' "$wu/etc/crio/crio.conf.d/99-nvidia.conf"
 	check "lab: nvidia-container-runtime config.toml with full runtime paths" grep -qxF \
 		'runtimes = ["/usr/libexec/crio/runc", "/usr/libexec/crio/crun"]' "$wu/etc/nvidia-container-runtime/config.toml"
@@ -404,10 +546,11 @@ lab_test() {
 }
 
 # ---------------------------------------------------------------- main
+real_builds
 if [ ! -x "$RENDER" ]; then
 	echo "note: $RENDER is missing (make builds it); fixture bundles skipped"
 else
-	for f in homelab ha; do
+	for f in homelab ha bare; do
 		if render_bundle "$FIX/$f.model.json" "$TMP/fix-$f" 2>"$TMP/render-$f.log"; then
 			pass "render $f fixture"
 			BUNDLES+=("$TMP/fix-$f")
@@ -426,7 +569,6 @@ else
 		fail "render hostile fixture" "$(cat "$TMP/render-hostile.log")"
 	fi
 fi
-real_builds
 for b in "${BUNDLES[@]}"; do
 	tag=${b#"$TMP/"}
 	check_bundle "$b" "$tag"
@@ -434,5 +576,6 @@ for b in "${BUNDLES[@]}"; do
 done
 sel=$(find "${BUNDLES[@]}" -path '*/common/nvidia-select-driver.sh' 2>/dev/null | head -n 1)
 if [ -n "$sel" ]; then check_driver_selection "$sel"; else fail "driver selection: no bundle has common/nvidia-select-driver.sh"; fi
-if [ -x "$RENDER" ]; then lab_test "$FIX/homelab.model.json"; fi
+if [ -x "$RENDER" ]; then iso_test; fi
+if [ -x "$RENDER" ] || [ "$REAL_BUILD" = 1 ]; then lab_test "$FIX/homelab.model.json"; fi
 finish

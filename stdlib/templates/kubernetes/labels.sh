@@ -5,9 +5,11 @@ set -euo pipefail
 # clusterc set earlier that the file no longer gives. What clusterc manages is recorded on
 # the node in the annotations clusterc.io/managed-labels (label keys) and
 # clusterc.io/managed-taints (key:Effect), comma-separated, so labels and taints set by
-# people or other controllers are never removed. Keys under kubernetes.io/ and k8s.io/
-# (and their subdomains), nvidia.com/, and the keys accelerator and gpu-type (set by the
-# GPU add-ons) are never touched.
+# people or other controllers are never removed. Label keys under kubernetes.io/ and
+# k8s.io/ (and their subdomains), nvidia.com/, and the keys accelerator and gpu-type (set
+# by the GPU add-ons) are never touched. Taints under kubernetes.io/ and k8s.io/ are
+# never touched either; a taint such as nvidia.com/gpu=present:NoSchedule, the usual
+# way to keep other pods off GPU nodes, is applied when the cluster file gives it.
 CC_STEP=labels.apply
 {{> templates/lib/prelude.sh }}
 export KUBECONFIG=/etc/kubernetes/admin.conf
@@ -15,6 +17,12 @@ export KUBECONFIG=/etc/kubernetes/admin.conf
 protected() {
 	case $1 in
 	kubernetes.io/* | *.kubernetes.io/* | k8s.io/* | *.k8s.io/* | nvidia.com/* | *.nvidia.com/* | accelerator | gpu-type) return 0 ;;
+	esac
+	return 1
+}
+protected_taint() {
+	case $1 in
+	kubernetes.io/* | *.kubernetes.io/* | k8s.io/* | *.k8s.io/*) return 0 ;;
 	esac
 	return 1
 }
@@ -70,7 +78,7 @@ node_apply() {
 		*=*) tk=${t%%=*} norm=$t ;;
 		*) tk=${t%%:*} norm="$tk=:${t#*:}" ;;
 		esac
-		if protected "$tk"; then
+		if protected_taint "$tk"; then
 			cc_warn "$node: not setting protected taint $tk"
 			continue
 		fi
@@ -83,7 +91,7 @@ node_apply() {
 	IFS=, read -r -a olds <<<"$old_taints"
 	for t in "${olds[@]}"; do
 		[ -n "$t" ] || continue
-		protected "${t%%:*}" && continue
+		protected_taint "${t%%:*}" && continue
 		case ",$new_taints," in *",$t,"*) continue ;; esac
 		if grep -q -- "^${t%%:*}=.*:${t#*:}\$" <<<"$cur"; then
 			kubectl taint node "$node" "$t-" >/dev/null

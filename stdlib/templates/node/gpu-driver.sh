@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 set -euo pipefail
-# gpu.driver on {{ node.name }} (GPU {{ node.gpu.pci }}): the NVIDIA kernel driver.
+# gpu.driver on {{ node.name }} ({{#if node.gpu.pci}}GPU {{ node.gpu.pci }}{{else}}GPU mapping {{ node.gpu.mapping }}{{/if}}): the NVIDIA kernel driver.
 # Never replaces a driver that is installed already (an upgrade of the driver is a
 # deliberate operation: remove it by hand, then apply). The package is chosen by
 # nvidia/select-driver.sh from `ubuntu-drivers list --gpgpu`{{#if node.gpu.driver}}, here
