@@ -178,7 +178,7 @@ static void draw(struct run *r)
 	double now = now_mono();
 	int shown = 0, more = 0;
 	for (struct job *j = r->jobs; j; j = j->next) {
-		if ((j->kind != J_STEP && j->kind != J_BUILTIN) || !j->s)
+		if ((j->kind != J_STEP && j->kind != J_BUILTIN) || !j->s || j->s->st != ST_RUNNING)
 			continue;
 		if (shown < 12) {
 			printf("  \033[1m%-7s\033[0m %s (%.0fs)\n", "running", j->s->id,
@@ -392,10 +392,13 @@ static const char SHIP_SH[] =
 
 /* The step wrapper: the script gets stdin (values), a deadline enforced on
  * the host (TERM, then KILL after the grace), and the hash is recorded only
- * when it exits 0, by rename, so state is never half written. */
+ * when it exits 0, by rename, so state is never half written. The old record
+ * goes first: a forced re-run that fails is not "done" afterwards. */
 static const char STEP_SH[] =
 	"D=$1 S=$2 H=$3 N=$4 T=$5 G=$6\n"
 	"cd \"$D/bundle\" || { echo \"clusterc: no bundle in $D\" >&2; exit 97; }\n"
+	/* A step that started and did not finish is not done, whatever ran before. */
+	"rm -f \"$D/state/$N\"\n"
 	"exec 3<&0\n"
 	"timeout -k \"$G\" \"$T\" bash \"$S\" <&3 3<&- 2>&1 &\n"
 	"p=$!\n"
@@ -966,6 +969,10 @@ static void start_step(struct run *r, struct rhost *h, struct step *s)
 		po.merge_stderr = true;
 		po.new_pgrp = true;
 		po.die_with_parent = true;
+		struct strbuf f = STRBUF_INIT;
+		strbuf_addf(&f, "%s/state/%s", r->local_dir, s->name);
+		unlink(f.buf);
+		strbuf_release(&f);
 		ok = proc_start(&j->p, &po, &err);
 		strvec_clear(&av);
 		if (s->timeout)

@@ -249,6 +249,12 @@ ap
 expect "failing step: re-run resumes and completes" \
 	test "$RC" = 0 -a "$(st kubernetes.join@n2)" = ok -a "$(st apps.deploy)" = ok \
 	-a "$(st os.base@n2)" = skipped -a "$(st kubernetes.join@n3)" = skipped
+hput n2 /var/lib/lab/fail-kubernetes.join ""
+ap --force --only kubernetes
+expect "failing step: a forced re-run fails" test "$RC" = 1 -a "$(st kubernetes.join@n2)" = failed
+pl
+expect "failing step: ... and is not done afterwards" grep -qE "new +kubernetes.join@n2" "$TMP/out"
+hrm n2 /var/lib/lab/fail-kubernetes.join
 
 # ---- missing secret: the step fails clearly, nothing leaks
 reset_lab

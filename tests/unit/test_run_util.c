@@ -1,0 +1,223 @@
+/* Unit tests for the runner's pure parts: base64, redaction, .env parsing,
+ * names, plan.json validation, the ssh argv, inventory lookups, and proc
+ * (a child's stdin/stdout through the poll loop). No network. */
+#include "inventory.h"
+#include "proc.h"
+#include "run.h"
+#include "ssh.h"
+#include "strbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		checks++;                                                  \
+		if (!(cond)) {                                             \
+			failures++;                                        \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                      \
+			fputc('\n', stderr);                               \
+		}                                                          \
+	} while (0)
+
+static char tmpdir[] = "/tmp/test_run_util.XXXXXX";
+
+static void write_file(const char *name, const char *text, struct strbuf *path)
+{
+	strbuf_reset(path);
+	strbuf_addf(path, "%s/%s", tmpdir, name);
+	FILE *f = fopen(path->buf, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_base64(void)
+{
+	const char *cases[][2] = { { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+				   { "foob", "Zm9vYg==" }, { "a b'$\n", "YSBiJyQK" } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct strbuf e = STRBUF_INIT, d = STRBUF_INIT;
+		b64_encode(&e, (const unsigned char *)cases[i][0], strlen(cases[i][0]));
+		CHECK(!strcmp(e.buf, cases[i][1]), "encode %zu: %s", i, e.buf);
+		CHECK(b64_decode(&d, e.buf, e.len) == 0 && !strcmp(d.buf, cases[i][0]), "decode %zu", i);
+		CHECK(b64_valid(e.buf), "valid %zu", i);
+		strbuf_release(&e);
+		strbuf_release(&d);
+	}
+	CHECK(!b64_valid("abc"), "length not a multiple of 4");
+	CHECK(!b64_valid("ab=c"), "padding in the middle");
+	CHECK(!b64_valid("a b="), "space");
+}
+
+static void test_redact(void)
+{
+	struct redactor r = { 0 };
+	struct strbuf b = STRBUF_INIT, sb = STRBUF_INIT;
+	b64_encode(&b, (const unsigned char *)"hunter2\n", 8);
+	redact_add_value(&r, "PW", b.buf);
+	redact_add(&r, "X", "ab", 2); /* too short to redact */
+	strbuf_addf(&sb, "pw=hunter2 b64=%s ab\n", b.buf);
+	redact_apply(&r, &sb);
+	CHECK(!strcmp(sb.buf, "pw=[redacted PW] b64=[redacted PW] ab\n"), "redacted: %s", sb.buf);
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "hunter2hunter2");
+	redact_apply(&r, &sb);
+	CHECK(!strcmp(sb.buf, "[redacted PW][redacted PW]"), "adjacent: %s", sb.buf);
+	redact_release(&r);
+	strbuf_release(&b);
+	strbuf_release(&sb);
+}
+
+static void test_env_file(void)
+{
+	struct strbuf p = STRBUF_INIT, err = STRBUF_INIT;
+	write_file("e.env", "# comment\nA=1\nexport B=\"two words\"\n  C='x=y'\nbad line\nD=\r\n", &p);
+	json_t *o = json_object();
+	CHECK(env_file_load(o, p.buf, &err) == 0, "load: %s", err.buf);
+	CHECK(!strcmp(json_string_value(json_object_get(o, "A")), "1"), "A");
+	CHECK(!strcmp(json_string_value(json_object_get(o, "B")), "two words"), "B");
+	CHECK(!strcmp(json_string_value(json_object_get(o, "C")), "x=y"), "C");
+	CHECK(!strcmp(json_string_value(json_object_get(o, "D")), ""), "D");
+	CHECK(json_object_size(o) == 4, "size %zu", json_object_size(o));
+	json_decref(o);
+	strbuf_release(&p);
+	strbuf_release(&err);
+}
+
+static void test_names(void)
+{
+	CHECK(safe_name("os.base@k8s-node-1"), "step id");
+	CHECK(!safe_name("-oProxyCommand=x"), "leading dash");
+	CHECK(!safe_name("../etc"), "dot-dot");
+	CHECK(!safe_name("a/b"), "slash");
+	CHECK(!safe_name("a b"), "space");
+	CHECK(!safe_name(""), "empty");
+}
+
+static int load_plan(const char *json, struct strbuf *err)
+{
+	struct strbuf p = STRBUF_INIT, d = STRBUF_INIT;
+	strbuf_addf(&d, "%s/plan", tmpdir);
+	mkdir_p(d.buf, 0755);
+	write_file("plan/plan.json", json, &p);
+	struct run_plan plan;
+	int rc = run_plan_load(&plan, d.buf, err);
+	run_plan_release(&plan);
+	strbuf_release(&p);
+	strbuf_release(&d);
+	return rc;
+}
+
+#define STEP(extra) "{\"id\":\"a@n1\",\"name\":\"a\",\"phase\":\"os\",\"host\":\"n1\"," \
+	"\"script\":\"s.sh\",\"hash\":\"sha256:1\"" extra "}"
+#define PLAN(steps) "{\"format\":1,\"cluster\":\"c\",\"hosts\":{\"n1\":{\"address\":\"x\"}}," \
+	"\"steps\":[" steps "]}"
+
+static void test_plan(void)
+{
+	struct strbuf err = STRBUF_INIT;
+	CHECK(load_plan(PLAN(STEP("")), &err) == 0, "minimal plan: %s", err.buf);
+	strbuf_reset(&err);
+	CHECK(load_plan("{\"format\":2}", &err) < 0 && strstr(err.buf, "format"), "format: %s", err.buf);
+	strbuf_reset(&err);
+	CHECK(load_plan(PLAN(STEP(",\"after\":[\"nope\"]")), &err) < 0 &&
+	      strstr(err.buf, "unknown step 'nope'"), "after: %s", err.buf);
+	strbuf_reset(&err);
+	CHECK(load_plan(PLAN(STEP(",\"files\":[\"../../etc/passwd\"]")), &err) < 0 &&
+	      strstr(err.buf, "outside the plan"), "escape: %s", err.buf);
+	strbuf_reset(&err);
+	CHECK(load_plan(PLAN(STEP(",\"secrets\":[\"A B\"]")), &err) < 0, "secret name");
+	strbuf_reset(&err);
+	CHECK(load_plan(PLAN(STEP("") "," STEP("")), &err) < 0 && strstr(err.buf, "twice"),
+	      "duplicate id: %s", err.buf);
+	strbuf_reset(&err);
+	CHECK(load_plan("{\"format\":1,\"cluster\":\"c\",\"hosts\":{},\"steps\":[" STEP("") "]}", &err) < 0 &&
+	      strstr(err.buf, "unknown host"), "unknown host: %s", err.buf);
+	strbuf_release(&err);
+}
+
+static void test_ssh_argv(void)
+{
+	struct ssh_host h = { .name = "n1", .address = "198.18.0.2", .port = 2222, .user = "root",
+			      .key = "/k", .known_hosts = "/kh", .proxy_jump = "bastion" };
+	struct strvec av = STRVEC_INIT;
+	ssh_argv(&av, &h, "/tmp/c/h0", SSH_CLIENT, 7);
+	struct strbuf all = STRBUF_INIT;
+	for (size_t i = 0; i < av.n; i++)
+		strbuf_addf(&all, "%s ", av.v[i]);
+	CHECK(strstr(all.buf, "BatchMode=yes") && strstr(all.buf, "-oConnectTimeout=7") &&
+	      strstr(all.buf, "-oStrictHostKeyChecking=yes") &&
+	      strstr(all.buf, "-oUserKnownHostsFile=/kh") &&
+	      strstr(all.buf, "-oControlPath=/tmp/c/h0") && strstr(all.buf, "-J bastion") &&
+	      strstr(all.buf, "-p2222") && strstr(all.buf, "-l root"), "argv: %s", all.buf);
+	CHECK(!strcmp(av.v[av.n - 2], "--") && !strcmp(av.v[av.n - 1], "198.18.0.2"),
+	      "address last, after --");
+	strvec_clear(&av);
+	strbuf_release(&all);
+	CHECK(ssh_classify("Host key verification failed.\n") == SSH_FAIL_HOSTKEY, "hostkey");
+	CHECK(ssh_classify("ssh: connect to host x port 22: Connection refused\n") == SSH_FAIL_CONNECT,
+	      "refused");
+	CHECK(ssh_classify("root@x: Permission denied (publickey).\n") == SSH_FAIL_AUTH, "auth");
+}
+
+static void test_inventory(void)
+{
+	struct strbuf p = STRBUF_INIT, err = STRBUF_INIT;
+	write_file("inv.json",
+		   "{\"hosts\":{\"n1\":{\"address\":\"198.18.0.2\",\"port\":22,\"user\":\"root\","
+		   "\"key\":\"~/k\",\"known_hosts\":\"/kh\",\"proxy_jump\":null},"
+		   "\"bad\":{\"address\":\"-oProxyCommand=x\"}},\"gitlab\":{\"api\":\"http://127.0.0.1:1\"}}",
+		   &p);
+	struct inventory inv;
+	CHECK(inventory_load(&inv, p.buf, &err) == 0, "load: %s", err.buf);
+	struct ssh_host h;
+	CHECK(inventory_host(&inv, "n1", &h, &err) == 0 && h.port == 22 && !h.proxy_jump &&
+	      h.key[0] == '/', "n1");
+	ssh_host_release(&h);
+	CHECK(inventory_host(&inv, "n9", &h, &err) == 1, "missing entry");
+	CHECK(inventory_host(&inv, "bad", &h, &err) < 0, "address starting with '-'");
+	json_t *ov = inventory_overrides(&inv);
+	CHECK(json_object_get(ov, "gitlab") && !json_object_get(ov, "proxmox"), "overrides");
+	json_decref(ov);
+	inventory_release(&inv);
+	strbuf_release(&p);
+	strbuf_release(&err);
+}
+
+static void test_proc(void)
+{
+	const char *argv[] = { "sh", "-c", "cat; echo err >&2; exit 3", NULL };
+	struct strbuf out = STRBUF_INIT;
+	int rc = proc_run_sync(argv, NULL, "hello\n", &out);
+	CHECK(rc == 3 && strstr(out.buf, "hello\n") && strstr(out.buf, "err"), "sync: %d %s", rc,
+	      out.buf);
+	strbuf_reset(&out);
+	const char *bad[] = { "/nonexistent/prog", NULL };
+	CHECK(proc_run_sync(bad, NULL, NULL, &out) == -1 && strstr(out.buf, "cannot run"),
+	      "exec failure: %s", out.buf);
+	strbuf_release(&out);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	test_base64();
+	test_redact();
+	test_env_file();
+	test_names();
+	test_plan();
+	test_ssh_argv();
+	test_inventory();
+	test_proc();
+	rm_rf(tmpdir);
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
