@@ -71,7 +71,9 @@
  *   "proxmox": { "<args.proxmox>": { "endpoint": URL, "verify_tls"?, "ca_file"? } }
  *   "gitlab":  { "api": URL, "verify_tls"?, "ca_file"? }
  * (the runner may pass the whole inventory; "hosts" is ignored). A present
- * entry replaces the args' endpoint/api and TLS options. When the inventory
+ * entry replaces the args' endpoint/api, and its verify_tls/ca_file replace
+ * the args' ones (the cluster file's CA belongs to the real server; absent
+ * means the defaults: verify on, system CAs). "client" tuning stays from args. When the inventory
  * has a "proxmox" section without an entry for args.proxmox, or a "gitlab"
  * section without "api", the builtin fails rather than contact the address in
  * the cluster file: an inventory means "this is a lab", as for hosts. */

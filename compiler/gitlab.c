@@ -176,11 +176,13 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 		strbuf_addstr(&err, "args: \"can_push\" must be true or false\n");
 		bad = 1;
 	}
-	if (http_client_configure(&c, args, &err)) {
+	/* With an inventory entry, its TLS options replace the cluster file's. */
+	if (http_client_configure(&c, args, json_is_object(ov) ? HTTP_CFG_CLIENT
+				  : HTTP_CFG_TLS | HTTP_CFG_CLIENT, &err)) {
 		strbuf_addch(&err, '\n');
 		bad = 1;
 	}
-	if (json_is_object(ov) && http_client_configure(&c, ov, &err)) {
+	if (json_is_object(ov) && http_client_configure(&c, ov, HTTP_CFG_TLS, &err)) {
 		strbuf_addch(&err, '\n');
 		bad = 1;
 	}

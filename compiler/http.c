@@ -508,9 +508,10 @@ static int positive_int(const json_t *obj, const char *key, long max, long *out,
 	return 0;
 }
 
-int http_client_configure(struct http_client *c, const json_t *args, struct strbuf *err)
+int http_client_configure(struct http_client *c, const json_t *args, unsigned what,
+			  struct strbuf *err)
 {
-	json_t *v = json_object_get(args, "verify_tls");
+	json_t *v = (what & HTTP_CFG_TLS) ? json_object_get(args, "verify_tls") : NULL;
 	if (v && !json_is_null(v)) {
 		if (!json_is_boolean(v)) {
 			strbuf_addstr(err, "verify_tls must be true or false");
@@ -518,7 +519,7 @@ int http_client_configure(struct http_client *c, const json_t *args, struct strb
 		}
 		c->verify_tls = json_is_true(v);
 	}
-	v = json_object_get(args, "ca_file");
+	v = (what & HTTP_CFG_TLS) ? json_object_get(args, "ca_file") : NULL;
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) || !*json_string_value(v)) {
 			strbuf_addstr(err, "ca_file must be a path");
@@ -534,7 +535,7 @@ int http_client_configure(struct http_client *c, const json_t *args, struct strb
 		free(c->ca_file);
 		c->ca_file = xstrdup(json_string_value(v));
 	}
-	v = json_object_get(args, "client");
+	v = (what & HTTP_CFG_CLIENT) ? json_object_get(args, "client") : NULL;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v)) {

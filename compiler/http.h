@@ -99,11 +99,14 @@ int http_header(const struct http_response *r, const char *name, struct strbuf *
 void http_error_text(const struct http_response *r, struct strbuf *out);
 
 /* Sets TLS and tuning fields from an args file (the keys shared by every
- * builtin): "verify_tls" (boolean, default true), "ca_file" (path) and the
- * optional "client" object {"timeout_s", "connect_timeout_s", "attempts",
- * "backoff_ms", "backoff_max_ms"} (positive integers). Returns 0, or -1 with
- * err set. */
-int http_client_configure(struct http_client *c, const json_t *args, struct strbuf *err);
+ * builtin): with HTTP_CFG_TLS "verify_tls" (boolean, default true) and
+ * "ca_file" (path); with HTTP_CFG_CLIENT the optional "client" object
+ * {"timeout_s", "connect_timeout_s", "attempts", "backoff_ms",
+ * "backoff_max_ms"} (positive integers). Returns 0, or -1 with err set. */
+#define HTTP_CFG_TLS 1u
+#define HTTP_CFG_CLIENT 2u
+int http_client_configure(struct http_client *c, const json_t *args, unsigned what,
+			  struct strbuf *err);
 
 /* Accepts an API base URL: https://..., or http:// to a loopback address only
  * (127.0.0.0/8, localhost, [::1]) so that no credential crosses a network in

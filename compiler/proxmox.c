@@ -136,7 +136,7 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 	const char *node = str_arg(args, "node");
 	json_t *auth = json_object_get(args, "auth");
 	json_t *ov = json_object_get(overrides, "proxmox");
-	int bad = 0;
+	int bad = 0, from_inventory = 0;
 
 	if (!name || !plain_id(name)) {
 		strbuf_addstr(err, "args: \"proxmox\" (the name of the proxmox block) must be a plain name\n");
@@ -152,12 +152,13 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 		} else {
 			endpoint = oe;
 			strbuf_addf(p->log, "endpoint for '%s' from the inventory: %s\n", name, oe);
-			if (json_object_get(mine, "verify_tls") || json_object_get(mine, "ca_file")) {
-				if (http_client_configure(&p->http, mine, err)) {
-					strbuf_addch(err, '\n');
-					bad = 1;
-				}
+			/* The lab's TLS options replace the cluster file's: its CA
+			 * file belongs to the real server. */
+			if (http_client_configure(&p->http, mine, HTTP_CFG_TLS, err)) {
+				strbuf_addch(err, '\n');
+				bad = 1;
 			}
+			from_inventory = 1;
 		}
 	}
 	if (!endpoint) {
@@ -180,14 +181,11 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 	} else {
 		p->node = xstrdup(node);
 	}
-	/* Options from the args file come first; an inventory verify_tls/ca_file
-	 * (applied above) is re-applied after so the lab wins. */
-	if (http_client_configure(&p->http, args, err)) {
+	if (http_client_configure(&p->http, args,
+				  from_inventory ? HTTP_CFG_CLIENT : HTTP_CFG_TLS | HTTP_CFG_CLIENT, err)) {
 		strbuf_addch(err, '\n');
 		bad = 1;
 	}
-	if (json_is_object(ov) && name && json_is_object(json_object_get(ov, name)))
-		(void)http_client_configure(&p->http, json_object_get(ov, name), err);
 	p->poll_ms = client_long(args, "poll_ms", p->poll_ms);
 	p->task_timeout_s = client_long(args, "task_timeout_s", p->task_timeout_s);
 

@@ -252,6 +252,13 @@ expect "vm: bad args rejected, every problem listed" \
 	bash -c "[ $RC -eq 1 ] && grep -q 'vm.name' '$LOG' && grep -q 'vm.vmid' '$LOG' && grep -q 'vm.bridge' '$LOG' && grep -q 'iso_volid' '$LOG' && grep -q 'auth.user must be USER@REALM' '$LOG'"
 expect "vm: ... before any request" eq "$(requests)" 0
 
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_TOK" "" '"ca_file": "/nonexistent/pve-root-ca.pem"')"
+expect "overrides: the cluster file's ca_file is not used for the inventory endpoint" eq "$RC" 0
+run proxmox.vm "$(vm_args "$AUTH_TOK" "" '"ca_file": "/nonexistent/pve-root-ca.pem"')" ""
+expect "vm: without overrides a missing ca_file is a clear error" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'ca_file /nonexistent/pve-root-ca.pem: No such file' '$LOG'"
+
 echo '{"proxmox": {"other": {"endpoint": "'"$MOCK"'"}}}' >"$TMP/ovr-missing.json"
 run proxmox.vm "$(vm_args "$AUTH_TOK")" "$TMP/ovr-missing.json"
 expect "overrides: a proxmox section without our entry refuses to fall back" \
@@ -363,15 +370,25 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 	expect "tls: verification is on by default (self-signed refused)" \
 		bash -c "[ $RC -eq 1 ] && grep -q 'TLS certificate not trusted' '$LOG' && grep -q 'set ca_file' '$LOG'"
 	expect "tls: ... and not retried" eq "$(grep -c retrying "$LOG")" 0
-	run gitlab.deploy_key "$(gl_args | jq --arg ca "$TMP/tls.crt" '. + {ca_file: $ca}')" "$TMP/ovr-tls.json"
-	expect "tls: ca_file makes it trusted" eq "$RC" 0
-	jq -n --arg api "$TLS/api/v4" --arg ca "$TMP/tls.crt" '{gitlab: {api: $api, ca_file: $ca}}' >"$TMP/ovr-tls-ca.json"
-	run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-tls-ca.json"
-	expect "tls: ca_file from the inventory override" bash -c "[ $RC -eq 0 ] && grep -q 'already registered' '$LOG'"
-	run gitlab.deploy_key "$(gl_args | jq '. + {verify_tls: false}')" "$TMP/ovr-tls.json"
-	expect "tls: verify_tls=false is the explicit opt-out" eq "$RC" 0
-	run gitlab.deploy_key "$(gl_args | jq '. + {verify_tls: "no"}')" "$TMP/ovr-tls.json"
+	# args alone (no inventory): the args' TLS options apply.
+	tls_args() { gl_args | jq --arg api "$TLS/api/v4" ".api = \$api | $1"; }
+	run gitlab.deploy_key "$(tls_args '.')" ""
+	expect "tls: args without ca_file: refused" bash -c "[ $RC -eq 1 ] && grep -q 'TLS certificate not trusted' '$LOG'"
+	run gitlab.deploy_key "$(tls_args ". + {ca_file: \"$TMP/tls.crt\"}")" ""
+	expect "tls: args ca_file makes it trusted" eq "$RC" 0
+	run gitlab.deploy_key "$(tls_args '. + {verify_tls: false}')" ""
+	expect "tls: args verify_tls=false is the explicit opt-out" eq "$RC" 0
+	run gitlab.deploy_key "$(tls_args '. + {verify_tls: "no"}')" ""
 	expect "tls: verify_tls must be a boolean" bash -c "[ $RC -eq 1 ] && grep -q 'verify_tls must be true or false' '$LOG'"
+	# with an inventory entry, its TLS options replace the args' ones.
+	run gitlab.deploy_key "$(gl_args | jq '. + {verify_tls: false}')" "$TMP/ovr-tls.json"
+	expect "tls: the args' verify_tls=false does not carry over to the inventory endpoint" eq "$RC" 1
+	jq -n --arg api "$TLS/api/v4" --arg ca "$TMP/tls.crt" '{gitlab: {api: $api, ca_file: $ca}}' >"$TMP/ovr-tls-ca.json"
+	run gitlab.deploy_key "$(gl_args | jq '. + {ca_file: "/nonexistent/ca.pem"}')" "$TMP/ovr-tls-ca.json"
+	expect "tls: ca_file from the inventory entry" bash -c "[ $RC -eq 0 ] && grep -q 'already registered' '$LOG'"
+	jq -n --arg api "$TLS/api/v4" '{gitlab: {api: $api, verify_tls: false}}' >"$TMP/ovr-tls-off.json"
+	run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-tls-off.json"
+	expect "tls: verify_tls=false from the inventory entry" eq "$RC" 0
 else
 	fail "tls: openssl can make a test certificate"
 fi
