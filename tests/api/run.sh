@@ -14,6 +14,8 @@ if [ ! -x "$CLI" ]; then
 	exit 1
 fi
 
+# A private copy: other work in the tree may relink build/tools while we run.
+cp "$CLI" "$TMP/builtin_cli" && CLI=$TMP/builtin_cli
 # KEEP_LOGS=DIR keeps every builtin log, args file and the mock's request log.
 if [ -n "${KEEP_LOGS:-}" ]; then
 	at_exit "mkdir -p '$KEEP_LOGS' && cp -r '$TMP/logs' '$TMP'/args.*.json '$TMP/requests.log' '$KEEP_LOGS/'"
@@ -391,6 +393,51 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 	expect "tls: verify_tls=false from the inventory entry" eq "$RC" 0
 else
 	fail "tls: openssl can make a test certificate"
+fi
+
+# ---- contract: the args the stdlib templates render (templates/infra/*.json,
+# templates/argocd/deploy-key.json) are accepted as they are. Only the
+# endpoints are rewritten (to a closed loopback port); the inventory override
+# points the builtins at the mock.
+RENDER=$BUILD/tools/render
+FIX=$TOP/tests/nodes/fixtures/homelab.model.json
+if [ -x "$RENDER" ] && [ -f "$FIX" ]; then
+	contract_ok=1
+	for t in infra/vm infra/installer-iso infra/cidata-iso; do
+		for i in 0 1; do
+			"$RENDER" --stdlib "$TOP/stdlib" --context "$FIX" "templates/$t.json" --set "node=@nodes.$i" \
+				2>>"$TMP/render.err" | jq '.endpoint = "http://127.0.0.1:1"' \
+				>"$TMP/contract-$(basename $t)-$i.json" 2>>"$TMP/render.err" || contract_ok=0
+		done
+	done
+	"$RENDER" --stdlib "$TOP/stdlib" --context "$FIX" templates/argocd/deploy-key.json 2>>"$TMP/render.err" |
+		jq '.api = "http://127.0.0.1:1/api/v4"' >"$TMP/contract-deploy-key.json" 2>>"$TMP/render.err" || contract_ok=0
+	LOG=$TMP/render.err
+	expect "contract: the stdlib's builtin args templates render" [ $contract_ok = 1 ]
+	jq --arg pw "$PVE_PW" --arg gl "$GL_TOKEN" --arg key "$PUBKEY" \
+		'. + {PROXMOX_API_PASSWORD: $pw, REPOSITORY_TOKEN: $gl, argocd_public_key: $key}' \
+		"$TMP/values.json" >"$TMP/values.contract.json"
+	cp "$TMP/values.json" "$TMP/values.orig.json"
+	cp "$TMP/values.contract.json" "$TMP/values.json"
+	mock "{pve_user: $(jq '.auth.user' "$TMP/contract-vm-0.json"), gitlab_projects: {$(jq '.project_path' "$TMP/contract-deploy-key.json"): []}}"
+	for i in 0 1; do
+		for t in installer-iso cidata-iso; do
+			f=$(jq -r .file "$TMP/contract-$t-$i.json")
+			mkdir -p "$TMP/out/$(dirname "$f")"
+			[ -f "$TMP/out/$f" ] || head -c 4096 /dev/urandom >"$TMP/out/$f"
+			run proxmox.iso "$(cat "$TMP/contract-$t-$i.json")"
+			expect "contract: proxmox.iso accepts templates/infra/$t.json (node $i)" eq "$RC" 0
+		done
+		run proxmox.vm "$(cat "$TMP/contract-vm-$i.json")"
+		expect "contract: proxmox.vm accepts templates/infra/vm.json (node $i)" eq "$RC" 0
+	done
+	expect "contract: a GPU node's params" eq "$(mock_state | jq -r '[.created[] | select(.hostpci0) | .hostpci0, .machine, .bios, (.efidisk0 | split(",")[1]), .ide3] | join(" ")')" \
+		"0000:01:00,pcie=1,x-vga=0 q35 ovmf efitype=4m local:iso/clusterc-homelab-k8s-node-1-cidata.iso,media=cdrom"
+	run gitlab.deploy_key "$(cat "$TMP/contract-deploy-key.json")"
+	expect "contract: gitlab.deploy_key accepts templates/argocd/deploy-key.json" eq "$RC/$(requests POST deploy_keys)" 0/1
+	cp "$TMP/values.orig.json" "$TMP/values.json"
+else
+	echo "# contract tests not run: $RENDER or $FIX missing"
 fi
 
 # ---- secrets never in any builtin log or output
