@@ -25,24 +25,45 @@ const Ajv = require('ajv');
 const SHARED = process.env.SHARED || path.join(__dirname, '..', '..', '..', 'shared');
 const REF = path.join(SHARED, 'reference');
 
-// CRD schemas from shared/reference, keyed "group/version/Kind".
-function loadCrdSchemas() {
-	const dirs = ['cilium', 'argocd', 'gateway-api/v1.3.0-standard', 'gateway-api/v1.3.0-experimental'];
-	const out = new Map();
-	for (const d of dirs) {
+// CRD schemas from shared/reference, keyed "group/version/Kind", loaded per
+// API group on first use (the CRD files are large; parsed schemas are cached
+// as JSON in the temp directory, keyed by file size and time).
+const CRD_DIRS = {
+	'cilium.io': ['cilium'],
+	'argoproj.io': ['argocd'],
+	'gateway.networking.k8s.io': ['gateway-api/v1.3.0-standard', 'gateway-api/v1.3.0-experimental'],
+};
+const crdSchemas = new Map();
+const loadedGroups = new Set();
+function loadCrdGroup(group) {
+	if (loadedGroups.has(group)) return;
+	loadedGroups.add(group);
+	for (const d of CRD_DIRS[group] || []) {
 		const dir = path.join(REF, d);
-		for (const f of fs.readdirSync(dir).filter((x) => /\.ya?ml$/.test(x))) {
-			for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))) {
-				const crd = doc.toJS();
-				if (!crd || crd.kind !== 'CustomResourceDefinition') continue;
-				for (const v of crd.spec.versions) {
-					if (v.schema && v.schema.openAPIV3Schema)
-						out.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, v.schema.openAPIV3Schema);
+		for (const f of fs.readdirSync(dir).filter((x) => /\.ya?ml$/.test(x)).sort()) {
+			const file = path.join(dir, f);
+			const st = fs.statSync(file);
+			const cache = path.join(require('os').tmpdir(), `clusterc-crd-${f}-${st.size}-${Math.floor(st.mtimeMs)}.json`);
+			let entries;
+			try {
+				entries = JSON.parse(fs.readFileSync(cache, 'utf8'));
+			} catch (e) {
+				entries = [];
+				for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+					const crd = doc.toJS();
+					if (!crd || crd.kind !== 'CustomResourceDefinition') continue;
+					for (const v of crd.spec.versions)
+						if (v.schema && v.schema.openAPIV3Schema)
+							entries.push([`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, v.schema.openAPIV3Schema]);
 				}
+				try {
+					fs.writeFileSync(cache + '.tmp' + process.pid, JSON.stringify(entries));
+					fs.renameSync(cache + '.tmp' + process.pid, cache);
+				} catch (e2) { /* no cache: still correct */ }
 			}
+			for (const [k, v] of entries) crdSchemas.set(k, v);
 		}
 	}
-	return out;
 }
 
 // OpenAPI v3 (Kubernetes dialect) to a JSON schema ajv takes, strict about fields.
@@ -71,9 +92,9 @@ function strictify(s) {
 }
 
 const ajv = new Ajv({ strict: false, allErrors: true, allowUnionTypes: true });
-const crdSchemas = loadCrdSchemas();
 const crdValidators = new Map();
 function crdValidate(key, obj) {
+	loadCrdGroup(key.split('/')[0]);
 	if (!crdSchemas.has(key)) return null;
 	if (!crdValidators.has(key)) crdValidators.set(key, ajv.compile(strictify(crdSchemas.get(key))));
 	const v = crdValidators.get(key);

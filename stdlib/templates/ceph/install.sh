@@ -14,7 +14,7 @@ cc_ensure_namespace "$NS"
 # prints them), so they go into `data` as they are; the IDs are plain names.
 user_key=$(cc_in {{ ceph.key.secret }})
 {{#if ceph.admin_key}}
-admin_id=admin
+admin_id="admin"
 admin_key=$(cc_in {{ ceph.admin_key.secret }})
 {{else}}
 admin_id={{ ceph.user }}

@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# tests/addons: the cluster add-ons of issue 4 (stdlib/components/{network,storage,
+# gpu,gitops,apps,monitoring}.json and their templates), offline.
+#
+# Each add-on tree is rendered for the hand-written models in fixtures/ (homelab,
+# ha, bare: the shapes stdlib/README.md gives) and for the models the front end
+# makes of clusters/*.cluster, then checked: `kubectl kustomize` builds every
+# tree; every document validates (tests/schema/validate.js: kubernetes-models,
+# ArgoCD and Gateway API models, strict CRD schemas from shared/reference);
+# Helm values use only keys the pinned charts define; every step script passes
+# ShellCheck and bash -n and starts as the step protocol requires; the pod
+# scripts pass ShellCheck as POSIX sh; the Grafana dashboards are valid JSON
+# with the expected panels; each feature is present exactly when its block is;
+# rendering is deterministic; the Ceph and ArgoCD steps, run against stub
+# kubectl/helm, keep secret values off disk and argv and out of their output.
+. "$(dirname "$0")/../lib.sh"
+
+RENDER=$BUILD/tools/render
+REF=$SHARED/reference
+ADDONS=(network storage gpu gitops apps monitoring)
+VALIDATE=("node" "$TOP/tests/schema/validate.js")
+HELMV=("node" "$TOP/tests/schema/helm-values.js")
+
+if [ ! -x "$RENDER" ]; then
+	fail "render tool" "$RENDER is missing: run make first"
+	finish
+	exit 1
+fi
+for tool in kubectl shellcheck node python3; do
+	command -v "$tool" >/dev/null 2>&1 || fail "tool $tool" "$tool is not installed (make deps)"
+done
+
+# plan NAME MODEL: renders the add-ons for MODEL into $TMP/NAME.
+plan() {
+	local out
+	if out=$(node "$TOP/tests/addons/plan-lite.js" "$RENDER" "$TOP/stdlib" "$2" "$TMP/$1" "${ADDONS[@]}" 2>&1); then
+		printf '%s\n' "$out" >"$TMP/$1.steps"
+		pass "$1: add-ons render"
+	else
+		fail "$1: add-ons render" "$out"
+		return 1
+	fi
+}
+
+# has NAME FILE PATTERN / hasnt NAME FILE PATTERN: grep -E checks on one file.
+has() {
+	if [ -f "$2" ] && grep -Eq -- "$3" "$2"; then pass "$1"; else fail "$1" "no /$3/ in ${2#"$TMP"/}"; fi
+}
+hasnt() {
+	if [ ! -f "$2" ] || ! grep -Eq -- "$3" "$2"; then pass "$1"; else fail "$1" "unexpected /$3/ in ${2#"$TMP"/}"; fi
+}
+exists() { if [ -e "$TMP/$2" ]; then pass "$1"; else fail "$1" "missing $2"; fi; }
+absent() { if [ ! -e "$TMP/$2" ]; then pass "$1"; else fail "$1" "should not exist: $2"; fi; }
+
+# generic NAME: the checks every rendered tree gets.
+generic() {
+	local name=$1 root=$TMP/$1 dir k out="" f n=0 bad=""
+	# Every kustomization builds, and what it builds validates (one validator
+	# run for the whole tree).
+	local built=()
+	while IFS= read -r k; do
+		dir=$(dirname "$k")
+		n=$((n + 1))
+		if out=$(kubectl kustomize "$dir" 2>&1 >"$dir.built.yaml"); then
+			built+=("$dir.built.yaml")
+		else
+			bad+="${dir#"$root"/}: kustomize: $out"$'\n'
+		fi
+	done < <(find "$root" -name kustomization.yaml | sort)
+	if [ ${#built[@]} -gt 0 ] && ! out=$("${VALIDATE[@]}" "${built[@]}" 2>&1); then bad+="$out"$'\n'; fi
+	if [ -z "$bad" ]; then pass "$name: $n kustomize trees build; their documents validate (${out##*validate: })"; else fail "$name: kustomize + schemas" "$bad"; fi
+
+	# Step scripts: header, bash -n, ShellCheck.
+	bad=""
+	n=0
+	for f in "$root"/cluster/steps/*.sh; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		if [ "$(head -n 2 "$f")" != $'#!/usr/bin/env bash\nset -euo pipefail' ] &&
+			[ "$(sed -n '1p;/^set -euo pipefail$/{p;q}' "$f" | head -n 2)" != $'#!/usr/bin/env bash\nset -euo pipefail' ]; then
+			bad+="${f#"$root"/}: does not start with the shebang and set -euo pipefail"$'\n'
+		fi
+		bash -n "$f" 2>/dev/null || bad+="${f#"$root"/}: bash -n failed"$'\n'
+		out=$(shellcheck -s bash "$f" 2>&1) || bad+="$out"$'\n'
+	done
+	if [ -z "$bad" ]; then pass "$name: $n step scripts: header, bash -n, ShellCheck clean"; else fail "$name: step scripts" "$bad"; fi
+	bad=""
+	while IFS= read -r f; do
+		out=$(shellcheck -s sh "$f" 2>&1) || bad+="$out"$'\n'
+	done < <(find "$root/apps" -name '*.sh' 2>/dev/null)
+	if [ -z "$bad" ]; then pass "$name: pod scripts ShellCheck clean (sh)"; else fail "$name: pod scripts" "$bad"; fi
+	while IFS= read -r f; do
+		check "$name: ${f#"$root"/} compiles" python3 -c 'import ast,sys; ast.parse(open(sys.argv[1]).read())' "$f"
+	done < <(find "$root/apps" -name '*.py' 2>/dev/null)
+
+	# Helm values: only keys of the pinned charts (+ the documented exceptions).
+	if [ -f "$root/cluster/network/cilium-values.yaml" ]; then
+		check "$name: Cilium values use only chart keys and pass values.schema.json" \
+			"${HELMV[@]}" "$REF/cilium/cilium-1.18.1-values.yaml" "$root/cluster/network/cilium-values.yaml" \
+			--schema "$REF/cilium/cilium-1.18.1-values.schema.json" --allow kubeProxyReplacement --allow devices
+	else
+		fail "$name: Cilium values" "missing: the network component always renders"
+	fi
+	if [ -f "$root/cluster/storage/ceph-csi-values.yaml" ]; then
+		check "$name: Ceph CSI values use only chart keys" \
+			"${HELMV[@]}" "$REF/ceph-csi/ceph-csi-cephfs-v3.9.0-values.yaml" "$root/cluster/storage/ceph-csi-values.yaml"
+	fi
+	# JSON files (dashboards, builtin args) parse.
+	while IFS= read -r f; do
+		check "$name: ${f#"$root"/} is valid JSON" node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$f"
+	done < <(find "$root" -name '*.json' | sort)
+	# Every YAML file parses (values, configuration files inside the trees).
+	local yamls=()
+	mapfile -t yamls < <(find "$root" -name '*.yaml' -o -name '*.yml' | sort)
+	check "$name: every YAML file parses" node -e '
+		const YAML = require(process.argv[1]); const fs = require("fs");
+		for (const f of process.argv.slice(2))
+			for (const d of YAML.parseAllDocuments(fs.readFileSync(f, "utf8")))
+				if (d.errors.length) { console.log(f + ": " + d.errors[0].message); process.exit(1); }' \
+		"$TOP/tests/node_modules/yaml" "${yamls[@]}"
+}
+
+# ---- render
+for m in homelab ha bare; do
+	plan "$m" "$TOP/tests/addons/fixtures/$m.model.json" && generic "$m"
+done
+
+# The front end's models of the examples (until `clusterc build` writes them).
+MODEL_DUMP=$TMP/model-dump
+if cc -std=c17 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SOURCE -I"$TOP/compiler" \
+	-I"$BUILD/grammar" -o "$MODEL_DUMP" "$TOP/tests/addons/model-dump.c" "$BUILD/libclusterc.a" \
+	-lyaml -ljansson -lcurl 2>"$TMP/cc.log"; then
+	for c in "$TOP"/clusters/*.cluster; do
+		c=$(basename "$c" .cluster)
+		if (cd "$TOP/clusters" && "$MODEL_DUMP" "$c.cluster") >"$TMP/example-$c.model.json" 2>"$TMP/example-$c.err"; then
+			plan "example-$c" "$TMP/example-$c.model.json" && generic "example-$c"
+		else
+			fail "example $c: model" "$(cat "$TMP/example-$c.err")"
+		fi
+	done
+else
+	fail "model-dump builds" "$(cat "$TMP/cc.log")"
+fi
+
+# ---- determinism: the same model renders the same bytes.
+if node "$TOP/tests/addons/plan-lite.js" "$RENDER" "$TOP/stdlib" "$TOP/tests/addons/fixtures/homelab.model.json" \
+	"$TMP/homelab-again" "${ADDONS[@]}" >/dev/null 2>&1; then
+	check "homelab: rendering is deterministic" diff -r -x '*.built.yaml' "$TMP/homelab" "$TMP/homelab-again"
+fi
+
+# ---- homelab: gateway_api, wireguard, L2, Ceph, GPU, GitLab ArgoCD, monitoring + Matrix
+H=$TMP/homelab
+V=$H/cluster/network/cilium-values.yaml
+has "homelab: kubeProxyReplacement" "$V" '^kubeProxyReplacement: true$'
+has "homelab: k8sServiceHost is the control endpoint" "$V" '^k8sServiceHost: "?192\.168\.1\.180"?$'
+has "homelab: WireGuard" "$V" '^  type: wireguard$'
+has "homelab: L2 announcements" "$V" '^l2announcements:$'
+has "homelab: k8sClientRateLimit" "$V" '^k8sClientRateLimit:$'
+has "homelab: devices default" "$V" '^devices: \["en\+", "eth\+"\]$'
+has "homelab: gatewayAPI" "$V" '^gatewayAPI:$'
+hasnt "homelab: no ingressController" "$V" '^ingressController:'
+has "homelab: hubble relay" "$H/cluster/network/cilium-values.yaml" '^  relay:$'
+has "homelab: IP pool from lb_pool" "$H/cluster/network/resources/lb-ippool.yaml" 'cidr: "?192\.168\.1\.193/27"?$'
+check "homelab: one L2 policy per node, each selecting its node" node -e '
+	const YAML = require(process.argv[1]); const fs = require("fs");
+	const docs = YAML.parseAllDocuments(fs.readFileSync(process.argv[2], "utf8")).map((d) => d.toJS()).filter(Boolean);
+	const names = docs.map((d) => d.spec.nodeSelector.matchLabels["kubernetes.io/hostname"]);
+	if (JSON.stringify(names) !== JSON.stringify(["k8s-control-1", "k8s-node-1"])) { console.log(names); process.exit(1); }
+	if (!docs.every((d) => d.spec.interfaces.length && d.spec.loadBalancerIPs)) process.exit(1);' \
+	"$TOP/tests/node_modules/yaml" "$H/cluster/network/resources/l2-announcements.yaml"
+has "homelab: Hubble UI route at hubble.<domain>" "$H/cluster/network/resources/hubble-route.yaml" 'hubble\.k8s\.local'
+n=$(find "$H/cluster/network/gateway-api" -name 'gateway.networking.k8s.io_*.yaml' | wc -l)
+if [ "$n" = 6 ]; then pass "homelab: 6 Gateway API CRDs (5 standard + TLSRoute)"; else fail "homelab: Gateway API CRDs" "$n files"; fi
+S=$H/cluster/steps/network-cilium.sh
+if [ "$(grep -n 'cluster/network/gateway-api' "$S" | head -1 | cut -d: -f1)" -lt "$(grep -n 'cc_helm_release cilium' "$S" | cut -d: -f1)" ]; then
+	pass "homelab: Gateway API CRDs are applied before the Cilium chart"
+else
+	fail "homelab: Gateway API CRDs first" "order wrong in $S"
+fi
+has "homelab: restart of pods Cilium does not manage" "$S" 'delete pod'
+C=$H/cluster/storage/ceph-csi-values.yaml
+has "homelab: csiConfig clusterID = fsid" "$C" 'clusterID: "?6c1b5a2e-1d4f-4f3e-9a55-0c3f2d7b9e11'
+has "homelab: cephconf mon_host" "$C" 'mon_host = 192\.168\.1\.10:6789'
+has "homelab: 1 provisioner with 1 worker" "$C" '^  replicaCount: 1$'
+has "homelab: chart does not create the secret" "$C" '^  create: false$'
+has "homelab: cephfs is the default class" "$C" 'is-default-class: "true"'
+has "homelab: cephfs-retain is Retain" "$H/cluster/storage/resources/storageclass-retain.yaml" '^reclaimPolicy: Retain$'
+has "homelab: the Ceph step reads the key from stdin" "$H/cluster/steps/storage-ceph.sh" 'cc_in CEPH_K8S_KEY'
+has "homelab: the Ceph step declares its secret" "$TMP/homelab.steps" '"name":"storage.ceph".*"secrets":\["CEPH_K8S_KEY"\]'
+kubectl kustomize "$H/cluster/gpu" >"$TMP/gpu.yaml" 2>&1
+has "homelab: device plugin on compute=cuda" "$TMP/gpu.yaml" '^        compute: cuda$'
+has "homelab: device plugin with runtimeClassName nvidia" "$TMP/gpu.yaml" 'runtimeClassName: nvidia'
+has "homelab: RuntimeClass nvidia" "$TMP/gpu.yaml" '^handler: nvidia$'
+has "homelab: device plugin image pinned" "$TMP/gpu.yaml" 'k8s-device-plugin:v0\.14\.5'
+has "homelab: GPU labels" "$H/cluster/steps/gpu-nvidia.sh" 'accelerator=nvidia-gpu gpu-type=gtx-1060'
+A=$H/cluster/steps/gitops-argocd.sh
+has "homelab: ArgoCD installed server-side" "$A" 'cc_apply -n "\$NS" -f https://raw\.githubusercontent\.com/argoproj/argo-cd/v3\.1\.7/manifests/install\.yaml'
+has "homelab: key pair only when none exists" "$A" 'get configmap argocd-ssh-public-key'
+has "homelab: public key handed on" "$A" 'cc_output argocd_public_key'
+has "homelab: AppProject homelab" "$H/cluster/gitops/appproject.yaml" '^  name: homelab$'
+has "homelab: TLSRoute at argocd.host" "$H/cluster/gitops/tlsroute.yaml" 'argocd\.k8s\.local'
+absent "homelab: no ArgoCD Ingress under Gateway API" cluster/gitops/ingress.yaml
+has "homelab: deploy key builtin step" "$TMP/homelab.steps" '"builtin":"gitlab.deploy_key".*"secrets":\["REPOSITORY_TOKEN"\],"inputs":\["argocd_public_key"\]'
+has "homelab: deploy key args" "$H/cluster/gitops/deploy-key.json" '"token_secret": "REPOSITORY_TOKEN"'
+kubectl kustomize "$H/cluster/apps" >"$TMP/apps.yaml" 2>&1
+check "homelab: Applications (whoami automated, monitoring)" node -e '
+	const YAML = require(process.argv[1]); const fs = require("fs");
+	const apps = YAML.parseAllDocuments(fs.readFileSync(process.argv[2], "utf8")).map((d) => d.toJS());
+	const w = apps.find((a) => a.metadata.name === "whoami"), m = apps.find((a) => a.metadata.name === "monitoring");
+	const ok = w && m && w.spec.syncPolicy.automated.prune === true && w.spec.syncPolicy.automated.selfHeal === true &&
+		w.spec.syncPolicy.syncOptions.includes("CreateNamespace=true") && w.spec.destination.namespace === "whoami" &&
+		w.spec.source.path === "apps/whoami" && m.spec.source.path === "out/homelab/apps/monitoring" && w.spec.project === "homelab";
+	process.exit(ok ? 0 : 1);' "$TOP/tests/node_modules/yaml" "$TMP/apps.yaml"
+
+M=$H/apps/monitoring
+kubectl kustomize "$M" >"$TMP/mon.yaml" 2>&1
+check "homelab: monitoring tree: components, waves, hooks" node -e '
+	const YAML = require(process.argv[1]); const fs = require("fs");
+	const docs = YAML.parseAllDocuments(fs.readFileSync(process.argv[2], "utf8")).map((d) => d.toJS());
+	const get = (k, n) => docs.find((d) => d.kind === k && d.metadata.name === n);
+	const wave = (d) => Number((d.metadata.annotations || {})["argocd.argoproj.io/sync-wave"] || 0);
+	const need = [["Deployment","prometheus"],["DaemonSet","node-exporter"],["DaemonSet","dcgm-exporter"],["Service","dcgm-exporter"],
+		["Deployment","grafana"],["StatefulSet","alertmanager"],["StatefulSet","matrix"],["Job","matrix-bootstrap"],
+		["Job","matrix-init-secret"],["Application","alertmanager-matrix-bridge"],["ConfigMap","grafana-dashboards"],
+		["HTTPRoute","grafana"],["HTTPRoute","prometheus"],["HTTPRoute","matrix"]];
+	const missing = need.filter(([k, n]) => !get(k, n));
+	if (missing.length) { console.log("missing", missing); process.exit(1); }
+	const b = get("Job","matrix-bootstrap").metadata.annotations;
+	if (b["argocd.argoproj.io/hook"] !== "PostSync") { console.log("bootstrap not PostSync"); process.exit(1); }
+	const order = [get("StatefulSet","matrix"), get("StatefulSet","alertmanager"), get("Job","matrix-bootstrap"), get("Application","alertmanager-matrix-bridge")].map(wave);
+	if (JSON.stringify(order) !== "[1,2,3,4]") { console.log("waves", order); process.exit(1); }
+	const d = get("DaemonSet","dcgm-exporter").spec.template.spec;
+	if (d.runtimeClassName !== "nvidia" || d.nodeSelector.compute !== "cuda" || d.containers[0].resources.limits["nvidia.com/gpu"] != 1) process.exit(1);
+	if (docs.some((x) => x.kind === "Pod" || (x.spec && x.spec.template && (x.spec.template.metadata || {}).annotations && x.spec.template.metadata.annotations["prometheus.io/scrape"]))) { console.log("pod scrape annotations"); process.exit(1); }
+	const pvc = get("StatefulSet","matrix").spec.volumeClaimTemplates[0].spec.storageClassName;
+	if (pvc !== "cephfs") { console.log("matrix storage", pvc); process.exit(1); }
+	const pg = get("StatefulSet","matrix").spec.template.spec.initContainers[0];
+	if (pg.image !== "postgres:15-alpine" || pg.restartPolicy !== "Always") { console.log("postgres sidecar"); process.exit(1); }' \
+	"$TOP/tests/node_modules/yaml" "$TMP/mon.yaml"
+has "homelab: ConfigMaps of dashboards without hash suffix" "$TMP/mon.yaml" '^  name: grafana-dashboards$'
+R=$M/prometheus/alert-rules.yaml
+has "homelab: GPUHighTemperature over gpu_temperature_alert" "$R" 'expr: max by \(gpu, Hostname\) \(DCGM_FI_DEV_GPU_TEMP\) > 60$'
+has "homelab: the rule holds 5m, severity warning" "$R" '^        for: 5m$'
+has "homelab: annotations name GPU, host, value, threshold" "$R" '\{\{ \$labels\.gpu \}\}.*\{\{ \$labels\.Hostname \}\}.*\{\{ \$value \}\}.*threshold 60'
+has "homelab: Prometheus -> Alertmanager over API v2" "$M/prometheus/prometheus.yml" 'api_version: v2'
+hasnt "homelab: no pod-annotation scrape job" "$M/prometheus/prometheus.yml" '__meta_kubernetes_pod_annotation_prometheus_io_scrape'
+has "homelab: Alertmanager routes to the bridge" "$M/alertmanager/alertmanager.yml" 'alertmanager-matrix\.monitoring\.svc:3000/alerts/default'
+has "homelab: Alertmanager v0.27.0" "$M/alertmanager/statefulset.yaml" 'prom/alertmanager:v0\.27\.0'
+has "homelab: Grafana datasource uid prometheus" "$M/grafana/datasources.yaml" '^    uid: prometheus$'
+has "homelab: Synapse really uses PostgreSQL (psycopg2)" "$M/matrix/configure.py" '"name": "psycopg2"'
+has "homelab: Synapse v1.98.0" "$M/matrix/statefulset.yaml" 'matrixdotorg/synapse:v1\.98\.0'
+has "homelab: registration settings kept on every start" "$M/matrix/configure.py" 'enable_registration'
+has "homelab: bootstrap HMAC-SHA1 shared-secret registration" "$M/matrix/bootstrap.sh" 'openssl dgst -sha1 -hmac'
+has "homelab: bootstrap skips a valid Secret" "$M/matrix/bootstrap.sh" 'account/whoami'
+has "homelab: bridge 2025.11.5" "$M/alertmanager-matrix-bridge/deployment.yaml" 'matrix-alertmanager-receiver:2025\.11\.5'
+check "homelab: GPU dashboard: 8 panels, max() by (gpu, Hostname), uid prometheus" node -e '
+	const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+	const ok = d.panels.length === 8 && d.panels.every((p) => p.datasource.uid === "prometheus" &&
+		p.targets.every((t) => /^max\(DCGM_FI_[A-Z_]+\) by \(gpu, Hostname\)$/.test(t.expr)));
+	const temp = d.panels.find((p) => /temperature/i.test(p.title));
+	const thr = temp.fieldConfig.defaults.thresholds.steps.map((s) => s.value);
+	process.exit(ok && thr.includes(60) ? 0 : 1);' "$M/grafana/dashboards/nvidia-gpu.json"
+check "homelab: cluster overview dashboard" node -e '
+	const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+	process.exit(d.panels.length >= 8 && d.panels.every((p) => p.datasource.uid === "prometheus") ? 0 : 1);' \
+	"$M/grafana/dashboards/cluster-overview.json"
+
+# ---- ha: ingress controller, explicit interfaces, 2 GPU workers, no Matrix, GitHub repo
+X=$TMP/ha
+has "ha: ingressController (shared, default)" "$X/cluster/network/cilium-values.yaml" '^  loadbalancerMode: shared$'
+hasnt "ha: no gatewayAPI" "$X/cluster/network/cilium-values.yaml" '^gatewayAPI:'
+hasnt "ha: no WireGuard with encryption none" "$X/cluster/network/cilium-values.yaml" 'wireguard'
+hasnt "ha: no devices with regular-expression interfaces" "$X/cluster/network/cilium-values.yaml" '^devices:'
+has "ha: explicit L2 interfaces" "$X/cluster/network/resources/l2-announcements.yaml" '"\^ens18\$"|\^ens18\$'
+n=$(grep -c '^kind: CiliumL2AnnouncementPolicy' "$X/cluster/network/resources/l2-announcements.yaml")
+if [ "$n" = 7 ]; then pass "ha: 7 L2 policies for 7 nodes"; else fail "ha: L2 policies" "$n"; fi
+absent "ha: no Gateway API CRDs" cluster/network/gateway-api
+has "ha: Hubble UI Ingress" "$X/cluster/network/resources/hubble-ingress.yaml" 'hubble\.k8s\.local'
+has "ha: 2 provisioners with 4 workers" "$X/cluster/storage/ceph-csi-values.yaml" '^  replicaCount: 2$'
+has "ha: admin key from its own secret" "$X/cluster/steps/storage-ceph.sh" 'cc_in CEPH_ADMIN_KEY'
+has "ha: the Ceph step declares both secrets" "$TMP/ha.steps" '"secrets":\["CEPH_KEY","CEPH_ADMIN_KEY"\]'
+has "ha: ArgoCD Ingress with TLS passthrough" "$X/cluster/gitops/ingress.yaml" 'ingress\.cilium\.io/tls-passthrough: enabled'
+absent "ha: no TLSRoute without Gateway API" cluster/gitops/tlsroute.yaml
+absent "ha: no deploy key step for a GitHub repository" cluster/gitops/deploy-key.json
+hasnt "ha: no deploy key builtin" "$TMP/ha.steps" 'gitlab.deploy_key'
+has "ha: manual sync app has no automated policy" "$X/cluster/apps/web.yaml" '# sync = manual'
+hasnt "ha: manual sync app has no automated policy (2)" "$X/cluster/apps/web.yaml" 'automated:'
+has "ha: rtx-3090 label" "$X/cluster/steps/gpu-nvidia.sh" 'gpu-type=rtx-3090'
+absent "ha: no Matrix without monitoring.matrix" apps/monitoring/matrix
+absent "ha: no bridge without monitoring.matrix" apps/monitoring/alertmanager-matrix-bridge
+has "ha: Alertmanager without a receiver" "$X/apps/monitoring/alertmanager/alertmanager.yml" 'receiver: none'
+has "ha: threshold 75" "$X/apps/monitoring/prometheus/alert-rules.yaml" '> 75$'
+has "ha: Prometheus on a PVC when storage_gib is set" "$X/apps/monitoring/prometheus/pvc.yaml" 'storage: 50Gi'
+has "ha: Grafana Ingress" "$X/apps/monitoring/grafana/ingress.yaml" 'host: grafana\.k8s\.local'
+
+# ---- bare: no optional block: Cilium only, nothing else
+B=$TMP/bare
+exists "bare: Cilium values" bare/cluster/network/cilium-values.yaml
+exists "bare: Cilium step" bare/cluster/steps/network-cilium.sh
+for p in cluster/network/resources cluster/network/gateway-api cluster/storage cluster/gpu cluster/gitops cluster/apps apps; do
+	absent "bare: no $p" "bare/$p"
+done
+hasnt "bare: no L2, no encryption, no ingress" "$B/cluster/network/cilium-values.yaml" '^(l2announcements|encryption|gatewayAPI|ingressController|devices|k8sClientRateLimit):'
+n=$(wc -l <"$TMP/bare.steps")
+if [ "$n" = 1 ]; then pass "bare: one step (network.cilium)"; else fail "bare: steps" "$(cat "$TMP/bare.steps")"; fi
+
+# ---- apply-time behaviour against stub kubectl/helm (no cluster here).
+STUB=$TMP/stub
+mkdir -p "$STUB/bin"
+cat >"$STUB/bin/kubectl" <<'STUBEOF'
+#!/usr/bin/env bash
+# Records each call; keeps what is applied from stdin; answers the reads the
+# steps make from files under $STUB_STATE.
+printf '%s\n' "$*" >>"$STUB_STATE/kubectl.log"
+case "$*" in
+*"apply"*"-f -"*) cat >>"$STUB_STATE/applied.yaml"; echo "---" >>"$STUB_STATE/applied.yaml" ;;
+*"create secret generic argocd-repo-ssh-key"*"--dry-run=client"*)
+	printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: argocd-repo-ssh-key\n' ;;
+*"create configmap argocd-ssh-public-key"*"--from-file=publicKey="*)
+	all="$*"; f=${all##*--from-file=publicKey=}; f=${f%% *}; cp "$f" "$STUB_STATE/pubkey"
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-ssh-public-key\n' ;;
+*"label --local"*) cat ;;
+*"get configmap argocd-ssh-public-key -o jsonpath={.data.publicKey}"*) cat "$STUB_STATE/pubkey" ;;
+*"get configmap argocd-ssh-public-key"* | *"get secret argocd-repo-ssh-key"*)
+	[ -f "$STUB_STATE/pubkey" ] || exit 1 ;;
+*"get secret argocd-repo-ssh-key -o jsonpath={.data.url}"*) printf '%s' "$STUB_REPO_B64" ;;
+*"get namespace"* | *"get configmap clusterc-releases"*) exit 1 ;;
+esac
+exit 0
+STUBEOF
+printf '#!/usr/bin/env bash\nprintf "%%s\\n" "$*" >>"$STUB_STATE/helm.log"\n' >"$STUB/bin/helm"
+chmod +x "$STUB/bin/kubectl" "$STUB/bin/helm"
+export STUB_STATE=$STUB
+
+run_step() { # TREE SCRIPT: runs a rendered step in its bundle with the stubs; stdin is the values
+	(cd "$TMP/$1" && PATH="$STUB/bin:$PATH" bash "$2")
+}
+KEY_TEXT="AQBMARKERceph0user0key0000000000000000=="
+ADMIN_TEXT="AQBMARKERceph0admin0key000000000000000=="
+USER_KEY=$(printf '%s' "$KEY_TEXT" | base64 -w0)
+ADMIN_KEY=$(printf '%s' "$ADMIN_TEXT" | base64 -w0)
+: >"$STUB/kubectl.log" && : >"$STUB/applied.yaml"
+if out=$(printf 'CEPH_KEY=%s\nCEPH_ADMIN_KEY=%s\n' "$(printf '%s' "$USER_KEY" | base64 -w0)" \
+	"$(printf '%s' "$ADMIN_KEY" | base64 -w0)" | run_step ha cluster/steps/storage-ceph.sh 2>&1); then
+	pass "ha: storage.ceph runs against stub kubectl/helm"
+else
+	fail "ha: storage.ceph runs" "$out"
+fi
+check "ha: csi-cephfs-secret data: IDs base64-encoded, keys passed through" node -e '
+	const YAML = require(process.argv[1]); const fs = require("fs");
+	const s = YAML.parseAllDocuments(fs.readFileSync(process.argv[2], "utf8")).map((d) => d.toJS()).find((d) => d && d.kind === "Secret");
+	const b = (x) => Buffer.from(x, "base64").toString();
+	const ok = s && s.metadata.name === "csi-cephfs-secret" && s.metadata.namespace === "ceph-csi-cephfs" &&
+		b(s.data.userID) === "k8s" && b(s.data.adminID) === "admin" && s.data.userKey === process.argv[3] && s.data.adminKey === process.argv[4];
+	process.exit(ok ? 0 : 1);' "$TOP/tests/node_modules/yaml" "$STUB/applied.yaml" "$USER_KEY" "$ADMIN_KEY"
+hasnt "ha: no Ceph key on any command line" "$STUB/kubectl.log" "$USER_KEY|$ADMIN_KEY|MARKER"
+hasnt "ha: no Ceph key in the step's output" <(printf '%s' "$out") "$USER_KEY|$ADMIN_KEY|MARKER"
+has "ha: Ceph CSI chart pinned" "$STUB/helm.log" 'upgrade --install ceph-csi-cephfs ceph-csi-cephfs --repo https://ceph.github.io/csi-charts --version 3\.9\.0'
+if printf 'CEPH_KEY=%s\nCEPH_ADMIN_KEY=%s\n' "$(printf 'not base64!' | base64 -w0)" "$(printf '%s' "$ADMIN_KEY" | base64 -w0)" |
+	run_step ha cluster/steps/storage-ceph.sh >/dev/null 2>&1; then
+	fail "ha: storage.ceph refuses a key that is not base64" "it ran"
+else
+	pass "ha: storage.ceph refuses a key that is not base64"
+fi
+
+if command -v ssh-keygen >/dev/null 2>&1; then
+	rm -f "$STUB/pubkey" && : >"$STUB/kubectl.log"
+	export STUB_REPO_B64; STUB_REPO_B64=$(printf '%s' 'git@gitlab.example.com:me/homelab.git' | base64 -w0)
+	if out=$(run_step homelab cluster/steps/gitops-argocd.sh </dev/null 2>&1); then
+		pass "homelab: gitops.argocd runs against stub kubectl (first run)"
+	else
+		fail "homelab: gitops.argocd first run" "$out"
+	fi
+	line=$(printf '%s\n' "$out" | grep '^::clusterc::output argocd_public_key ' || true)
+	if [ -n "$line" ] && [ "$(printf '%s' "${line##* }" | base64 -d)" = "$(cat "$STUB/pubkey" 2>/dev/null)" ] &&
+		grep -q '^ssh-ed25519 ' "$STUB/pubkey"; then
+		pass "homelab: the public key is handed on as argocd_public_key"
+	else
+		fail "homelab: argocd_public_key output" "$out"
+	fi
+	hasnt "homelab: no private key in the step's output" <(printf '%s' "$out") 'PRIVATE KEY'
+	has "homelab: the private key goes into the repository Secret" "$STUB/kubectl.log" 'create secret generic argocd-repo-ssh-key .*--from-file=sshPrivateKey='
+	first=$(cat "$STUB/pubkey")
+	: >"$STUB/kubectl.log"
+	out=$(run_step homelab cluster/steps/gitops-argocd.sh </dev/null 2>&1) || true
+	if [ "$(cat "$STUB/pubkey")" = "$first" ] && ! grep -q 'create secret generic argocd-repo-ssh-key' "$STUB/kubectl.log"; then
+		pass "homelab: second run keeps the key pair"
+	else
+		fail "homelab: second run keeps the key pair" "$out"
+	fi
+fi
+
+finish
