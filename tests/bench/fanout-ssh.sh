@@ -5,17 +5,20 @@
 # master connection per host (ControlMaster), then closes the master.
 # Each ssh runs in its own session (setsid), as parallel-ssh starts its ssh
 # processes: on a busy machine the kernel's autogroup scheduler gives every
-# session its own share of CPU, so this keeps the floor comparable.
+# session its own share of CPU. FANOUT_SETSID=0 keeps them all in the
+# caller's session instead (as a runner that only uses process groups does).
 set -euo pipefail
 cfg=$1 steps=$2
 shift 2
 cm=$(mktemp -d /tmp/bench-cm.XXXXXX)
 trap 'rm -rf "$cm"' EXIT
+wrap=(setsid -w)
+[ "${FANOUT_SETSID:-1}" = 1 ] || wrap=(env)
 chain() {
 	local h=$1 s rc=0
 	local o=(-F "$cfg" -o ControlMaster=auto -o "ControlPath=$cm/%C" -o ControlPersist=60)
 	for s in "$steps"/step[1-5].sh; do
-		setsid -w ssh "${o[@]}" "$h" bash -s <"$s" >/dev/null || { rc=$?; break; }
+		"${wrap[@]}" ssh "${o[@]}" "$h" bash -s <"$s" >/dev/null || { rc=$?; break; }
 	done
 	ssh "${o[@]}" -O exit "$h" 2>/dev/null || true
 	return "$rc"

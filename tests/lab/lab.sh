@@ -6,6 +6,7 @@
 #                                     DIR/known_hosts, DIR/id_ed25519, DIR/ssh_config
 #   lab.sh down DIR                   tear everything down (idempotent)
 #   lab.sh exec HOSTDIR -- CMD...     run CMD inside a host (as root, in its namespaces)
+#   lab.sh put HOSTDIR PATH < FILE    write standard input to PATH inside a host
 #   lab.sh kill-sshd DIR HOST         kill every process of HOST but its init (sshd too)
 #   lab.sh start-sshd DIR HOST        start HOST's sshd again
 #   lab.sh slow DIR HOST MS           delay every new SSH session on HOST by MS ms (0: off)
@@ -36,7 +37,7 @@ SHIM_PATHS=(
 )
 
 die() { echo "lab.sh: $*" >&2; exit 2; }
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # ---------------------------------------------------------------- helpers
 prereqs() {
@@ -183,7 +184,8 @@ start_host() { # hdir: start the host's init (namespaces + mounts), then its ssh
 	. "$hdir/host.env"
 	rm -f "$hdir/ready" "$hdir/init.pid" "$hdir/init.mntns"
 	# unshare forks; its child is pid 1 of the host's PID namespace.
-	setsid unshare --mount --uts --pid --fork --propagation private -- \
+	# --kill-child: if the unshare parent dies, the kernel kills the host's init.
+	setsid unshare --mount --uts --pid --fork --kill-child --propagation private -- \
 		nsenter --net="/run/netns/$HOST_NETNS" -- \
 		/bin/bash "$DIR/shared/host-init.sh" "$hdir" "$DIR/shared" "$HOST_NAME" \
 		</dev/null >>"$hdir/init.log" 2>&1 &
@@ -224,6 +226,14 @@ host_sshd_pid() {
 	return 0
 }
 
+up_cleanup() {
+	local rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "lab.sh: up failed; tearing down" >&2
+		cmd_down "$DIR" >&2 || true
+	fi
+}
+
 cmd_up() {
 	local n=${1:-} names_opt=
 	DIR=${2:-}
@@ -255,9 +265,9 @@ cmd_up() {
 	mkdir -p "$DIR"
 	DIR=$(cd "$DIR" && pwd)
 	[ ! -e "$DIR/lab.env" ] || die "a lab is already up in $DIR (lab.sh down $DIR first)"
-	# From here on, any failure tears down what was built.
-	trap 'echo "lab.sh: up failed; tearing down" >&2; cmd_down "$DIR" >&2 || true' ERR
-	set -E
+	# From here on, any failure (or an interrupt) tears down what was built.
+	trap up_cleanup EXIT
+	trap 'exit 130' INT TERM HUP
 	LAB_ID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 	LAB_SLOT=$(alloc_slot "$DIR")
 	LAB_BRIDGE=cclb$LAB_SLOT
@@ -327,9 +337,11 @@ for p in sys.argv[1:]: os.setxattr(p, "trusted.overlay.opaque", b"y")' "${opaque
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do wait "$i" || die "starting a host failed"; done
+	# For the lab's own tests: fail after everything is running.
+	[ "${LAB_TEST_FAIL:-}" != started ] || die "LAB_TEST_FAIL=started: failing on purpose"
 
 	write_inventory "${names[@]}"
-	trap - ERR
+	trap - EXIT INT TERM HUP
 	echo "lab $LAB_ID: $n hosts up in $DIR (198.18.$((LAB_SLOT * 4)).0/22, bridge $LAB_BRIDGE)"
 }
 
@@ -390,6 +402,10 @@ kill_host() { # hdir: kill the host's init (the kernel then kills its PID namesp
 	p=$(host_init "$hdir")
 	if [ -n "$p" ]; then kill -KILL "$p" 2>/dev/null || true; fi
 	u=$(cat "$hdir/unshare.pid" 2>/dev/null || true)
+	# Without a known init (a failed start), the unshare parent takes it along.
+	if [ -z "$p" ] && [ -n "$u" ] && ps -p "$u" -o comm= 2>/dev/null | grep -q unshare; then
+		kill -KILL "$u" 2>/dev/null || true
+	fi
 	# The unshare parent exits by itself once its child is gone; wait for both.
 	for ((t = 0; t < 500; t++)); do
 		if { [ -z "$p" ] || [ ! -e "/proc/$p" ]; } && { [ -z "$u" ] || ! ps -p "$u" -o comm= 2>/dev/null | grep -q unshare; }; then
@@ -445,6 +461,14 @@ cmd_exec() {
 	[ -f "$hdir/host.env" ] || die "$hdir is not a lab host directory"
 	hdir=$(cd "$hdir" && pwd)
 	host_enter "$hdir" "$@"
+}
+
+cmd_put() { # write stdin to a path inside the host (the safe way to seed a host's files)
+	local hdir=${1:-} path=${2:-}
+	if [ -z "$hdir" ] || [ -z "$path" ]; then usage; fi
+	case $path in /*) ;; *) die "PATH must be absolute" ;; esac
+	# shellcheck disable=SC2016 # expanded inside the host
+	cmd_exec "$hdir" -- /bin/sh -c 'mkdir -p "$(dirname "$1")" && cat >"$1"' put "$path"
 }
 
 cmd_kill_sshd() {
@@ -503,6 +527,7 @@ main() {
 	up) cmd_up "$@" ;;
 	down) cmd_down "$@" ;;
 	exec) cmd_exec "$@" ;;
+	put) cmd_put "$@" ;;
 	kill-sshd) cmd_kill_sshd "$@" ;;
 	start-sshd) cmd_start_sshd "$@" ;;
 	slow) cmd_slow "$@" ;;

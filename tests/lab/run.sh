@@ -28,6 +28,17 @@ else
 	fail "up rejects a bad host name before building anything" "$out"
 fi
 
+# A failure half-way through up (every host already running) leaves nothing.
+F=$TMP/failing
+at_exit "bash '$LAB' down '$F' >/dev/null 2>&1"
+if ! out=$(LAB_TEST_FAIL=started bash "$LAB" up 2 "$F" --names lt-fail-a,lt-fail-b 2>&1) && [[ $out == *"tearing down"* ]] &&
+	[ ! -e "$F/lab.env" ] && ! ip netns list | grep -q -- "-lt-fail-" && ! pgrep -f "host-init.sh $F/" >/dev/null; then
+	pass "a failed up tears down what it built"
+else
+	fail "a failed up tears down what it built" "$out
+$(ip netns list)"
+fi
+
 # ---- up
 start=$(date +%s.%N)
 if ! out=$(bash "$LAB" up 3 "$L1" 2>&1); then
@@ -103,8 +114,15 @@ out=$(lssh "$L1" host1 'curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.34/deb/R
 if [ "$out" = $'key\nno-net\ngpg-refuses-overwrite' ]; then pass "curl returns a canned key, never the network; gpg --dearmor behaves"; else fail "curl returns a canned key, never the network; gpg --dearmor behaves" "$out"; fi
 out=$(lssh "$L1" host1 'kubectl label node n1 a=b; kubectl label node n1 a=b; kubectl get node n1 -o jsonpath="{.metadata.labels.a}"; echo; kubectl taint node n1 k=v:NoSchedule; kubectl taint node n1 k=v:NoSchedule 2>/dev/null || echo taint-exists' 2>&1)
 if [ "$out" = $'node/n1 labeled\nnode/n1 not labeled\nb\nnode/n1 tainted\ntaint-exists' ]; then pass "kubectl keeps node labels and taints"; else fail "kubectl keeps node labels and taints" "$out"; fi
+snap() { find "$L1/host1/upper/var/lib/clusterc-lab" -printf '%p %s %T@\n' | sort; }
+before=$(snap)
+out=$(lssh "$L1" host1 'kubectl get nodes -o name; kubectl get node n1 -o json >/dev/null && echo json' 2>&1)
+after=$(snap)
+if [ "$out" = $'node/host1\nnode/n1\njson' ] && [ "$before" = "$after" ]; then pass "kubectl get lists nodes and writes nothing"; else fail "kubectl get lists nodes and writes nothing" "$out $(diff <(echo "$before") <(echo "$after"))"; fi
 out=$(bash "$LAB" exec "$L1/host1" -- cat /etc/hostname 2>&1)
 if [ "$out" = host1 ]; then pass "lab.sh exec runs a command inside a host"; else fail "lab.sh exec runs a command inside a host" "$out"; fi
+printf 'seeded\n' | bash "$LAB" put "$L1/host1" /etc/clusterc-lab/new-dir/seed
+if [ "$(cat "$L1/host1/upper/etc/clusterc-lab/new-dir/seed" 2>/dev/null)" = seeded ]; then pass "lab.sh put writes a file inside a host"; else fail "lab.sh put writes a file inside a host"; fi
 if [ ! -e /etc/k.gpg ] && [ ! -e /etc/kubernetes/admin.conf ]; then pass "no shim output reached the real /"; else fail "no shim output reached the real /"; fi
 
 # ---- host keys and authentication
@@ -133,7 +151,7 @@ if [ "$out" = written-by-ssh ]; then pass "start-sshd: it answers again, its fil
 
 # Timed over one master connection, so the handshake's CPU cost is not in it.
 lssh "$L1" host3 -o ControlMaster=yes -o ControlPath="$TMP/cm-%C" -o ControlPersist=30 true
-bash "$LAB" slow "$L1" host3 400
+bash "$LAB" slow "$L1" host3 1500
 t0=$(date +%s%N)
 lssh "$L1" host3 -o ControlPath="$TMP/cm-%C" true
 t1=$(date +%s%N)
@@ -142,7 +160,8 @@ lssh "$L1" host3 -o ControlPath="$TMP/cm-%C" true
 t2=$(date +%s%N)
 lssh "$L1" host3 -o ControlPath="$TMP/cm-%C" -O exit 2>/dev/null
 ms_slow=$(((t1 - t0) / 1000000)) ms_fast=$(((t2 - t1) / 1000000))
-if [ "$ms_slow" -ge 400 ] && [ "$ms_fast" -lt 300 ]; then pass "slow 400: a session takes ${ms_slow} ms, ${ms_fast} ms after slow 0 ($(cat "$L1/host3/slow.mode"))"; else fail "slow host delays sessions" "slow ${ms_slow} ms, fast ${ms_fast} ms"; fi
+# (Generous margins: the machine may be busy.)
+if [ "$ms_slow" -ge 1500 ] && [ $((ms_slow - ms_fast)) -ge 1000 ]; then pass "slow 1500: a session takes ${ms_slow} ms, ${ms_fast} ms after slow 0 ($(cat "$L1/host3/slow.mode"))"; else fail "slow host delays sessions" "slow ${ms_slow} ms, fast ${ms_fast} ms"; fi
 
 lssh "$L1" host3 reboot >/dev/null 2>&1
 gone=0 back=0
