@@ -565,6 +565,10 @@ EOF
 	fi
 	# A recorded ubuntu-drivers output on the GPU worker; the bundle on both hosts.
 	cp "$FIX/ubuntu-drivers/mixed.out" "$LABDIR/$w/upper/etc/clusterc-lab/ubuntu-drivers.out"
+	# The configuration nvidia-container-toolkit's package installs (the apt-get shim
+	# installs no files): gpu.runtime must edit only its runtimes line.
+	mkdir -p "$LABDIR/$w/upper/etc/nvidia-container-runtime"
+	cp "$FIX/nvidia-container-runtime-config.toml" "$LABDIR/$w/upper/etc/nvidia-container-runtime/config.toml"
 	for h in "$cp" "$w"; do
 		tar -C "$d" -cf - . | ssh -F "$LABDIR/ssh_config" "$h" 'rm -rf /root/bundle && mkdir -p /root/bundle && tar -C /root/bundle -xf -'
 	done
@@ -609,8 +613,11 @@ EOF
 		grep -q "^    eth0:" "$f" && grep -qF -- "- \"$2/22\"" "$f" && grep -q "to: default" "$f" &&
 		[ "$(stat -c %a "$f")" = 600 ]' _ "$wu" "$(jq -r ".hosts[\"$w\"].address" "$LABDIR/lab.json")"
 	check "lab: 99-nvidia.conf" grep -qF 'monitor_path = "/usr/libexec/crio/conmon"' "$wu/etc/crio/crio.conf.d/99-nvidia.conf"
-	check "lab: nvidia-container-runtime config.toml with full runtime paths" grep -qxF \
-		'runtimes = ["/usr/libexec/crio/runc", "/usr/libexec/crio/crun"]' "$wu/etc/nvidia-container-runtime/config.toml"
+	check "lab: nvidia-container-runtime config.toml: only the runtimes line changed, to full paths" bash -c '
+		diff "$1" "$2" | grep "^[<>]" >"$3"
+		[ "$(cat "$3")" = "$(printf "%s\n" "< runtimes = [\"docker-runc\", \"runc\", \"crun\"]" \
+			"> runtimes = [\"/usr/libexec/crio/runc\", \"/usr/libexec/crio/crun\"]")" ]' \
+		_ "$FIX/nvidia-container-runtime-config.toml" "$wu/etc/nvidia-container-runtime/config.toml" "$TMP/toml.diff"
 	check "lab: the second-newest server driver was installed (mixed.out -> 535-server)" \
 		grep -q '^nvidia-driver-535-server ' "$wu/var/lib/clusterc-lab/dpkg/installed"
 	check "lab: gpu.driver asked for a reboot on run 1" grep -qx '::clusterc::reboot' "$TMP/lab-$w-run1.log"

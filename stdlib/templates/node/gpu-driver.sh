@@ -15,6 +15,11 @@ if [ -n "$installed" ]; then
 	cc_log "driver already installed: $(tr '\n' ' ' <<<"$installed"); leaving it"
 	exit 0
 fi
+# A driver installed some other way (NVIDIA's .run installer) answers nvidia-smi.
+if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+	cc_log "nvidia-smi works: a driver is installed already; leaving it"
+	exit 0
+fi
 
 cc_apt_install ubuntu-drivers-common pciutils
 {{#if node.gpu.driver}}
