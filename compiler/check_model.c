@@ -24,6 +24,15 @@ struct ctx {
 
 /* ---- small accessors ---- */
 
+/* An attribute's value for the rules below, or NULL when it is absent or
+ * poisoned (its problem was reported where the value was made: an overflowing
+ * number, a missing env(), a bad string), so that no rule piles on. */
+static struct ast_node *value_get(const struct ast_node *blk, const char *name)
+{
+	struct ast_node *v = block_get(blk, name);
+	return v && !v->poisoned ? v : NULL;
+}
+
 static const char *str_attr(const struct ast_node *blk, const char *name, const char *dflt)
 {
 	struct ast_node *v = blk ? block_get(blk, name) : NULL;
@@ -34,13 +43,13 @@ static const char *str_attr(const struct ast_node *blk, const char *name, const 
 
 static long long int_attr(const struct ast_node *blk, const char *name, long long dflt)
 {
-	struct ast_node *v = blk ? block_get(blk, name) : NULL;
+	struct ast_node *v = blk ? value_get(blk, name) : NULL;
 	return v && (v->kind == AST_INT || v->kind == AST_SIZE || v->kind == AST_DURATION) ? (long long)v->u.num : dflt;
 }
 
 static int bool_attr(const struct ast_node *blk, const char *name, int dflt)
 {
-	struct ast_node *v = blk ? block_get(blk, name) : NULL;
+	struct ast_node *v = blk ? value_get(blk, name) : NULL;
 	return v && v->kind == AST_BOOL ? v->u.boolean : dflt;
 }
 
@@ -51,7 +60,7 @@ static json_t *jstr_or_null(const char *s)
 
 static json_t *secret_json(const struct ast_node *blk, const char *name)
 {
-	struct ast_node *v = blk ? block_get(blk, name) : NULL;
+	struct ast_node *v = blk ? value_get(blk, name) : NULL;
 	if (!v || v->kind != AST_SECRET)
 		return json_null();
 	return json_pack("{s:s}", "secret", v->u.str);
@@ -188,8 +197,11 @@ static bool parse_minor(const char *s, int *major, int *minor)
 
 static void check_versions(struct ctx *c, const struct ast_node *cl)
 {
-	struct ast_node *kv = block_get(cl, "kubernetes"), *cv = block_get(cl, "crio");
+	struct ast_node *kv = value_get(cl, "kubernetes"), *cv = value_get(cl, "crio");
 	int kma, kmi, cma, cmi;
+	/* A poisoned value (a missing env(), a bad string) was reported already. */
+	if ((kv && kv->poisoned) || (cv && cv->poisoned))
+		return;
 	bool kok = kv && kv->kind == AST_STRING && parse_minor(kv->u.str, &kma, &kmi);
 	bool cok = cv && cv->kind == AST_STRING && parse_minor(cv->u.str, &cma, &cmi);
 	if (kv && kv->kind == AST_STRING && !kok) {
@@ -200,12 +212,12 @@ static void check_versions(struct ctx *c, const struct ast_node *cl)
 		diag_error(c->d, cv->loc, "'%s' is not a CRI-O minor version", cv->u.str);
 		diag_hint(c->d, "write MAJOR.MINOR, such as \"1.34\"");
 	}
-	if (!kok || !cok)
+	if (kok && kma != 1)
+		diag_error(c->d, kv->loc, "Kubernetes %s does not exist: only major version 1 does", kv->u.str);
+	if (cok && cma != 1)
+		diag_error(c->d, cv->loc, "CRI-O %s does not exist: only major version 1 does", cv->u.str);
+	if (!kok || !cok || kma != 1 || cma != 1)
 		return;
-	if (kma != 1 || cma != 1) {
-		diag_error(c->d, kma != 1 ? kv->loc : cv->loc, "only major version 1 exists");
-		return;
-	}
 	if (cmi == kmi)
 		return;
 	if (cmi == kmi - 1) {
@@ -216,6 +228,12 @@ static void check_versions(struct ctx *c, const struct ast_node *cl)
 	}
 	diag_error(c->d, cv->loc, "CRI-O %s does not fit Kubernetes %s", cv->u.str, kv->u.str);
 	diag_hint(c->d, "use the same minor version for both, crio = \"%s\"", kv->u.str);
+}
+
+/* A user name that would be an ssh option or break a command line. */
+static bool bad_ssh_user(const char *user)
+{
+	return !*user || user[0] == '-' || strpbrk(user, " \t\n'\"$`\\;&|<>@");
 }
 
 /* ---- network facts shared by several rules ---- */
@@ -233,6 +251,8 @@ struct netinfo {
 	uint8_t pod_p, svc_p;
 	struct loc pod_loc, svc_loc;
 	bool have_pod_loc, have_svc_loc;
+	/* Written but unusable (reported already): rules that need it are skipped. */
+	bool pod_unknown, svc_unknown;
 };
 
 static json_t *build_cluster(struct ctx *c, struct netinfo *ni)
@@ -259,16 +279,18 @@ static json_t *build_cluster(struct ctx *c, struct netinfo *ni)
 	/* Pod and service networks, with kubeadm's defaults. */
 	ni->pod = 0x0AF40000u; ni->pod_p = 16;   /* 10.244.0.0/16 */
 	ni->svc = 0x0A600000u; ni->svc_p = 12;   /* 10.96.0.0/12 */
-	struct ast_node *pv = block_get(cl, "pod_cidr"), *sv = block_get(cl, "service_cidr");
+	struct ast_node *pv = value_get(cl, "pod_cidr"), *sv = value_get(cl, "service_cidr");
 	if (pv && pv->kind == AST_CIDR) {
 		ni->pod = pv->u.ip.addr; ni->pod_p = pv->u.ip.prefix; ni->pod_loc = pv->loc; ni->have_pod_loc = true;
 	}
 	if (sv && sv->kind == AST_CIDR) {
 		ni->svc = sv->u.ip.addr; ni->svc_p = sv->u.ip.prefix; ni->svc_loc = sv->loc; ni->have_svc_loc = true;
 	}
+	ni->pod_unknown = block_get(cl, "pod_cidr") && !ni->have_pod_loc;
+	ni->svc_unknown = block_get(cl, "service_cidr") && !ni->have_svc_loc;
 	set_cidr(j, "pod_cidr", cidr_network(ni->pod, ni->pod_p), ni->pod_p);
 	set_cidr(j, "service_cidr", cidr_network(ni->svc, ni->svc_p), ni->svc_p);
-	if (cidr_overlaps(ni->pod, ni->pod_p, ni->svc, ni->svc_p)) {
+	if (!ni->pod_unknown && !ni->svc_unknown && cidr_overlaps(ni->pod, ni->pod_p, ni->svc, ni->svc_p)) {
 		struct loc at = ni->have_svc_loc ? ni->svc_loc : ni->have_pod_loc ? ni->pod_loc : cl->u.block.type_loc;
 		diag_error(c->d, at, "the pod and service CIDRs overlap");
 		if (ni->have_pod_loc && ni->have_svc_loc)
@@ -277,6 +299,9 @@ static json_t *build_cluster(struct ctx *c, struct netinfo *ni)
 
 	const struct ast_node *ssh = block_get(cl, "ssh");
 	json_t *js = json_object();
+	if (str_attr(ssh, "user", NULL) && bad_ssh_user(str_attr(ssh, "user", NULL)))
+		diag_error(c->d, block_get(ssh, "user")->loc, "ssh user '%s' is not a valid user name",
+			   str_attr(ssh, "user", NULL));
 	json_object_set_new(js, "user", json_string(str_attr(ssh, "user", "ubuntu")));
 	json_object_set_new(js, "key", json_string(str_attr(ssh, "key", "~/.ssh/id_ed25519")));
 	json_object_set_new(js, "port", json_integer(int_attr(ssh, "port", 22)));
@@ -334,7 +359,7 @@ static json_t *build_network(struct ctx *c, struct netinfo *ni)
 	if (!nb)
 		return json_null();
 	json_t *j = json_object();
-	struct ast_node *gw = block_get(nb, "gateway");
+	struct ast_node *gw = value_get(nb, "gateway");
 	if (gw && gw->kind == AST_IPV4) {
 		ni->have_gateway = true;
 		ni->gateway = gw->u.ip.addr;
@@ -347,7 +372,7 @@ static json_t *build_network(struct ctx *c, struct netinfo *ni)
 	struct ast_node *nsv = block_get(nb, "nameservers");
 	if (nsv && nsv->kind == AST_LIST) {
 		for (struct ast_node *it = nsv->u.list.items; it; it = it->next)
-			if (it->kind == AST_IPV4) {
+			if (it->kind == AST_IPV4 && !it->poisoned) {
 				char *s = fmt_ip(it->u.ip.addr);
 				json_array_append_new(ns, json_string(s));
 				free(s);
@@ -358,7 +383,7 @@ static json_t *build_network(struct ctx *c, struct netinfo *ni)
 		free(s);
 	}
 	json_object_set_new(j, "nameservers", ns);
-	struct ast_node *pool = block_get(nb, "lb_pool");
+	struct ast_node *pool = value_get(nb, "lb_pool");
 	if (pool && pool->kind == AST_CIDR) {
 		ni->have_pool = true;
 		ni->pool = pool->u.ip.addr;
@@ -370,12 +395,12 @@ static json_t *build_network(struct ctx *c, struct netinfo *ni)
 			diag_error(c->d, pool->loc, "lb_pool contains the gateway");
 			diag_note(c->d, ni->gateway_loc, "the gateway is here");
 		}
-		if (cidr_overlaps(ni->pool, ni->pool_prefix, ni->pod, ni->pod_p)) {
+		if (!ni->pod_unknown && cidr_overlaps(ni->pool, ni->pool_prefix, ni->pod, ni->pod_p)) {
 			diag_error(c->d, pool->loc, "lb_pool overlaps the pod CIDR");
 			if (ni->have_pod_loc)
 				diag_note(c->d, ni->pod_loc, "the pod CIDR is here");
 		}
-		if (cidr_overlaps(ni->pool, ni->pool_prefix, ni->svc, ni->svc_p)) {
+		if (!ni->svc_unknown && cidr_overlaps(ni->pool, ni->pool_prefix, ni->svc, ni->svc_p)) {
 			diag_error(c->d, pool->loc, "lb_pool overlaps the service CIDR");
 			if (ni->have_svc_loc)
 				diag_note(c->d, ni->svc_loc, "the service CIDR is here");
@@ -605,7 +630,7 @@ static void check_labels(struct ctx *c, struct ast_node *labels, json_t *out)
 			diag_hint(c->d, "describe the card with gpu { model = \"...\" } instead");
 			continue;
 		}
-		if (v->kind != AST_STRING)
+		if (v->kind != AST_STRING || v->poisoned)
 			continue;
 		if (!label_name(v->u.str, strlen(v->u.str), true)) {
 			diag_error(c->d, v->loc, "label value '%s' is not valid", v->u.str);
@@ -623,7 +648,7 @@ static void check_taints(struct ctx *c, struct ast_node *taints, json_t *out)
 		return;
 	static const char *const effects[] = { "NoSchedule", "PreferNoSchedule", "NoExecute" };
 	for (struct ast_node *t = taints->u.list.items; t; t = t->next) {
-		if (t->kind != AST_STRING)
+		if (t->kind != AST_STRING || t->poisoned)
 			continue;
 		const char *s = t->u.str;
 		const char *colon = strrchr(s, ':');
@@ -681,7 +706,7 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 	/* The node subnet's prefix: the first one written, else /24. */
 	ni->prefix = 24;
 	for (size_t i = 0; i < n; i++) {
-		struct ast_node *ip = block_get(c->b->nodes[i], "ip");
+		struct ast_node *ip = value_get(c->b->nodes[i], "ip");
 		if (ip && ip->kind == AST_CIDR) {
 			ni->prefix = ip->u.ip.prefix;
 			break;
@@ -730,9 +755,11 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 			}
 			if (nf->prefix < 31 && (nf->ip == cidr_network(nf->ip, nf->prefix) ||
 						nf->ip == cidr_broadcast(nf->ip, nf->prefix))) {
-				diag_error(c->d, ipv->loc, "%s is the %s address of its subnet, not a host address",
-					   nf->ip == cidr_network(nf->ip, nf->prefix) ? "this" : "this",
-					   nf->ip == cidr_network(nf->ip, nf->prefix) ? "network" : "broadcast");
+				char *s = fmt_ip(nf->ip), *net = fmt_cidr(cidr_network(nf->ip, nf->prefix), nf->prefix);
+				diag_error(c->d, ipv->loc, "node '%s' address %s is the %s address of %s, not a host address",
+					   name, s, nf->ip == cidr_network(nf->ip, nf->prefix) ? "network" : "broadcast", net);
+				free(s);
+				free(net);
 			}
 			if (ni->have_gateway) {
 				if (nf->ip == ni->gateway) {
@@ -748,18 +775,25 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 				}
 			}
 			if (ni->have_pool && cidr_contains(ni->pool, ni->pool_prefix, nf->ip)) {
-				diag_error(c->d, ipv->loc, "node '%s' address is inside lb_pool", name);
+				char *s = fmt_ip(nf->ip), *pool = fmt_cidr(ni->pool, ni->pool_prefix);
+				diag_error(c->d, ipv->loc, "node '%s' address %s is inside lb_pool %s", name, s, pool);
 				diag_note(c->d, ni->pool_loc, "lb_pool is here");
+				free(s);
+				free(pool);
 			}
-			if (cidr_overlaps(ni->pod, ni->pod_p, nf->ip, nf->prefix)) {
+			if (!ni->pod_unknown && cidr_overlaps(ni->pod, ni->pod_p, nf->ip, nf->prefix)) {
 				diag_error(c->d, ipv->loc, "node '%s' subnet overlaps the pod CIDR", name);
 				if (ni->have_pod_loc)
 					diag_note(c->d, ni->pod_loc, "the pod CIDR is here");
+				else
+					diag_hint(c->d, "the pod CIDR is kubeadm's default 10.244.0.0/16; set pod_cidr in the cluster block to a range the nodes do not use");
 			}
-			if (cidr_overlaps(ni->svc, ni->svc_p, nf->ip, nf->prefix)) {
+			if (!ni->svc_unknown && cidr_overlaps(ni->svc, ni->svc_p, nf->ip, nf->prefix)) {
 				diag_error(c->d, ipv->loc, "node '%s' subnet overlaps the service CIDR", name);
 				if (ni->have_svc_loc)
 					diag_note(c->d, ni->svc_loc, "the service CIDR is here");
+				else
+					diag_hint(c->d, "the service CIDR is kubeadm's default 10.96.0.0/12; set service_cidr in the cluster block to a range the nodes do not use");
 			}
 		} else {
 			json_object_set_new(j, "ip", json_null());
@@ -801,7 +835,7 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 				}
 			}
 			json_object_set_new(jv, "on", jstr_or_null(on_name));
-			struct ast_node *idv = block_get(vm, "id");
+			struct ast_node *idv = value_get(vm, "id");
 			long long vmid = int_attr(vm, "id", 0);
 			if (idv && idv->kind == AST_INT) {
 				if (vmid < 100 || vmid > 999999999) {
@@ -821,11 +855,11 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 			}
 			json_object_set_new(jv, "id", json_integer(vmid));
 			long long cores = int_attr(vm, "cores", 2);
-			struct ast_node *cv = block_get(vm, "cores");
+			struct ast_node *cv = value_get(vm, "cores");
 			if (cv && cv->kind == AST_INT && (cores < 1 || cores > 512))
 				diag_error(c->d, cv->loc, "cores must be between 1 and 512");
 			json_object_set_new(jv, "cores", json_integer(cores));
-			struct ast_node *mv = block_get(vm, "memory"), *dv = block_get(vm, "disk");
+			struct ast_node *mv = value_get(vm, "memory"), *dv = value_get(vm, "disk");
 			unsigned long long mem = mv && mv->kind == AST_SIZE ? mv->u.num : 4096ull << 20;
 			unsigned long long disk = dv && dv->kind == AST_SIZE ? dv->u.num : 20ull << 30;
 			if (mv && mv->kind == AST_SIZE && (mem % (1u << 20) || mem < (512ull << 20)))
@@ -895,10 +929,9 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 		json_object_set_new(js, "host", host ? json_string(host) : json_incref(json_object_get(j, "ip")));
 		json_object_set_new(js, "port", json_integer(int_attr(ssh, "port", json_integer_value(json_object_get(cssh, "port")))));
 		const char *user = str_attr(ssh, "user", json_string_value(json_object_get(cssh, "user")));
-		if (user && (user[0] == '-' || strpbrk(user, " \t\n'\"$`\\;&|<>@"))) {
-			diag_error(c->d, block_get(ssh, "user") ? block_get(ssh, "user")->loc : nb->u.block.type_loc,
-				   "ssh user '%s' is not a valid user name", user);
-		}
+		/* The cluster's own ssh user is checked once, in build_cluster. */
+		if (str_attr(ssh, "user", NULL) && bad_ssh_user(user))
+			diag_error(c->d, block_get(ssh, "user")->loc, "ssh user '%s' is not a valid user name", user);
 		json_object_set_new(js, "user", json_string(user));
 		json_object_set_new(js, "key", json_string(str_attr(ssh, "key", json_string_value(json_object_get(cssh, "key")))));
 		json_object_set_new(j, "ssh", js);
@@ -907,7 +940,8 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 	bool roles_known = true;
 	for (size_t i = 0; i < n; i++) {
 		struct ast_node *r = block_get(c->b->nodes[i], "role");
-		roles_known &= !r || ((r->kind == AST_REF || r->kind == AST_STRING) &&
+		/* A missing or wrong role was reported; "no control node" would repeat it. */
+		roles_known &= r && !c->b->nodes[i]->poisoned && ((r->kind == AST_REF || r->kind == AST_STRING) &&
 				      (!strcmp(r->u.str, "control") || !strcmp(r->u.str, "worker")));
 	}
 	if (ncontrol == 0 && c->b->cluster && roles_known) {
@@ -924,7 +958,7 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 static void check_control_endpoint(struct ctx *c, struct netinfo *ni, json_t *cluster, json_t *nodes)
 {
 	struct ast_node *cl = c->b->cluster;
-	struct ast_node *ce = block_get(cl, "control_endpoint");
+	struct ast_node *ce = value_get(cl, "control_endpoint");
 	size_t ncontrol = 0, idx;
 	json_t *n, *first = NULL;
 	json_array_foreach(nodes, idx, n) {
@@ -998,7 +1032,7 @@ static json_t *build_ceph(struct ctx *c, size_t nworkers)
 		if (!mv->u.list.count)
 			diag_error(c->d, mv->loc, "ceph needs at least one monitor");
 		for (struct ast_node *it = mv->u.list.items; it; it = it->next) {
-			if (it->kind != AST_ENDPOINT && it->kind != AST_IPV4)
+			if ((it->kind != AST_ENDPOINT && it->kind != AST_IPV4) || it->poisoned)
 				continue;
 			struct strbuf sb = STRBUF_INIT;
 			ipv4_format(&sb, it->u.ip.addr);
@@ -1064,7 +1098,8 @@ static json_t *build_argocd(struct ctx *c)
 		}
 	}
 	struct loc rloc = block_get(ab, "repo") ? block_get(ab, "repo")->loc : ab->u.block.type_loc;
-	bool repo_unknown = block_get(ab, "repo") && block_get(ab, "repo")->poisoned;
+	/* Missing, poisoned or not a string (a secret()): reported already. */
+	bool repo_unknown = !value_get(ab, "repo") || value_get(ab, "repo")->kind != AST_STRING;
 	if (repo_unknown) {
 		json_object_set_new(j, "repo_host", json_null());
 		json_object_set_new(j, "repo_path", json_null());
@@ -1146,7 +1181,7 @@ static json_t *build_monitoring(struct ctx *c)
 		return json_null();
 	const char *domain = json_string_value(json_object_get(json_object_get(c->model, "cluster"), "domain"));
 	json_t *j = json_object();
-	struct ast_node *t = block_get(mb, "gpu_temperature_alert");
+	struct ast_node *t = value_get(mb, "gpu_temperature_alert");
 	long long temp = int_attr(mb, "gpu_temperature_alert", 80);
 	if (t && t->kind == AST_INT && (temp < 30 || temp > 120))
 		diag_error(c->d, t->loc, "gpu_temperature_alert %lld is not a GPU temperature in °C (30 to 120)", temp);

@@ -16,6 +16,10 @@ void check_blocks_release(struct check_blocks *b)
 
 struct ast_node *block_get(const struct ast_node *block, const char *name)
 {
+	/* No block, or an attribute written where a block belongs (reported by
+	 * check_schema): nothing to look up. */
+	if (!block || block->kind != AST_BLOCK)
+		return NULL;
 	for (struct ast_node *c = block->u.block.body; c; c = c->next) {
 		if (c->kind == AST_ATTR && !strcmp(c->u.attr.name, name))
 			return c->u.attr.value;
@@ -62,6 +66,8 @@ static void type_error(struct diag *d, struct ast_node *v, const char *what, con
 static void check_value(struct diag *d, const struct sattr *a, enum stype t, struct ast_node *v,
 			const char *what)
 {
+	if (v->poisoned)
+		return; /* its problem was reported where the value was made */
 	switch (t) {
 	case S_STRING:
 		if (v->kind != AST_STRING) {
@@ -174,6 +180,9 @@ static void check_block(struct diag *d, const struct sblock *sb, struct ast_node
 static void check_body(struct diag *d, const struct sblock *sb, struct ast_node *blk)
 {
 	const char *btype = blk->u.block.type;
+	/* Attributes that a misspelt name was taken for ("rolee": "did you mean
+	 * 'role'?"): their "missing required attribute" would only repeat it. */
+	bool *suggested = xcalloc(sb->nattrs + 1, sizeof(*suggested));
 	for (struct ast_node *c = blk->u.block.body; c; c = c->next) {
 		bool is_block = c->kind == AST_BLOCK;
 		const char *name = is_block ? c->u.block.type : c->u.attr.name;
@@ -196,7 +205,11 @@ static void check_body(struct diag *d, const struct sblock *sb, struct ast_node 
 			diag_error(d, nloc, "unknown %s '%s' in '%s'", is_block ? "block" : "attribute", name, btype);
 			size_t n;
 			const char **cands = schema_attr_names(sb, &n);
-			suggest(d, name, cands, n);
+			const char *s = diag_suggest(name, cands, n);
+			if (s) {
+				diag_hint(d, "did you mean '%s'?", s);
+				suggested[schema_attr(sb, s) - sb->attrs] = true;
+			}
 			free(cands);
 			continue;
 		}
@@ -231,7 +244,10 @@ static void check_body(struct diag *d, const struct sblock *sb, struct ast_node 
 		strbuf_release(&what);
 	}
 	for (size_t i = 0; i < sb->nattrs; i++) {
-		if (!(sb->attrs[i].flags & F_REQUIRED) || block_get(blk, sb->attrs[i].name))
+		/* In a block with a syntax error the attribute may be the one that
+		 * error recovery dropped: do not call it missing. */
+		if (!(sb->attrs[i].flags & F_REQUIRED) || block_get(blk, sb->attrs[i].name) ||
+		    suggested[i] || blk->poisoned)
 			continue;
 		if (blk->u.block.name)
 			diag_error(d, blk->u.block.type_loc, "%s '%s' is missing required attribute '%s'",
@@ -240,6 +256,7 @@ static void check_body(struct diag *d, const struct sblock *sb, struct ast_node 
 			diag_error(d, blk->u.block.type_loc, "'%s' is missing required attribute '%s'", btype,
 				   sb->attrs[i].name);
 	}
+	free(suggested);
 }
 
 static void check_block(struct diag *d, const struct sblock *sb, struct ast_node *blk)
@@ -314,7 +331,13 @@ void check_schema(struct unit *u, struct check_blocks *out)
 	}
 	if (!out->cluster && u->nblocks)
 		diag_error(d, (struct loc){ u->blocks[0]->loc.file, 0, 0 }, "there is no 'cluster' block");
-	if (!u->nblocks && !diag_failed(d))
-		diag_error(d, LOC_NONE, "'%s' defines nothing: a cluster needs a 'cluster' block and at least one node",
+	if (!u->nblocks && !diag_failed(d)) {
+		/* Point at the top of the file itself (not at a .env file). */
+		struct loc at = LOC_NONE;
+		for (size_t i = d->nsources; i-- > 0;)
+			if (!strcmp(d->sources[i].path, u->main_path))
+				at = (struct loc){ (int32_t)i, 0, 0 };
+		diag_error(d, at, "'%s' defines nothing: a cluster needs a 'cluster' block and at least one node",
 			   u->main_path);
+	}
 }

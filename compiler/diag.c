@@ -174,6 +174,26 @@ static int cmp_top(const void *a, const void *b)
 #define C_GREEN "\033[1;32m"
 #define C_RESET "\033[0m"
 
+/* The length of the well-formed UTF-8 sequence at s[i] (1 for ASCII), or 0
+ * when the bytes there are not UTF-8. */
+static size_t utf8_seq(const char *s, size_t i, size_t end)
+{
+	unsigned char c = (unsigned char)s[i];
+	if (c < 0x80)
+		return 1;
+	size_t len = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+	if (!len || i + len > end)
+		return 0;
+	for (size_t k = 1; k < len; k++)
+		if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+			return 0;
+	unsigned char c1 = (unsigned char)s[i + 1];
+	if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+	    (c == 0xF4 && c1 >= 0x90))
+		return 0;
+	return len;
+}
+
 static void print_snippet(const struct diag *d, const struct diag_entry *e, FILE *out)
 {
 	const struct source *s = diag_source(d, e->loc.file);
@@ -193,27 +213,32 @@ static void print_snippet(const struct diag *d, const struct diag_entry *e, FILE
 		from = col > 80 ? e->loc.start - 80 : ls;
 		to = from + 200 < le ? from + 200 : le;
 	}
+	/* Start on a character boundary when the line was cut. */
+	while (from > ls && from < le && ((unsigned char)s->text[from] & 0xC0) == 0x80)
+		from--;
+	/* Each character is one column: a UTF-8 sequence is copied whole, a byte
+	 * that is not UTF-8 or a control byte is shown as '?', so that the
+	 * caret lines up and nothing garbles the terminal. */
 	struct strbuf line = STRBUF_INIT, mark = STRBUF_INIT;
-	for (size_t i = from; i < to; i++) {
-		unsigned char c = (unsigned char)s->text[i];
-		/* Control bytes would garble a terminal; show them as '?'. */
-		strbuf_addch(&line, c == '\t' ? '\t' : (c < 0x20 || c == 0x7f) ? '?' : c);
-	}
-	for (size_t i = from; i < e->loc.start && i < to; i++) {
-		unsigned char c = (unsigned char)s->text[i];
-		/* Keep tabs so the caret lines up; count a UTF-8 sequence as one column. */
-		if (c == '\t')
-			strbuf_addch(&mark, '\t');
-		else if ((c & 0xC0) != 0x80)
-			strbuf_addch(&mark, ' ');
-	}
 	size_t span_end = e->loc.end < le ? e->loc.end : le;
 	if (span_end > to)
 		span_end = to;
 	size_t width = 0;
-	for (size_t i = e->loc.start; i < span_end; i++)
-		if (((unsigned char)s->text[i] & 0xC0) != 0x80)
+	for (size_t i = from; i < to;) {
+		unsigned char c = (unsigned char)s->text[i];
+		size_t n = utf8_seq(s->text, i, to);
+		if (c == '\t')
+			strbuf_addch(&line, '\t');
+		else if (n == 0 || c < 0x20 || c == 0x7f)
+			strbuf_addch(&line, '?');
+		else
+			strbuf_add(&line, s->text + i, n);
+		if (i < e->loc.start)
+			strbuf_addch(&mark, c == '\t' ? '\t' : ' ');
+		else if (i < span_end)
 			width++;
+		i += n ? n : 1;
+	}
 	fprintf(out, "  %s\n  ", line.buf);
 	fputs(mark.buf, out);
 	if (d->color)

@@ -34,6 +34,8 @@ enum net_status ipv4_parse(const char *s, size_t n, uint32_t *out)
 		size_t start = i;
 		while (i < n && s[i] != '.')
 			i++;
+		if (i - start > 1 && s[start] == '0')
+			return NET_LEADING_ZERO;
 		if (i - start == 0 || i - start > 3) {
 			/* Four digits or more is an out-of-range octet, not a format error. */
 			if (i - start > 3)
@@ -72,6 +74,8 @@ static enum net_status parse_addr_number(const char *s, size_t n, char sep, size
 	if (st != NET_OK)
 		return st;
 	size_t len = n - (size_t)(at - s) - 1;
+	if (len > 1 && at[1] == '0')
+		return NET_LEADING_ZERO; /* "/012" is a typo, not a long prefix */
 	if (len > maxdigits)
 		return range;
 	st = parse_dec(at + 1, len, 99999, v, false);

@@ -5,6 +5,7 @@
 #define YYLTYPE CC_YYLTYPE
 #include "lexer.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Reports each invalid UTF-8 sequence once; the lexer then skips such bytes
@@ -39,6 +40,17 @@ static void check_encoding(struct diag *d, int32_t file, const char *s, size_t n
 		diag_hint(d, "%d more invalid bytes in this file; is it a text file?", reported - 5);
 }
 
+/* Poisons every block (nested ones too) whose span holds offset `at`. */
+static void poison_blocks(struct ast_node *items, uint32_t at)
+{
+	for (struct ast_node *n = items; n; n = n->next) {
+		if (n->kind != AST_BLOCK || at < n->loc.start || at >= n->loc.end)
+			continue;
+		n->poisoned = true;
+		poison_blocks(n->u.block.body, at);
+	}
+}
+
 struct ast_node *parse_source(struct arena *arena, struct diag *d, int32_t file)
 {
 	const struct source *src = diag_source(d, file);
@@ -67,5 +79,8 @@ struct ast_node *parse_source(struct arena *arena, struct diag *d, int32_t file)
 	cc_yy_delete_buffer(buf, scanner);
 	cc_yylex_destroy(scanner);
 	strbuf_release(&ctx.str);
+	for (size_t i = 0; i < ctx.nsyntax_errors; i++)
+		poison_blocks(ctx.top.head, ctx.syntax_errors[i]);
+	free(ctx.syntax_errors);
 	return ctx.top.head;
 }

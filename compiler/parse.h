@@ -27,10 +27,14 @@ struct parse_ctx {
 	struct loc open[PARSE_MAX_DEPTH + 1];  /* locations of open '{', '[' and '(' */
 	int depth;
 	bool too_deep;
+	uint32_t *syntax_errors;  /* offsets of syntax errors, in order */
+	size_t nsyntax_errors, syntax_errors_cap;
 	struct ast_seq top;  /* the result */
 };
 
-/* Parses source `file` (already registered with the diag). */
+/* Parses source `file` (already registered with the diag). A block that holds
+ * a syntax error comes back poisoned: error recovery may have dropped any of
+ * its attributes, so the checker does not call them missing. */
 struct ast_node *parse_source(struct arena *arena, struct diag *d, int32_t file);
 
 #endif

@@ -64,6 +64,8 @@ static int cmp_env(const void *a, const void *b)
 
 static struct env_entry *dotenv_find(const struct unit *u, const char *name)
 {
+	if (!u->ndotenv)
+		return NULL; /* bsearch() may not be given a NULL array */
 	struct env_entry key = { (char *)name, NULL };
 	return bsearch(&key, u->dotenv, u->ndotenv, sizeof(key), cmp_env);
 }
@@ -191,6 +193,7 @@ static void load_dotenv(struct unit *u, const char *cluster_path)
 
 struct file_stack {
 	const char *real;
+	const char *path;  /* as named, for messages */
 	const struct file_stack *up;
 };
 
@@ -208,6 +211,8 @@ static bool seen_has(const struct seen *s, const char *real)
 }
 
 static void evaluate(struct unit *u, struct ast_node *n, const char *dir);
+static void load_source(struct unit *u, int32_t file, const char *path,
+			const struct file_stack *me, struct seen *seen);
 
 static void load(struct unit *u, const char *path, struct loc from, const struct file_stack *stack,
 		 struct seen *seen)
@@ -221,11 +226,30 @@ static void load(struct unit *u, const char *path, struct loc from, const struct
 		return;
 	}
 	for (const struct file_stack *s = stack; s; s = s->up) {
-		if (!strcmp(s->real, real)) {
+		if (strcmp(s->real, real))
+			continue;
+		if (s == stack) {
 			diag_error(u->diag, from, "import cycle: '%s' imports itself", path);
-			free(real);
-			return;
+		} else {
+			/* Name the whole chain, from the file imported again back to it. */
+			size_t n = 0;
+			for (const struct file_stack *t = stack; t != s; t = t->up)
+				n++;
+			const char **chain = xcalloc(n, sizeof(*chain));
+			size_t k = n;
+			for (const struct file_stack *t = stack; t != s; t = t->up)
+				chain[--k] = t->path;
+			struct strbuf sb = STRBUF_INIT;
+			strbuf_addf(&sb, "'%s'", s->path);
+			for (size_t i = 0; i < n; i++)
+				strbuf_addf(&sb, " imports '%s'", chain[i]);
+			strbuf_addf(&sb, ", which imports '%s' again", path);
+			diag_error(u->diag, from, "import cycle: %s", sb.buf);
+			strbuf_release(&sb);
+			free(chain);
 		}
+		free(real);
+		return;
 	}
 	if (seen_has(seen, real)) {
 		free(real); /* imported already: each file once */
@@ -240,6 +264,11 @@ static void load(struct unit *u, const char *path, struct loc from, const struct
 	XGROW(seen->real, seen->cap, seen->n + 1);
 	seen->real[seen->n++] = real;
 
+	if (from.file >= 0 && stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* An imported device or pipe could block or never end. */
+		diag_error(u->diag, from, "cannot read '%s': it is not a regular file", path);
+		return;
+	}
 	struct strbuf sb = STRBUF_INIT;
 	if (strbuf_read_file(&sb, path) < 0) {
 		diag_error(u->diag, from, "cannot read '%s': %s", path, strerror(errno));
@@ -248,14 +277,24 @@ static void load(struct unit *u, const char *path, struct loc from, const struct
 	}
 	size_t len = sb.len;
 	int32_t file = diag_add_source(u->diag, path, strbuf_detach(&sb, NULL), len);
+	struct file_stack me = { real, path, stack };
+	load_source(u, file, path, &me, seen);
+}
+
+/* Parses a registered source and takes in its items: imports are loaded in
+ * place, blocks evaluated and appended. */
+static void load_source(struct unit *u, int32_t file, const char *path,
+			const struct file_stack *me, struct seen *seen)
+{
 	struct ast_node *items = parse_source(&u->arena, u->diag, file);
 	char *dir = dir_of(path);
-	struct file_stack me = { real, stack };
 	for (struct ast_node *it = items; it;) {
 		struct ast_node *next = it->next;
-		if (it->kind == AST_IMPORT) {
+		if (it->kind == AST_IMPORT && u->no_disk) {
+			diag_error(u->diag, it->loc, "import is not available when checking text from memory");
+		} else if (it->kind == AST_IMPORT) {
 			char *target = path_join(dir, it->u.str);
-			load(u, target, it->loc, &me, seen);
+			load(u, target, it->loc, me, seen);
 			free(target);
 		} else if (it->kind == AST_BLOCK) {
 			evaluate(u, it, dir);
@@ -271,6 +310,8 @@ static void load(struct unit *u, const char *path, struct loc from, const struct
 	free(dir);
 }
 
+static void report_missing_env(struct unit *u, const char *path);
+
 bool resolve_file(struct unit *u, const char *path)
 {
 	u->main_path = xstrdup(path);
@@ -285,6 +326,29 @@ bool resolve_file(struct unit *u, const char *path)
 	for (size_t i = 0; i < seen.n; i++)
 		free(seen.real[i]);
 	free(seen.real);
+	report_missing_env(u, path);
+	return true;
+}
+
+bool resolve_buffer(struct unit *u, const char *name, const char *text, size_t len)
+{
+	u->main_path = xstrdup(name);
+	u->main_dir = xstrdup(".");
+	u->no_disk = true;
+	char *copy = xmalloc(len + 1);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	int32_t file = diag_add_source(u->diag, name, copy, len);
+	struct seen seen = { NULL, 0, 0 };
+	load_source(u, file, name, NULL, &seen);
+	free(seen.real);
+	report_missing_env(u, name);
+	return true;
+}
+
+/* All env() names with no value and no default, in one error. */
+static void report_missing_env(struct unit *u, const char *path)
+{
 	if (u->nmissing) {
 		struct strbuf sb = STRBUF_INIT;
 		for (size_t i = 0; i < u->nmissing; i++)
@@ -301,7 +365,6 @@ bool resolve_file(struct unit *u, const char *path)
 		diag_hint(u->diag, "%s", sb.buf);
 		strbuf_release(&sb);
 	}
-	return true;
 }
 
 /* ---- evaluation of env(), secret(), file() and '+' ---- */
@@ -329,6 +392,14 @@ static void become_string(struct unit *u, struct ast_node *n, const char *s)
 	n->u.str = arena_strdup(&u->arena, s);
 }
 
+/* A call that could not be evaluated (reported already): an empty string that
+ * later rules skip. */
+static void become_error(struct unit *u, struct ast_node *n)
+{
+	become_string(u, n, "");
+	n->poisoned = true;
+}
+
 static void note_missing(struct unit *u, const char *name)
 {
 	for (size_t i = 0; i < u->nmissing; i++)
@@ -350,20 +421,20 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		if (a->kind != AST_STRING) {
 			diag_error(u->diag, a->loc, "%s() takes strings, not %s", fn,
 				   ast_kind_phrase(a->kind));
-			become_string(u, n, "");
+			become_error(u, n);
 			return;
 		}
 	}
 	if (!strcmp(fn, "env")) {
 		if (nargs < 1 || nargs > 2) {
 			diag_error(u->diag, n->loc, "env() takes a name and an optional default, not %zu arguments", nargs);
-			become_string(u, n, "");
+			become_error(u, n);
 			return;
 		}
 		const char *name = args->u.str;
 		if (!valid_env_name(name)) {
 			diag_error(u->diag, args->loc, "'%s' is not a valid environment variable name", name);
-			become_string(u, n, "");
+			become_error(u, n);
 			return;
 		}
 		const char *v = unit_getenv(u, name);
@@ -372,15 +443,14 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		if (!v) {
 			diag_error(u->diag, n->loc, "environment variable '%s' is not set and has no default", name);
 			note_missing(u, name);
-			become_string(u, n, "");
-			n->poisoned = true;
+			become_error(u, n);
 			return;
 		}
 		become_string(u, n, v);
 	} else if (!strcmp(fn, "secret")) {
 		if (nargs != 1) {
 			diag_error(u->diag, n->loc, "secret() takes one name, not %zu arguments", nargs);
-			become_string(u, n, "");
+			become_error(u, n);
 			return;
 		}
 		if (!valid_env_name(args->u.str)) {
@@ -398,18 +468,27 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 	} else if (!strcmp(fn, "file")) {
 		if (nargs != 1) {
 			diag_error(u->diag, n->loc, "file() takes one path, not %zu arguments", nargs);
-			become_string(u, n, "");
+			become_error(u, n);
+			return;
+		}
+		if (u->no_disk) {
+			diag_error(u->diag, n->loc, "file() is not available when checking text from memory");
+			become_error(u, n);
 			return;
 		}
 		char *path = path_join(dir, args->u.str);
 		struct strbuf sb = STRBUF_INIT;
-		if (strbuf_read_file(&sb, path) < 0) {
+		struct stat st;
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			/* A directory, device or pipe: refuse rather than block or read forever. */
+			diag_error(u->diag, args->loc, "cannot read '%s': it is not a regular file", path);
+			become_error(u, n);
+		} else if (strbuf_read_file(&sb, path) < 0) {
 			diag_error(u->diag, args->loc, "cannot read '%s': %s", path, strerror(errno));
-			become_string(u, n, "");
-			n->poisoned = true;
+			become_error(u, n);
 		} else if (memchr(sb.buf, '\0', sb.len)) {
 			diag_error(u->diag, args->loc, "'%s' is not a text file", path);
-			become_string(u, n, "");
+			become_error(u, n);
 		} else {
 			become_string(u, n, sb.buf);
 		}
@@ -422,7 +501,7 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 			diag_hint(u->diag, "did you mean '%s'?", s);
 		else
 			diag_hint(u->diag, "the functions are env(), secret() and file()");
-		become_string(u, n, "");
+		become_error(u, n);
 	}
 }
 

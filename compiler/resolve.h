@@ -31,6 +31,7 @@ struct unit {
 	size_t nenv_files;
 	char **missing_env;         /* env() names with no value and no default */
 	size_t nmissing, missing_cap;
+	bool no_disk;               /* resolve_buffer: no imports, no file() */
 };
 
 void unit_init(struct unit *u, struct diag *d);
@@ -38,6 +39,10 @@ void unit_release(struct unit *u);
 /* Loads, parses and evaluates path and everything it imports. Returns false
  * when the file cannot be read at all (other problems are diagnostics). */
 bool resolve_file(struct unit *u, const char *path);
+/* Like resolve_file for text held in memory (the fuzzer): name labels the
+ * diagnostics; no .env file is read, and import and file() are refused, so
+ * nothing on disk is touched. text need not be NUL-terminated. */
+bool resolve_buffer(struct unit *u, const char *name, const char *text, size_t len);
 /* Looks a name up as env() does: the process environment, then .env. */
 const char *unit_getenv(const struct unit *u, const char *name);
 

@@ -22,6 +22,7 @@ int cc_yylex(CC_YYSTYPE *lval, struct loc *lloc, void *scanner);
 %code {
 #include <string.h>
 #include "parse.h"
+#include "xalloc.h"
 
 #define A (ctx->arena)
 
@@ -177,6 +178,13 @@ static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner, struct p
 	struct strbuf sb = STRBUF_INIT;
 	yysymbol_kind_t tok = yypcontext_token(pc);
 	struct loc loc = *yypcontext_location(pc);
+	if (ctx->too_deep) {
+		/* The lexer ended the file early and said why. */
+		strbuf_release(&sb);
+		return 0;
+	}
+	XGROW(ctx->syntax_errors, ctx->syntax_errors_cap, ctx->nsyntax_errors + 1);
+	ctx->syntax_errors[ctx->nsyntax_errors++] = loc.start;
 	strbuf_addstr(&sb, "syntax error: unexpected ");
 	describe_token(ctx, tok, loc, &sb);
 
