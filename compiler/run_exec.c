@@ -23,6 +23,7 @@
 #include "builtin.h"
 #include "xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -38,6 +39,7 @@
 enum hphase {
 	H_IDLE_UNUSED,  /* no selected step on this host */
 	H_NEW,
+	H_DEFERRED,     /* created by a builtin step of this run: connect when needed */
 	H_CONNECTING,
 	H_RETRY_WAIT,
 	H_PREP,
@@ -91,6 +93,8 @@ struct rhost {
 	char *lock_note;    /* plan mode: who holds the lock */
 	char *fail;
 	bool shipped;
+	bool deferred;      /* not connected at the start (see H_DEFERRED) */
+	bool late;          /* connecting after the barrier: decide its steps then */
 	struct job *job;
 };
 
@@ -108,6 +112,7 @@ struct run {
 	char *ctl_dir;
 	char *machine, *owner; /* lock identity: "machine pid user run-id" */
 	char *local_dir;
+	json_t *local_state; /* state key -> hash, for local and builtin steps */
 	struct job *jobs;
 	int running;
 	bool barrier;
@@ -429,7 +434,55 @@ static char *remote_dir(struct run *r)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* Builtin steps run here, whatever node they name, so their record is kept
+ * here too, under the step id (a builtin name repeats once per node). */
+static const char *state_key(const struct step *s)
+{
+	return s->builtin ? s->id : s->name;
+}
+
+static bool state_here(const struct step *s)
+{
+	return s->builtin || s->h->local;
+}
+
+/* Decides one step from the record its host (or this machine) keeps. */
+static void decide_step(struct run *r, struct step *s)
+{
+	const json_t *st = state_here(s) ? r->local_state : s->h->state;
+	bool known = state_here(s) || s->h->state_known;
+	const char *had = known ? json_string_value(json_object_get(st, state_key(s))) : NULL;
+	free(s->why_detail);
+	s->why_detail = NULL;
+	struct strbuf d = STRBUF_INIT;
+	if (!known && s->h->deferred) {
+		s->why = WHY_NEW;
+		strbuf_addf(&d, "%s is created in this run: its state is read once it answers",
+			    s->host);
+	} else if (!known) {
+		s->why = WHY_UNKNOWN;
+		strbuf_addstr(&d, s->h->fail ? s->h->fail : "host state unknown");
+	} else if (r->o->force) {
+		s->why = WHY_FORCED;
+		strbuf_addstr(&d, "--force");
+	} else if (!had) {
+		s->why = WHY_NEW;
+		strbuf_addf(&d, "%s has no record of it", state_here(s) ? "this machine" : s->host);
+	} else if (strcmp(had, s->hash)) {
+		s->why = WHY_CHANGED;
+		strbuf_addf(&d, "%s ran %.19s..., now %.19s...",
+			    state_here(s) ? "this machine" : s->host, had, s->hash);
+	} else {
+		s->why = WHY_DONE;
+		strbuf_addf(&d, "%s has this hash", state_here(s) ? "this machine" : s->host);
+	}
+	s->why_detail = strbuf_detach(&d, NULL);
+}
+
 /* ------------------------------------------------------------ hosts */
+
+static bool host_needs_ship(struct run *r, struct rhost *h);
+static void start_ship(struct run *r, struct rhost *h);
 
 static void fail_host(struct run *r, struct rhost *h, const char *msg)
 {
@@ -619,8 +672,31 @@ static void prep_done(struct run *r, struct job *j)
 	}
 	free(text);
 	h->state_known = true;
-	h->ph = H_READY;
+	h->rebooting = false;
 	run_log_event(&r->log, "host_ready", NULL, h->name, NULL);
+	if (!h->late) {
+		h->ph = H_READY;
+		return;
+	}
+	/* A host created in this run: its steps are decided now. */
+	for (size_t i = 0; i < h->nsteps; i++) {
+		struct step *s = &r->plan.steps[h->steps[i]];
+		if (!s->selected || s->st != ST_PENDING || state_here(s))
+			continue;
+		decide_step(r, s);
+		for (size_t o = 0; o < s->noutputs && s->why == WHY_DONE; o++)
+			for (size_t k = s->index + 1; k < r->plan.nsteps; k++) {
+				struct step *c = &r->plan.steps[k];
+				for (size_t q = 0; q < c->ninputs; q++)
+					if (c->selected && c->why != WHY_DONE &&
+					    !strcmp(c->inputs[q], s->outputs[o]))
+						s->why = WHY_NEEDED;
+			}
+	}
+	if (host_needs_ship(r, h) && !r->interrupted)
+		start_ship(r, h);
+	else
+		h->ph = H_IDLE;
 }
 
 static void local_prep(struct run *r, struct rhost *h)
@@ -673,18 +749,6 @@ static void local_prep(struct run *r, struct rhost *h)
 			strbuf_release(&owner);
 			strbuf_release(&why);
 		}
-	}
-	for (size_t i = 0; i < h->nsteps; i++) {
-		struct step *s = &r->plan.steps[h->steps[i]];
-		struct strbuf f = STRBUF_INIT, v = STRBUF_INIT;
-		strbuf_addf(&f, "%s/state/%s", r->local_dir, s->name);
-		if (!strbuf_read_file(&v, f.buf)) {
-			while (v.len && v.buf[v.len - 1] == '\n')
-				strbuf_setlen(&v, v.len - 1);
-			json_object_set_new(h->state, s->name, json_string(v.buf));
-		}
-		strbuf_release(&f);
-		strbuf_release(&v);
 	}
 	strbuf_release(&p);
 	h->state_known = true;
@@ -894,6 +958,14 @@ static void start_step(struct run *r, struct rhost *h, struct step *s)
 		return;
 	}
 	int ok;
+	if (state_here(s)) {
+		/* A step that started and did not finish is not done. */
+		struct strbuf f = STRBUF_INIT;
+		strbuf_addf(&f, "%s/state/%s", r->local_dir, state_key(s));
+		unlink(f.buf);
+		json_object_del(r->local_state, state_key(s));
+		strbuf_release(&f);
+	}
 	if (s->builtin) {
 		/* A builtin talks to an API and may take minutes: it runs in a forked
 		 * child so the loop stays responsive and the deadline can kill it.
@@ -969,10 +1041,6 @@ static void start_step(struct run *r, struct rhost *h, struct step *s)
 		po.merge_stderr = true;
 		po.new_pgrp = true;
 		po.die_with_parent = true;
-		struct strbuf f = STRBUF_INIT;
-		strbuf_addf(&f, "%s/state/%s", r->local_dir, s->name);
-		unlink(f.buf);
-		strbuf_release(&f);
 		ok = proc_start(&j->p, &po, &err);
 		strvec_clear(&av);
 		if (s->timeout)
@@ -1107,9 +1175,9 @@ static void step_done(struct run *r, struct job *j)
 	if (j->termed)
 		strbuf_addf(&msg, r->interrupted ? "interrupted" : "timed out after %ld s",
 			    s->timeout);
-	else if (rc == 124 && !h->local)
+	else if (rc == 124 && !state_here(s))
 		strbuf_addf(&msg, "timed out after %ld s", s->timeout);
-	else if (rc == 255 && !h->local && (h->master.reaped || h->master.out_fd < 0)) {
+	else if (rc == 255 && !state_here(s) && (h->master.reaped || h->master.out_fd < 0)) {
 		strbuf_addstr(&msg, "connection to the host was lost during the step");
 		lost = true;
 	} else if (rc == 97)
@@ -1118,10 +1186,13 @@ static void step_done(struct run *r, struct job *j)
 		strbuf_addstr(&msg, "the step succeeded but its state could not be recorded");
 	else if (rc != 0)
 		strbuf_addf(&msg, "exit status %d", rc);
-	if (rc == 0 && !j->termed && h->local) {
+	if (rc == 0 && !j->termed && state_here(s)) {
 		struct strbuf f = STRBUF_INIT, v = STRBUF_INIT;
-		strbuf_addf(&f, "%s/state/%s", r->local_dir, s->name);
+		strbuf_addf(&f, "%s/state", r->local_dir);
+		mkdir_p(f.buf, 0700);
+		strbuf_addf(&f, "/%s", state_key(s));
 		strbuf_addf(&v, "%s\n", s->hash);
+		json_object_set_new(r->local_state, state_key(s), json_string(s->hash));
 		if (write_file_atomic(f.buf, v.buf, v.len) < 0) {
 			strbuf_addf(&msg, "cannot record state in %s: %s", f.buf, strerror(errno));
 			rc = 96;
@@ -1141,7 +1212,7 @@ static void step_done(struct run *r, struct job *j)
 	set_status(r, s, ok ? ST_OK : ST_FAILED, ok ? NULL : msg.buf);
 	if (h->ph == H_FAILED) {
 		/* The host failed while the step ran: stays failed. */
-	} else if (ok && j->reboot_asked && !h->local) {
+	} else if (ok && j->reboot_asked && !state_here(s)) {
 		char *d = remote_dir(r);
 		const char *args[] = { d, NULL };
 		say(r, "reboot  %s (after %s)", h->name, s->id);
@@ -1165,34 +1236,9 @@ static void step_done(struct run *r, struct job *j)
 static void decide(struct run *r)
 {
 	struct run_plan *p = &r->plan;
-	for (size_t i = 0; i < p->nsteps; i++) {
-		struct step *s = &p->steps[i];
-		if (!s->selected)
-			continue;
-		const char *had = s->h && s->h->state_known
-					  ? json_string_value(json_object_get(s->h->state, s->name))
-					  : NULL;
-		free(s->why_detail);
-		s->why_detail = NULL;
-		struct strbuf d = STRBUF_INIT;
-		if (!s->h || !s->h->state_known) {
-			s->why = WHY_UNKNOWN;
-			strbuf_addstr(&d, s->h && s->h->fail ? s->h->fail : "host state unknown");
-		} else if (r->o->force) {
-			s->why = WHY_FORCED;
-			strbuf_addstr(&d, "--force");
-		} else if (!had) {
-			s->why = WHY_NEW;
-			strbuf_addf(&d, "%s has no record of it", s->host);
-		} else if (strcmp(had, s->hash)) {
-			s->why = WHY_CHANGED;
-			strbuf_addf(&d, "%s ran %.19s..., now %.19s...", s->host, had, s->hash);
-		} else {
-			s->why = WHY_DONE;
-			strbuf_addf(&d, "%s has this hash", s->host);
-		}
-		s->why_detail = strbuf_detach(&d, NULL);
-	}
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (p->steps[i].selected)
+			decide_step(r, &p->steps[i]);
 	/* A step that will run and needs a value needs its producer to run too
 	 * (values live only in memory, for one run). Latest producer before it. */
 	for (size_t i = p->nsteps; i-- > 0;) {
@@ -1287,7 +1333,7 @@ static bool barrier_ready(struct run *r)
 {
 	for (size_t i = 0; i < r->nhosts; i++) {
 		enum hphase ph = r->hosts[i].ph;
-		if (ph != H_IDLE_UNUSED && ph != H_READY && ph != H_FAILED)
+		if (ph != H_IDLE_UNUSED && ph != H_READY && ph != H_FAILED && ph != H_DEFERRED)
 			return false;
 	}
 	return true;
@@ -1333,8 +1379,20 @@ static bool advance_host(struct run *r, struct rhost *h)
 		}
 		if (h->local)
 			local_prep(r, h);
+		else if (h->deferred)
+			h->ph = H_DEFERRED;
 		else
 			start_master(r, h);
+		return true;
+	case H_DEFERRED:
+		if (!r->barrier)
+			return false;
+		if (!r->o->apply || r->o->dry_run || r->aborted) {
+			h->next = h->nsteps;
+			h->ph = H_DONE;
+		} else {
+			h->ph = H_IDLE;
+		}
 		return true;
 	case H_CONNECTING:
 		if (socket_ready(h->ctl)) {
@@ -1384,7 +1442,8 @@ static bool advance_host(struct run *r, struct rhost *h)
 				return true;
 			} else {
 				strbuf_addf(&m, "%sunreachable after %d attempt%s: %.*s",
-					    h->rebooting ? "did not come back after reboot: " : "",
+					    !h->rebooting ? "" : h->late ? "did not answer in time: "
+					    : "did not come back after reboot: ",
 					    h->attempts, h->attempts == 1 ? "" : "s", (int)el,
 					    el ? e : "ssh exited");
 			}
@@ -1475,6 +1534,19 @@ static bool advance_host(struct run *r, struct rhost *h)
 				h->next++;
 				changed = true;
 				continue;
+			}
+			if (!state_here(s) && !h->state_known) {
+				/* The first script step on a host created in this run:
+				 * wait for it to answer (bounded like a reboot), lock and
+				 * read its state, then decide its steps. */
+				say(r, "connect %s (created in this run)", h->name);
+				h->late = true;
+				h->rebooting = true;
+				h->resume = false;
+				h->attempts = 0;
+				h->reboot_deadline = now_mono() + r->o->reboot_timeout;
+				start_master(r, h);
+				return true;
 			}
 			if (r->running >= r->o->jobs)
 				break;
@@ -1872,6 +1944,52 @@ static int setup_hosts(struct run *r, struct strbuf *err)
 	return 0;
 }
 
+/* Loads this machine's records (local steps, builtin steps), then defers the
+ * connection to every host that a builtin step of this run creates, or that
+ * has no script step to run at all. */
+static void load_local_state(struct run *r)
+{
+	struct strbuf d = STRBUF_INIT;
+	strbuf_addf(&d, "%s/state", r->local_dir);
+	DIR *dir = opendir(d.buf);
+	struct dirent *e;
+	while (dir && (e = readdir(dir))) {
+		if (!safe_name(e->d_name))
+			continue;
+		struct strbuf f = STRBUF_INIT, v = STRBUF_INIT;
+		strbuf_addf(&f, "%s/%s", d.buf, e->d_name);
+		if (!strbuf_read_file(&v, f.buf)) {
+			while (v.len && v.buf[v.len - 1] == '\n')
+				strbuf_setlen(&v, v.len - 1);
+			json_object_set_new(r->local_state, e->d_name, json_string(v.buf));
+		}
+		strbuf_release(&f);
+		strbuf_release(&v);
+	}
+	if (dir)
+		closedir(dir);
+	strbuf_release(&d);
+	for (size_t k = 0; k < r->nhosts; k++) {
+		struct rhost *h = &r->hosts[k];
+		bool scripts = false, creates = false;
+		if (h->local || h->ph != H_NEW)
+			continue;
+		for (size_t i = 0; i < h->nsteps; i++) {
+			struct step *s = &r->plan.steps[h->steps[i]];
+			if (!s->selected)
+				continue;
+			if (!s->builtin) {
+				scripts = true;
+				continue;
+			}
+			const char *had = json_string_value(json_object_get(r->local_state, s->id));
+			if (r->o->force || !had || strcmp(had, s->hash))
+				creates = true;
+		}
+		h->deferred = creates || !scripts;
+	}
+}
+
 static void write_summary(struct run *r, int status)
 {
 	size_t c[ST_UNSELECTED + 1] = { 0 };
@@ -1988,6 +2106,7 @@ static void run_free(struct run *r)
 		inventory_release(&r->inv);
 	json_decref(r->env);
 	json_decref(r->values);
+	json_decref(r->local_state);
 	redact_release(&r->red);
 	run_log_close(&r->log);
 	free(r->ctl_dir);
@@ -2004,6 +2123,7 @@ int run_execute(const struct run_opts *o, const char *dir)
 	r.o = o;
 	r.env = json_object();
 	r.values = json_object();
+	r.local_state = json_object();
 	struct strbuf err = STRBUF_INIT;
 	int status = 2;
 	if (run_plan_load(&r.plan, dir, &err) < 0)
@@ -2072,6 +2192,7 @@ int run_execute(const struct run_opts *o, const char *dir)
 		status = 2;
 		goto out;
 	}
+	load_local_state(&r);
 	if (o->apply && !o->dry_run) {
 		if (run_log_open(&r.log, o->artifacts, o->keep_runs, &err) < 0)
 			goto out;

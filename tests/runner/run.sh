@@ -267,14 +267,14 @@ expect "missing secret: message says how to set it" grep -q "secret TOKEN is not
 
 # ---- a slow host does not hold the others back
 reset_lab
-hput n3 /var/lib/lab/sleep-os.base 3
+hput n3 /var/lib/lab/sleep-os.base 6
 ap
 ev=$ART/latest/events.jsonl
-t_n2=$(jq -r 'select(.event == "ok" and .step == "kubernetes.join@n2") | .time' "$ev")
+t_n1=$(jq -r 'select(.event == "ok" and .step == "kubernetes.init@n1") | .time' "$ev")
 t_n3=$(jq -r 'select(.event == "ok" and .step == "os.base@n3") | .time' "$ev")
 expect "slow host: run completes" test "$RC" = 0
 expect "slow host: faster hosts go ahead meanwhile" \
-	test "$(echo "$t_n2 < $t_n3" | bc)" = 1
+	test "$(echo "$t_n1 < $t_n3" | bc)" = 1
 
 # ---- per-step deadline: TERM, grace, KILL on the host
 reset_lab
@@ -415,6 +415,64 @@ expect "old lock: reported as stale, still refused" \
 	sh -c "test $RC = 1 && grep -q 'stale (' '$TMP/out'"
 ap --break-lock
 expect "--break-lock takes it over" test "$RC" = 0
+
+# ---- a builtin step that "creates" a host: the host is not contacted until
+# the builtin has succeeded (it runs here, its record kept here), then its
+# state is read and its steps run. gitlab.deploy_key against the API mock.
+MOCKPY=$TOP/tests/api/mock_server.py
+if [ -f "$MOCKPY" ]; then
+	python3 "$MOCKPY" "$TMP/mock.port" "$TMP/mock.log" 2>"$TMP/mock.err" &
+	mpid=$!
+	at_exit "kill $mpid 2>/dev/null; wait $mpid 2>/dev/null"
+	for _ in $(seq 100); do [ -s "$TMP/mock.port" ] && break; sleep 0.05; done
+	MOCK=http://127.0.0.1:$(cat "$TMP/mock.port")
+	export GITLAB_TOKEN=glpat-RunnerLeakCheck123
+	mockcfg() {
+		jq -n --arg gl "$GITLAB_TOKEN" "{gitlab_token: \$gl} + ($1)" |
+			curl -sf -X POST --data-binary @- "$MOCK/__mock/config" >/dev/null
+	}
+	jq --arg api "$MOCK/api/v4" '.gitlab = {api: $api}' "$INV" >"$TMP/inv-api.json"
+	with_builtin() {
+		jq '.steps = [{id: "local.key", name: "local.key", phase: "infra", host: "local",
+			on: "local", script: "local/key.sh", files: ["local/key.sh"], after: [],
+			hash: "sha256:k1", secrets: [], inputs: [], outputs: ["argocd_pubkey"], timeout: 60},
+			{id: "infra.key@n3", name: "infra.key", phase: "infra", host: "n3", on: "node",
+			builtin: "gitlab.deploy_key", args: "infra/key.json", files: ["infra/key.json"],
+			after: ["local.key"], hash: "sha256:b1", secrets: ["GITLAB_TOKEN"],
+			inputs: ["argocd_pubkey"], outputs: [], timeout: 60}] + .steps
+		| (.steps[] | select(.id == "os.base@n3") | .after) += ["infra.key@n3"]' \
+			"$FIX/plan.json" >"$W/demo/plan.json"
+	}
+	n3_sessions() { grep -c 'Accepted publickey' "$(hpath n3 /var/log/clusterc-lab-sshd.log)" 2>/dev/null || echo 0; }
+
+	reset_lab
+	with_builtin
+	mockcfg '{gitlab_projects: {"home/infra/cluster-setup": []}, gitlab_role_ok: false}'
+	b0=$(n3_sessions)
+	(cd "$W" && clusterc apply demo --inventory "$TMP/inv-api.json" --artifacts "$ART") >"$TMP/out" 2>&1
+	RC=$?
+	expect "builtin fails: its host's steps are blocked" \
+		test "$RC" = 1 -a "$(st infra.key@n3)" = failed -a "$(st os.base@n3)" = blocked \
+		-a "$(st os.base@n2)" = ok
+	if [ "$LABKIND" = lab ]; then
+		expect "builtin fails: the host it creates is never contacted" test "$(n3_sessions)" = "$b0"
+	fi
+	mockcfg '{gitlab_projects: {"home/infra/cluster-setup": []}}'
+	(cd "$W" && clusterc apply demo --inventory "$TMP/inv-api.json" --artifacts "$ART") >"$TMP/out" 2>&1
+	RC=$?
+	expect "builtin succeeds: then its host is connected and completes" \
+		test "$RC" = 0 -a "$(st infra.key@n3)" = ok -a "$(st os.base@n3)" = ok -a "$(st apps.deploy)" = ok
+	expect "builtin succeeds: the late host is announced" grep -q "connect n3 (created in this run)" "$TMP/out"
+	expect "builtin: its record is kept on this machine under the step id" \
+		test -f "$XDG_STATE_HOME/clusterc/demo/state/infra.key@n3"
+	expect "builtin: the API token never reaches logs or command lines" \
+		sh -c "! grep -rqF '$GITLAB_TOKEN' '$ART' '$TRACE'"
+	(cd "$W" && clusterc apply demo --inventory "$TMP/inv-api.json" --artifacts "$ART") >"$TMP/out" 2>&1
+	RC=$?
+	expect "builtin: a re-run skips it and connects to the host at the start" \
+		test "$RC" = 0 -a "$(st infra.key@n3)" = skipped -a "$(st os.base@n3)" = skipped
+	unset GITLAB_TOKEN
+fi
 
 # ---- artifacts are pruned to --keep-runs
 ap --keep-runs 2
