@@ -73,7 +73,7 @@ generic() {
 	# Step scripts: header, bash -n, ShellCheck.
 	bad=""
 	n=0
-	for f in "$root"/cluster/steps/*.sh; do
+	for f in "$root"/cluster/steps/{network,storage,gpu,gitops,apps}.*.sh; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
 		if [ "$(head -n 2 "$f")" != $'#!/usr/bin/env bash\nset -euo pipefail' ] &&
@@ -108,10 +108,10 @@ generic() {
 	# JSON files (dashboards, builtin args) parse.
 	while IFS= read -r f; do
 		check "$name: ${f#"$root"/} is valid JSON" node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$f"
-	done < <(find "$root" -name '*.json' | sort)
+	done < <(find "$root/cluster" "$root/apps" -name '*.json' 2>/dev/null | sort)
 	# Every YAML file parses (values, configuration files inside the trees).
 	local yamls=()
-	mapfile -t yamls < <(find "$root" -name '*.yaml' -o -name '*.yml' | sort)
+	mapfile -t yamls < <(find "$root/cluster" "$root/apps" \( -name '*.yaml' -o -name '*.yml' \) 2>/dev/null | sort)
 	check "$name: every YAML file parses" node -e '
 		const YAML = require(process.argv[1]); const fs = require("fs");
 		for (const f of process.argv.slice(2))
@@ -125,27 +125,60 @@ for m in homelab ha bare; do
 	plan "$m" "$TOP/tests/addons/fixtures/$m.model.json" && generic "$m"
 done
 
-# The front end's models of the examples (until `clusterc build` writes them).
-MODEL_DUMP=$TMP/model-dump
-if cc -std=c17 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SOURCE -I"$TOP/compiler" \
-	-I"$BUILD/grammar" -o "$MODEL_DUMP" "$TOP/tests/addons/model-dump.c" "$BUILD/libclusterc.a" \
-	-lyaml -ljansson -lcurl 2>"$TMP/cc.log"; then
-	for c in "$TOP"/clusters/*.cluster; do
-		c=$(basename "$c" .cluster)
-		if (cd "$TOP/clusters" && "$MODEL_DUMP" "$c.cluster") >"$TMP/example-$c.model.json" 2>"$TMP/example-$c.err"; then
-			plan "example-$c" "$TMP/example-$c.model.json" && generic "example-$c"
-		else
-			fail "example $c: model" "$(cat "$TMP/example-$c.err")"
-		fi
-	done
-else
-	fail "model-dump builds" "$(cat "$TMP/cc.log")"
-fi
+# The examples, built by clusterc itself, with marker values in the
+# environment for every secret() they name: no marker may reach out/.
+for c in "$TOP"/clusters/*.cluster; do
+	c=$(basename "$c" .cluster)
+	mapfile -t names < <(grep -o 'secret("[A-Za-z_][A-Za-z0-9_]*")' "$TOP/clusters/$c.cluster" | sed 's/secret("\(.*\)")/\1/' | sort -u)
+	envs=()
+	for s in "${names[@]}"; do envs+=("$s=CLUSTERC_MARKER_${s}_b64QUJD+/=="); done
+	if (cd "$TOP/clusters" && env "${envs[@]}" "$CLUSTERC_BIN" build "$c.cluster" -o "$TMP/built") >"$TMP/build-$c.log" 2>&1; then
+		pass "example $c: clusterc build"
+	else
+		fail "example $c: clusterc build" "$(cat "$TMP/build-$c.log")"
+		continue
+	fi
+	if grep -rl 'CLUSTERC_MARKER_' "$TMP/built" >"$TMP/markers" 2>/dev/null; then
+		fail "example $c: no secret value under out/" "$(cat "$TMP/markers")"
+	else
+		pass "example $c: no secret value under out/ (${#names[@]} secrets set)"
+	fi
+done
+for d in "$TMP"/built/*/; do
+	c=$(basename "$d")
+	mv "$d" "$TMP/example-$c"
+	generic "example-$c"
+done
 
 # ---- determinism: the same model renders the same bytes.
 if node "$TOP/tests/addons/plan-lite.js" "$RENDER" "$TOP/stdlib" "$TOP/tests/addons/fixtures/homelab.model.json" \
 	"$TMP/homelab-again" "${ADDONS[@]}" >/dev/null 2>&1; then
 	check "homelab: rendering is deterministic" diff -r -x '*.built.yaml' "$TMP/homelab" "$TMP/homelab-again"
+fi
+
+# The same cluster file builds the same bytes.
+if (cd "$TOP/clusters" && "$CLUSTERC_BIN" build homelab.cluster -o "$TMP/again") >/dev/null 2>&1; then
+	check "example homelab: building twice gives the same bytes" \
+		diff -r -x '*.built.yaml' "$TMP/example-homelab" "$TMP/again/homelab"
+fi
+
+# The bridge's init container quotes Secret values as YAML strings, whatever
+# they hold: the config must read back to exactly the values it was given.
+BR=$TMP/homelab/apps/monitoring/alertmanager-matrix-bridge
+mkdir -p "$TMP/bridge"
+if (export CONFIG_DIR=$TMP/bridge TEMPLATES_DIR=$BR MATRIX_URL='http://matrix.monitoring.svc:8008' \
+	MATRIX_USER_ID='@alertbot-1700000000:matrix.k8s.local' \
+	MATRIX_ACCESS_TOKEN='syt_a"b\c: #d'"'"'e {f} [g] &h *i !j %k' \
+	MATRIX_ROOM_ID='!AbCdEf:matrix.k8s.local'; sh "$BR/render-config.sh") >"$TMP/bridge.log" 2>&1; then
+	check "bridge config: Secret values read back exactly; templating kept" node -e '
+		const YAML = require(process.argv[1]); const fs = require("fs");
+		const c = YAML.parse(fs.readFileSync(process.argv[2], "utf8"));
+		const ok = c.matrix["user-id"] === "@alertbot-1700000000:matrix.k8s.local" &&
+			c.matrix["access-token"] === process.argv[3] && c.matrix["room-mapping"].default === "!AbCdEf:matrix.k8s.local" &&
+			c.http.port === 3000 && /\{\{ \.Alert\.Labels\.alertname \}\}/.test(c.templating["firing-template"]);
+		process.exit(ok ? 0 : 1);' "$TOP/tests/node_modules/yaml" "$TMP/bridge/config.yaml" 'syt_a"b\c: #d'"'"'e {f} [g] &h *i !j %k'
+else
+	fail "bridge config: render-config.sh runs" "$(cat "$TMP/bridge.log")"
 fi
 
 # ---- homelab: gateway_api, wireguard, L2, Ceph, GPU, GitLab ArgoCD, monitoring + Matrix
@@ -171,7 +204,7 @@ check "homelab: one L2 policy per node, each selecting its node" node -e '
 has "homelab: Hubble UI route at hubble.<domain>" "$H/cluster/network/resources/hubble-route.yaml" 'hubble\.k8s\.local'
 n=$(find "$H/cluster/network/gateway-api" -name 'gateway.networking.k8s.io_*.yaml' | wc -l)
 if [ "$n" = 6 ]; then pass "homelab: 6 Gateway API CRDs (5 standard + TLSRoute)"; else fail "homelab: Gateway API CRDs" "$n files"; fi
-S=$H/cluster/steps/network-cilium.sh
+S=$H/cluster/steps/network.cilium.sh
 if [ "$(grep -n 'cluster/network/gateway-api' "$S" | head -1 | cut -d: -f1)" -lt "$(grep -n 'cc_helm_release cilium' "$S" | cut -d: -f1)" ]; then
 	pass "homelab: Gateway API CRDs are applied before the Cilium chart"
 else
@@ -185,15 +218,15 @@ has "homelab: 1 provisioner with 1 worker" "$C" '^  replicaCount: 1$'
 has "homelab: chart does not create the secret" "$C" '^  create: false$'
 has "homelab: cephfs is the default class" "$C" 'is-default-class: "true"'
 has "homelab: cephfs-retain is Retain" "$H/cluster/storage/resources/storageclass-retain.yaml" '^reclaimPolicy: Retain$'
-has "homelab: the Ceph step reads the key from stdin" "$H/cluster/steps/storage-ceph.sh" 'cc_in CEPH_K8S_KEY'
+has "homelab: the Ceph step reads the key from stdin" "$H/cluster/steps/storage.ceph.sh" 'cc_in CEPH_K8S_KEY'
 has "homelab: the Ceph step declares its secret" "$TMP/homelab.steps" '"name":"storage.ceph".*"secrets":\["CEPH_K8S_KEY"\]'
 kubectl kustomize "$H/cluster/gpu" >"$TMP/gpu.yaml" 2>&1
 has "homelab: device plugin on compute=cuda" "$TMP/gpu.yaml" '^        compute: cuda$'
 has "homelab: device plugin with runtimeClassName nvidia" "$TMP/gpu.yaml" 'runtimeClassName: nvidia'
 has "homelab: RuntimeClass nvidia" "$TMP/gpu.yaml" '^handler: nvidia$'
 has "homelab: device plugin image pinned" "$TMP/gpu.yaml" 'k8s-device-plugin:v0\.14\.5'
-has "homelab: GPU labels" "$H/cluster/steps/gpu-nvidia.sh" 'accelerator=nvidia-gpu gpu-type=gtx-1060'
-A=$H/cluster/steps/gitops-argocd.sh
+has "homelab: GPU labels" "$H/cluster/steps/gpu.nvidia.sh" 'accelerator=nvidia-gpu gpu-type=gtx-1060'
+A=$H/cluster/steps/gitops.argocd.sh
 has "homelab: ArgoCD installed server-side" "$A" 'cc_apply -n "\$NS" -f https://raw\.githubusercontent\.com/argoproj/argo-cd/v3\.1\.7/manifests/install\.yaml'
 has "homelab: key pair only when none exists" "$A" 'get configmap argocd-ssh-public-key'
 has "homelab: public key handed on" "$A" 'cc_output argocd_public_key'
@@ -277,7 +310,7 @@ if [ "$n" = 7 ]; then pass "ha: 7 L2 policies for 7 nodes"; else fail "ha: L2 po
 absent "ha: no Gateway API CRDs" cluster/network/gateway-api
 has "ha: Hubble UI Ingress" "$X/cluster/network/resources/hubble-ingress.yaml" 'hubble\.k8s\.local'
 has "ha: 2 provisioners with 4 workers" "$X/cluster/storage/ceph-csi-values.yaml" '^  replicaCount: 2$'
-has "ha: admin key from its own secret" "$X/cluster/steps/storage-ceph.sh" 'cc_in CEPH_ADMIN_KEY'
+has "ha: admin key from its own secret" "$X/cluster/steps/storage.ceph.sh" 'cc_in CEPH_ADMIN_KEY'
 has "ha: the Ceph step declares both secrets" "$TMP/ha.steps" '"secrets":\["CEPH_KEY","CEPH_ADMIN_KEY"\]'
 has "ha: ArgoCD Ingress with TLS passthrough" "$X/cluster/gitops/ingress.yaml" 'ingress\.cilium\.io/tls-passthrough: enabled'
 absent "ha: no TLSRoute without Gateway API" cluster/gitops/tlsroute.yaml
@@ -285,7 +318,7 @@ absent "ha: no deploy key step for a GitHub repository" cluster/gitops/deploy-ke
 hasnt "ha: no deploy key builtin" "$TMP/ha.steps" 'gitlab.deploy_key'
 has "ha: manual sync app has no automated policy" "$X/cluster/apps/web.yaml" '# sync = manual'
 hasnt "ha: manual sync app has no automated policy (2)" "$X/cluster/apps/web.yaml" 'automated:'
-has "ha: rtx-3090 label" "$X/cluster/steps/gpu-nvidia.sh" 'gpu-type=rtx-3090'
+has "ha: rtx-3090 label" "$X/cluster/steps/gpu.nvidia.sh" 'gpu-type=rtx-3090'
 absent "ha: no Matrix without monitoring.matrix" apps/monitoring/matrix
 absent "ha: no bridge without monitoring.matrix" apps/monitoring/alertmanager-matrix-bridge
 has "ha: Alertmanager without a receiver" "$X/apps/monitoring/alertmanager/alertmanager.yml" 'receiver: none'
@@ -296,7 +329,7 @@ has "ha: Grafana Ingress" "$X/apps/monitoring/grafana/ingress.yaml" 'host: grafa
 # ---- bare: no optional block: Cilium only, nothing else
 B=$TMP/bare
 exists "bare: Cilium values" bare/cluster/network/cilium-values.yaml
-exists "bare: Cilium step" bare/cluster/steps/network-cilium.sh
+exists "bare: Cilium step" bare/cluster/steps/network.cilium.sh
 for p in cluster/network/resources cluster/network/gateway-api cluster/storage cluster/gpu cluster/gitops cluster/apps apps; do
 	absent "bare: no $p" "bare/$p"
 done
@@ -341,7 +374,7 @@ USER_KEY=$(printf '%s' "$KEY_TEXT" | base64 -w0)
 ADMIN_KEY=$(printf '%s' "$ADMIN_TEXT" | base64 -w0)
 : >"$STUB/kubectl.log" && : >"$STUB/applied.yaml"
 if out=$(printf 'CEPH_KEY=%s\nCEPH_ADMIN_KEY=%s\n' "$(printf '%s' "$USER_KEY" | base64 -w0)" \
-	"$(printf '%s' "$ADMIN_KEY" | base64 -w0)" | run_step ha cluster/steps/storage-ceph.sh 2>&1); then
+	"$(printf '%s' "$ADMIN_KEY" | base64 -w0)" | run_step ha cluster/steps/storage.ceph.sh 2>&1); then
 	pass "ha: storage.ceph runs against stub kubectl/helm"
 else
 	fail "ha: storage.ceph runs" "$out"
@@ -357,7 +390,7 @@ hasnt "ha: no Ceph key on any command line" "$STUB/kubectl.log" "$USER_KEY|$ADMI
 hasnt "ha: no Ceph key in the step's output" <(printf '%s' "$out") "$USER_KEY|$ADMIN_KEY|MARKER"
 has "ha: Ceph CSI chart pinned" "$STUB/helm.log" 'upgrade --install ceph-csi-cephfs ceph-csi-cephfs --repo https://ceph.github.io/csi-charts --version 3\.9\.0'
 if printf 'CEPH_KEY=%s\nCEPH_ADMIN_KEY=%s\n' "$(printf 'not base64!' | base64 -w0)" "$(printf '%s' "$ADMIN_KEY" | base64 -w0)" |
-	run_step ha cluster/steps/storage-ceph.sh >/dev/null 2>&1; then
+	run_step ha cluster/steps/storage.ceph.sh >/dev/null 2>&1; then
 	fail "ha: storage.ceph refuses a key that is not base64" "it ran"
 else
 	pass "ha: storage.ceph refuses a key that is not base64"
@@ -366,7 +399,7 @@ fi
 if command -v ssh-keygen >/dev/null 2>&1; then
 	rm -f "$STUB/pubkey" && : >"$STUB/kubectl.log"
 	export STUB_REPO_B64; STUB_REPO_B64=$(printf '%s' 'git@gitlab.example.com:me/homelab.git' | base64 -w0)
-	if out=$(run_step homelab cluster/steps/gitops-argocd.sh </dev/null 2>&1); then
+	if out=$(run_step homelab cluster/steps/gitops.argocd.sh </dev/null 2>&1); then
 		pass "homelab: gitops.argocd runs against stub kubectl (first run)"
 	else
 		fail "homelab: gitops.argocd first run" "$out"
@@ -382,7 +415,7 @@ if command -v ssh-keygen >/dev/null 2>&1; then
 	has "homelab: the private key goes into the repository Secret" "$STUB/kubectl.log" 'create secret generic argocd-repo-ssh-key .*--from-file=sshPrivateKey='
 	first=$(cat "$STUB/pubkey")
 	: >"$STUB/kubectl.log"
-	out=$(run_step homelab cluster/steps/gitops-argocd.sh </dev/null 2>&1) || true
+	out=$(run_step homelab cluster/steps/gitops.argocd.sh </dev/null 2>&1) || true
 	if [ "$(cat "$STUB/pubkey")" = "$first" ] && ! grep -q 'create secret generic argocd-repo-ssh-key' "$STUB/kubectl.log"; then
 		pass "homelab: second run keeps the key pair"
 	else

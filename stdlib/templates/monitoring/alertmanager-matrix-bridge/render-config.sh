@@ -5,11 +5,13 @@
 # with backslashes and quotes escaped, so IDs such as "!room:server" and
 # "@bot:server" stay strings whatever characters they hold.
 set -eu
+config_dir=${CONFIG_DIR:-/config}
+templates_dir=${TEMPLATES_DIR:-/templates}
 quote() {
 	printf '"%s"' "$(printf '%s' "$1" | tr -d '\r\n' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
 }
 umask 077
-tmp=/config/config.yaml.tmp
+tmp=$config_dir/config.yaml.tmp
 {
 	printf 'http:\n  port: 3000\n  alerts-path-prefix: /alerts\n  metrics-enabled: true\n'
 	printf 'matrix:\n'
@@ -17,7 +19,7 @@ tmp=/config/config.yaml.tmp
 	printf '  user-id: %s\n' "$(quote "$MATRIX_USER_ID")"
 	printf '  access-token: %s\n' "$(quote "$MATRIX_ACCESS_TOKEN")"
 	printf '  room-mapping:\n    default: %s\n' "$(quote "$MATRIX_ROOM_ID")"
-	cat /templates/templating.yaml
+	cat "$templates_dir/templating.yaml"
 } >"$tmp"
-mv "$tmp" /config/config.yaml
-echo "wrote /config/config.yaml for $MATRIX_USER_ID"
+mv "$tmp" "$config_dir/config.yaml"
+echo "wrote $config_dir/config.yaml for $MATRIX_USER_ID"
