@@ -69,6 +69,7 @@ struct job {
 	double deadline, kill_at;
 	bool termed, cancel_sent;
 	bool take_retry;     /* J_PREP: already a takeover of a stale lock */
+	bool lock;           /* J_PREP: takes the lock */
 	struct job *next;
 };
 
@@ -331,9 +332,15 @@ static void job_free(struct run *r, struct job *j)
 /* The remote command: one string, every argument quoted. The script runs
  * under bash as root: directly when the login is root, else through sudo -n
  * (never a password prompt). */
-static void remote_cmd(struct strbuf *cmd, const char *script, const char *const *args)
+static void remote_cmd(struct strbuf *cmd, const struct ssh_host *sh, const char *script,
+		       const char *const *args)
 {
-	strbuf_addstr(cmd, "S=; [ \"$(id -u)\" = 0 ] || S='sudo -n'; exec $S bash -c ");
+	if (sh->user && !strcmp(sh->user, "root"))
+		strbuf_addstr(cmd, "exec bash -c ");
+	else if (sh->user)
+		strbuf_addstr(cmd, "exec sudo -n bash -c ");
+	else
+		strbuf_addstr(cmd, "S=; [ \"$(id -u)\" = 0 ] || S='sudo -n'; exec $S bash -c ");
 	sq_quote(cmd, script);
 	strbuf_addstr(cmd, " clusterc");
 	for (; *args; args++) {
@@ -348,7 +355,7 @@ static int start_remote(struct run *r, struct job *j, const char *script,
 	struct strvec av = STRVEC_INIT;
 	struct strbuf cmd = STRBUF_INIT;
 	ssh_argv(&av, &j->h->ssh, j->h->ctl, SSH_CLIENT, r->o->connect_timeout);
-	remote_cmd(&cmd, script, args);
+	remote_cmd(&cmd, &j->h->ssh, script, args);
 	strvec_push(&av, cmd.buf);
 	struct proc_opts po = PROC_OPTS_INIT;
 	po.argv = (const char *const *)av.v;
@@ -368,11 +375,11 @@ static const char PREP_SH[] =
 	"if [ \"$M\" = lock ]; then\n"
 	"  mkdir -p \"$D/state\" \"$D/run\" || { echo \"ERR cannot create $D\"; echo END; exit 0; }\n"
 	"  if mkdir \"$D/lock\" 2>/dev/null; then\n"
-	"    printf '%s %s\\n' \"$I\" \"$(date +%s)\" > \"$D/lock/owner\"; echo 'LOCK ok'\n"
+	"    printf '%s %(%s)T\\n' \"$I\" -1 > \"$D/lock/owner\"; echo 'LOCK ok'\n"
 	"  else\n"
 	"    c=$(cat \"$D/lock/owner\" 2>/dev/null)\n"
 	"    if [ -n \"$K\" ] && [ \"=$c\" = \"$K\" ]; then\n"
-	"      printf '%s %s\\n' \"$I\" \"$(date +%s)\" > \"$D/lock/owner\"; echo 'LOCK ok'\n"
+	"      printf '%s %(%s)T\\n' \"$I\" -1 > \"$D/lock/owner\"; echo 'LOCK ok'\n"
 	"    else echo \"LOCK held $c\"; fi\n"
 	"  fi\n"
 	"elif [ -d \"$D/lock\" ]; then echo \"LOCKINFO $(cat \"$D/lock/owner\" 2>/dev/null)\"\n"
@@ -382,7 +389,7 @@ static const char PREP_SH[] =
 	"  case $f in *.tmp) continue;; esac\n"
 	"  h=; IFS= read -r h < \"$f\"; printf 'STATE %s %s\\n' \"${f##*/}\" \"$h\"\n"
 	"done\n"
-	"echo \"NOW $(date +%s)\"\n"
+	"printf 'NOW %(%s)T\\n' -1\n"
 	"echo END\n";
 
 static const char SHIP_SH[] =
@@ -531,12 +538,16 @@ static void start_master(struct run *r, struct rhost *h)
 	strbuf_release(&err);
 }
 
-static void start_prep(struct run *r, struct rhost *h, const char *take)
+/* Reads the host's records; with lock, takes its lock in the same round trip.
+ * The first read takes no lock (a no-op re-run never writes to a host); the
+ * hosts with work are locked after the barrier, and their records read again
+ * under the lock. */
+static void start_prep(struct run *r, struct rhost *h, const char *take, bool lock)
 {
 	char *d = remote_dir(r);
-	bool lock = r->o->apply && !r->o->dry_run;
 	const char *args[] = { d, lock ? "lock" : "read", r->owner, take ? take : "", NULL };
 	struct job *j = job_new(r, J_PREP, h, NULL);
+	j->lock = lock;
 	struct strbuf err = STRBUF_INIT;
 	j->deadline = now_mono() + 60;
 	if (start_remote(r, j, PREP_SH, args, &err) < 0) {
@@ -616,7 +627,7 @@ static void prep_done(struct run *r, struct job *j)
 		strbuf_release(&m);
 		return;
 	}
-	json_object_clear(h->state);
+	json_t *fresh = json_object();
 	long long now_remote = 0;
 	const char *held = NULL;
 	char *text = xstrdup(j->out.buf);
@@ -625,7 +636,7 @@ static void prep_done(struct run *r, struct job *j)
 			char *sp = strchr(line + 6, ' ');
 			if (sp) {
 				*sp = '\0';
-				json_object_set_new(h->state, line + 6, json_string(sp + 1));
+				json_object_set_new(fresh, line + 6, json_string(sp + 1));
 			}
 		} else if (!strncmp(line, "NOW ", 4)) {
 			now_remote = atoll(line + 4);
@@ -639,6 +650,7 @@ static void prep_done(struct run *r, struct job *j)
 		} else if (!strncmp(line, "ERR ", 4)) {
 			fail_host(r, h, line + 4);
 			free(text);
+			json_decref(fresh);
 			return;
 		}
 	}
@@ -656,7 +668,7 @@ static void prep_done(struct run *r, struct job *j)
 			struct strbuf k = STRBUF_INIT;
 			strbuf_addf(&k, "=%s", held);
 			h->job = NULL;
-			start_prep(r, h, k.buf);
+			start_prep(r, h, k.buf, true);
 			/* A second refusal is final. */
 			if (h->job)
 				h->job->take_retry = true;
@@ -667,10 +679,38 @@ static void prep_done(struct run *r, struct job *j)
 		strbuf_release(&why);
 		if (held) {
 			free(text);
+			json_decref(fresh);
 			return;
 		}
 	}
 	free(text);
+	if (j->lock && h->state_known) {
+		/* Locked after the barrier: what was decided must still hold. */
+		bool same = true;
+		for (size_t i = 0; i < h->nsteps; i++) {
+			struct step *s = &r->plan.steps[h->steps[i]];
+			if (!s->selected || state_here(s))
+				continue;
+			const char *a = json_string_value(json_object_get(h->state, s->name));
+			const char *b = json_string_value(json_object_get(fresh, s->name));
+			if ((!a) != (!b) || (a && strcmp(a, b)))
+				same = false;
+		}
+		json_decref(fresh);
+		if (!same) {
+			fail_host(r, h, "its records changed between reading and locking (did "
+				    "another apply run?); run again");
+			return;
+		}
+		run_log_event(&r->log, "host_locked", NULL, h->name, NULL);
+		if (host_needs_ship(r, h) && !r->interrupted)
+			start_ship(r, h);
+		else
+			h->ph = H_IDLE;
+		return;
+	}
+	json_decref(h->state);
+	h->state = fresh;
 	h->state_known = true;
 	h->rebooting = false;
 	run_log_event(&r->log, "host_ready", NULL, h->name, NULL);
@@ -813,7 +853,7 @@ static void start_ship(struct run *r, struct rhost *h)
 		struct strvec av = STRVEC_INIT;
 		struct strbuf cmd = STRBUF_INIT;
 		ssh_argv(&av, &h->ssh, h->ctl, SSH_CLIENT, r->o->connect_timeout);
-		remote_cmd(&cmd, SHIP_SH, args);
+		remote_cmd(&cmd, &h->ssh, SHIP_SH, args);
 		strvec_push(&av, cmd.buf);
 		struct proc_opts po = PROC_OPTS_INIT;
 		po.argv = (const char *const *)av.v;
@@ -1406,7 +1446,7 @@ static bool advance_host(struct run *r, struct rhost *h)
 				h->attempts = 0;
 				h->ph = H_IDLE;
 			} else {
-				start_prep(r, h, NULL);
+				start_prep(r, h, NULL, h->late && r->o->apply && !r->o->dry_run);
 			}
 			return true;
 		}
@@ -1476,7 +1516,7 @@ static bool advance_host(struct run *r, struct rhost *h)
 			return true;
 		}
 		if (host_needs_ship(r, h) && !r->interrupted)
-			start_ship(r, h);
+			start_prep(r, h, NULL, true);
 		else
 			h->ph = H_IDLE;
 		return true;
