@@ -197,6 +197,13 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 		strbuf_addf(&err, "secret '%s' was not provided (declare it in the step's secrets)", tsec);
 		goto out;
 	}
+	for (size_t i = 0; i < token.len; i++) {
+		if ((unsigned char)token.buf[i] < 0x20 || token.buf[i] == 0x7f) {
+			strbuf_addf(&err, "secret '%s' contains a control character; a GitLab token "
+				    "is one line", tsec);
+			goto out;
+		}
+	}
 	strbuf_addf(&hdr, "PRIVATE-TOKEN: %s", token.buf);
 	wipe(&token);
 	const char *hdrs[] = { hdr.buf, NULL };

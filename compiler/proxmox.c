@@ -224,6 +224,14 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 		wipe(&secret);
 		return -1;
 	}
+	for (size_t i = 0; p->token && i < secret.len; i++) {
+		if ((unsigned char)secret.buf[i] < 0x20 || secret.buf[i] == 0x7f) {
+			strbuf_addf(err, "secret '%s' contains a control character; an API token "
+				    "secret is a UUID\n", tsec);
+			wipe(&secret);
+			return -1;
+		}
+	}
 	if (p->token) {
 		strbuf_addf(&p->auth_hdr, "Authorization: PVEAPIToken=%s=%s", p->user, secret.buf);
 	} else {
@@ -687,7 +695,7 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 	pve_init(&p, log);
 	int bad = vm_parse(args, &v, &err);
 	bad |= pve_setup(&p, args, values, overrides, &err);
-	if (!bad && v.pci && p.token) {
+	if (v.pci && p.user && p.token) {
 		strbuf_addf(&err,
 			    "refusing to create VM %ld with raw PCI passthrough (hostpci0=%s) using API token %s:\n"
 			    "  Proxmox lets only root@pam itself set raw hostpci devices; any API token, even\n"
@@ -697,7 +705,7 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 			    "  id; the token then needs Mapping.Use on /mapping/pci/<id>.\n",
 			    v.vmid, v.pci, p.user);
 		bad = 1;
-	} else if (!bad && v.pci && strcmp(p.user, "root@pam")) {
+	} else if (v.pci && p.user && strcmp(p.user, "root@pam")) {
 		strbuf_addf(&err,
 			    "refusing to create VM %ld with raw PCI passthrough (hostpci0=%s) as %s: Proxmox lets\n"
 			    "  only root@pam set raw hostpci devices; log in as root@pam or use gpu.mapping\n",

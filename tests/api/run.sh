@@ -44,11 +44,12 @@ PVE_PW='pw-S3cr3t=with&odd chars'
 PVE_TOKEN='tok-7f3a9c2e-5b1d-4e8f-a6c0-d9e2b4f1c8a7'
 GL_TOKEN='glpat-LeakCheck1234567890'
 PUBKEY='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl argocd-deploy-key'
-SECRETS=("$PVE_PW" "$PVE_TOKEN" "$GL_TOKEN" "$(printf %s "$PVE_PW" | jq -sRr @uri 2>/dev/null || true)")
+SECRETS=("$PVE_PW" "$PVE_TOKEN" "$GL_TOKEN" tok-first-half tok-second-half "$(printf %s "$PVE_PW" | jq -sRr @uri 2>/dev/null || true)")
 
 mkdir -p "$TMP/out" "$TMP/logs"
 jq -n --arg pw "$PVE_PW" --arg tok "$PVE_TOKEN" --arg gl "$GL_TOKEN" --arg key "$PUBKEY" \
-	'{PROXMOX_PASSWORD: ($pw + "\n"), PROXMOX_TOKEN: $tok, GITLAB_TOKEN: $gl, argocd_pubkey: $key}' \
+	'{PROXMOX_PASSWORD: ($pw + "\n"), PROXMOX_TOKEN: $tok, GITLAB_TOKEN: $gl, argocd_pubkey: $key,
+	  SPLIT_TOKEN: "tok-first-half\r\nX-Injected: tok-second-half"}' \
 	>"$TMP/values.json"
 jq -n --arg ep "$MOCK" '{proxmox: {pve: {endpoint: $ep}}, gitlab: {api: ($ep + "/api/v4")},
 	hosts: {}}' >"$TMP/overrides.json"
@@ -107,6 +108,12 @@ vm_args() { # vm_args AUTH VM-EXTRA [TOP-EXTRA]
         "cpu": "host", "onboot": true ${2:+, $2}}}
 EOF
 }
+gl_args() {
+	cat <<EOF
+{"api": "http://127.0.0.1:1/api/v4", "project_path": "home/infra/cluster-setup", "title": "clusterc argocd",
+ "token_secret": "GITLAB_TOKEN", "key_input": "argocd_pubkey", "can_push": false, $FAST}
+EOF
+}
 created() { mock_state | jq -r ".created[${2:-0}][\"$1\"] // \"(unset)\""; }
 
 # ---- proxmox.vm
@@ -152,6 +159,14 @@ run proxmox.vm "$(vm_args "$AUTH_TOK" '"gpu": {"pci": "0000:01:00"}')"
 expect "vm: token + raw PCI refused" [ $RC -eq 1 ]
 expect "vm: ... explaining root@pam and mappings" bash -c "grep -q 'only root@pam' '$LOG' && grep -q 'gpu.mapping' '$LOG'"
 expect "vm: ... before any request" eq "$(requests)" 0
+
+mock '{}'
+run proxmox.vm "$(vm_args '{"token_id": "root@pam!clusterc", "token_secret": "SPLIT_TOKEN"}')"
+expect "vm: a token secret with a line break is refused before any request" \
+	bash -c "[ $RC -eq 1 ] && grep -q \"secret 'SPLIT_TOKEN' contains a control character\" '$LOG' && [ $(requests) -eq 0 ]"
+run gitlab.deploy_key "$(gl_args | jq '.token_secret = "SPLIT_TOKEN"')"
+expect "gitlab: a token with a line break is refused before any request" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'contains a control character' '$LOG' && [ $(requests) -eq 0 ]"
 
 mock '{}'
 run proxmox.vm "$(vm_args "$AUTH_TOK" '"gpu": {"mapping": "gtx1060"}')"
@@ -305,12 +320,6 @@ run proxmox.iso "$(iso_args "$AUTH_TOK" "$TMP/out/auto.iso")"
 expect "iso: upload retried after a 502 (absolute path)" eq "$RC/$(requests POST /upload)" 0/2
 
 # ---- gitlab.deploy_key
-gl_args() {
-	cat <<EOF
-{"api": "http://127.0.0.1:1/api/v4", "project_path": "home/infra/cluster-setup", "title": "clusterc argocd",
- "token_secret": "GITLAB_TOKEN", "key_input": "argocd_pubkey", "can_push": false, $FAST}
-EOF
-}
 OTHER_KEYS='[range(5) | {id: (10 + .), title: "k\(.)", key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther\(.)xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx u@h"}]'
 mock "{gitlab_projects: {\"home/infra/cluster-setup\": $OTHER_KEYS}, gitlab_page_max: 2}"
 run gitlab.deploy_key "$(gl_args)"
