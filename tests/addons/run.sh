@@ -352,6 +352,10 @@ case "$*" in
 *"create configmap argocd-ssh-public-key"*"--from-file=publicKey="*)
 	all="$*"; f=${all##*--from-file=publicKey=}; f=${f%% *}; cp "$f" "$STUB_STATE/pubkey"
 	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-ssh-public-key\n' ;;
+*"create configmap argocd-ssh-known-hosts-cm"*"--from-file=ssh_known_hosts="*)
+	all="$*"; f=${all##*--from-file=ssh_known_hosts=}; f=${f%% *}; cp "$f" "$STUB_STATE/known_hosts"
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-ssh-known-hosts-cm\n' ;;
+*"get configmap argocd-ssh-known-hosts-cm"*) cat "$STUB_STATE/known_hosts" 2>/dev/null || printf 'github.com ssh-ed25519 AAAAgithub\n' ;;
 *"label --local"*) cat ;;
 *"get configmap argocd-ssh-public-key -o jsonpath={.data.publicKey}"*) cat "$STUB_STATE/pubkey" ;;
 *"get configmap argocd-ssh-public-key"* | *"get secret argocd-repo-ssh-key"*)
@@ -362,7 +366,9 @@ esac
 exit 0
 STUBEOF
 printf '#!/usr/bin/env bash\nprintf "%%s\\n" "$*" >>"$STUB_STATE/helm.log"\n' >"$STUB/bin/helm"
-chmod +x "$STUB/bin/kubectl" "$STUB/bin/helm"
+# ssh-keyscan never leaves this machine in a test.
+printf '#!/usr/bin/env bash\nprintf "%%s\\n" "$*" >>"$STUB_STATE/keyscan.log"\nprintf "%%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIStubHostKey\\n" "${@: -1}"\n' >"$STUB/bin/ssh-keyscan"
+chmod +x "$STUB/bin/kubectl" "$STUB/bin/helm" "$STUB/bin/ssh-keyscan"
 export STUB_STATE=$STUB
 
 run_step() { # TREE SCRIPT: runs a rendered step in its bundle with the stubs; stdin is the values
@@ -397,7 +403,7 @@ else
 fi
 
 if command -v ssh-keygen >/dev/null 2>&1; then
-	rm -f "$STUB/pubkey" && : >"$STUB/kubectl.log"
+	rm -f "$STUB/pubkey" "$STUB/known_hosts" && : >"$STUB/kubectl.log"
 	export STUB_REPO_B64; STUB_REPO_B64=$(printf '%s' 'git@gitlab.example.com:me/homelab.git' | base64 -w0)
 	if out=$(run_step homelab cluster/steps/gitops.argocd.sh </dev/null 2>&1); then
 		pass "homelab: gitops.argocd runs against stub kubectl (first run)"
@@ -413,14 +419,17 @@ if command -v ssh-keygen >/dev/null 2>&1; then
 	fi
 	hasnt "homelab: no private key in the step's output" <(printf '%s' "$out") 'PRIVATE KEY'
 	has "homelab: the private key goes into the repository Secret" "$STUB/kubectl.log" 'create secret generic argocd-repo-ssh-key .*--from-file=sshPrivateKey='
+	has "homelab: the repository host's SSH key is added to ArgoCD's known hosts" "$STUB/known_hosts" '^gitlab\.example\.com ssh-ed25519 '
+	has "homelab: ArgoCD's own known hosts are kept" "$STUB/known_hosts" '^github\.com '
 	first=$(cat "$STUB/pubkey")
-	: >"$STUB/kubectl.log"
+	: >"$STUB/kubectl.log" && : >"$STUB/keyscan.log"
 	out=$(run_step homelab cluster/steps/gitops.argocd.sh </dev/null 2>&1) || true
 	if [ "$(cat "$STUB/pubkey")" = "$first" ] && ! grep -q 'create secret generic argocd-repo-ssh-key' "$STUB/kubectl.log"; then
 		pass "homelab: second run keeps the key pair"
 	else
 		fail "homelab: second run keeps the key pair" "$out"
 	fi
+	if [ ! -s "$STUB/keyscan.log" ]; then pass "homelab: second run does not scan the host again"; else fail "homelab: second run scans again" "$(cat "$STUB/keyscan.log")"; fi
 fi
 
 finish

@@ -33,6 +33,16 @@ cc_wait_crds() {
 	done
 }
 
+# cc_release_record NAME VALUE: remembers what release NAME was applied with.
+cc_release_record() {
+	if ! kubectl -n kube-system get configmap "$CC_RELEASES_CM" >/dev/null 2>&1; then
+		kubectl -n kube-system create configmap "$CC_RELEASES_CM"
+	fi
+	kubectl -n kube-system patch configmap "$CC_RELEASES_CM" --type merge \
+		-p "{\"data\":{\"$1\":\"$2\"}}"
+	cc_changed "release $1 $2"
+}
+
 # cc_helm_release NAME NAMESPACE CHART REPO VERSION VALUES: installs or upgrades
 # the release only when the chart version or the values file changed since the
 # last successful run.
@@ -47,10 +57,5 @@ cc_helm_release() {
 	helm upgrade --install "$name" "$chart" --repo "$repo" --version "$version" \
 		--namespace "$namespace" --create-namespace --values "$values" \
 		--wait --timeout 15m
-	if ! kubectl -n kube-system get configmap "$CC_RELEASES_CM" >/dev/null 2>&1; then
-		kubectl -n kube-system create configmap "$CC_RELEASES_CM"
-	fi
-	kubectl -n kube-system patch configmap "$CC_RELEASES_CM" --type merge \
-		-p "{\"data\":{\"$name\":\"$want\"}}"
-	cc_changed "helm release $name $want"
+	cc_release_record "$name" "$want"
 }

@@ -12,12 +12,38 @@ REPO={{ argocd.repo }}
 REPO_JSON={{ argocd.repo | json | sh }}
 cc_ensure_namespace "$NS"
 # install.yaml holds a CRD larger than the client-side last-applied annotation
-# allows, so it is applied server-side.
-cc_apply -n "$NS" -f https://raw.githubusercontent.com/argoproj/argo-cd/v{{ versions.argocd }}/manifests/install.yaml
+# allows, so it is applied server-side; and only when the pinned version
+# changed (or ArgoCD is missing), so that a re-run changes nothing and keeps
+# what this step adds to ArgoCD's ConfigMaps below.
+want={{ versions.argocd }}
+have=$(kubectl -n kube-system get configmap "$CC_RELEASES_CM" -o 'jsonpath={.data.argocd}' 2>/dev/null || true)
+if [ "$have" != "$want" ] || ! kubectl -n "$NS" get deployment argocd-server >/dev/null 2>&1; then
+	cc_apply -n "$NS" -f https://raw.githubusercontent.com/argoproj/argo-cd/v{{ versions.argocd }}/manifests/install.yaml
+	cc_release_record argocd "$want"
+fi
 cc_wait_crds applications.argoproj.io appprojects.argoproj.io
 kubectl -n "$NS" rollout status deployment/argocd-server --timeout=600s
 kubectl -n "$NS" rollout status deployment/argocd-repo-server --timeout=600s
 kubectl -n "$NS" rollout status statefulset/argocd-application-controller --timeout=600s
+
+# ArgoCD checks the repository's SSH host key against argocd-ssh-known-hosts-cm,
+# which ships with the large public hosts only. A host missing there is added
+# once from ssh-keyscan (trust on first use; review the keys in that ConfigMap).
+REPO_HOST={{ argocd.repo_host }}
+known=$(kubectl -n "$NS" get configmap argocd-ssh-known-hosts-cm -o 'jsonpath={.data.ssh_known_hosts}' 2>/dev/null || true)
+if ! awk -v h="$REPO_HOST" '{ n = split($1, a, ","); for (i = 1; i <= n; i++) if (a[i] == h) found = 1 } END { exit !found }' <<<"$known"; then
+	scanned=$(ssh-keyscan -T 10 "$REPO_HOST" 2>/dev/null | grep -v '^#' || true)
+	if [ -n "$scanned" ]; then
+		kh=$(mktemp)
+		printf '%s\n%s\n' "$known" "$scanned" | sed '/^$/d' >"$kh"
+		kubectl -n "$NS" create configmap argocd-ssh-known-hosts-cm --from-file=ssh_known_hosts="$kh" \
+			--dry-run=client -o yaml | cc_apply -f -
+		rm -f "$kh"
+		cc_changed "SSH host keys of $REPO_HOST added to argocd-ssh-known-hosts-cm"
+	else
+		cc_warn "could not read the SSH host keys of $REPO_HOST; add them to argocd-ssh-known-hosts-cm"
+	fi
+fi
 
 # The deploy key pair is made once. The private half lives only in the
 # repository Secret; the public half in a ConfigMap. Both present: reuse.
@@ -37,6 +63,7 @@ else
 		--from-file=publicKey="$tmp/id.pub" --dry-run=client -o yaml | cc_apply -f -
 	rm -rf "$tmp"
 	trap - EXIT
+	cc_changed "new ArgoCD deploy key"
 fi
 # The repository URL may have changed since the key was made.
 if [ "$(kubectl -n "$NS" get secret argocd-repo-ssh-key -o 'jsonpath={.data.url}' | base64 -d)" != "$REPO" ]; then
