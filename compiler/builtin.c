@@ -54,7 +54,11 @@
  *                    or absolute; read only when an upload is needed
  *     "name": "ubuntu-24.04.3-autoinstall.iso",       [A-Za-z0-9_.-]+ ending in .iso
  *     "sha256": "64 hex digits" }                     optional; Proxmox verifies it
- *   Present when any volid on that storage ends in "iso/<name>": no upload.
+ *   Present when any volid on that storage ends in "iso/<name>": no upload,
+ *   unless the local file exists and its size differs from the stored one
+ *   (then it is uploaded again; Proxmox replaces the file). Proxmox offers no
+ *   checksum of stored files, so a name that carries a content hash is the
+ *   sure way to replace a changed ISO of the same size.
  *   No outputs.
  *
  * gitlab.deploy_key

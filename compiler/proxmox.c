@@ -864,6 +864,11 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 	if (pve_call(&p, "GET", path.buf, NULL, NULL, 0, &list, &err))
 		goto out;
 	strbuf_addf(&suffix, "iso/%s", name);
+	/* The local file, when there is one, tells a stale copy by its size. */
+	struct stat st;
+	errno = 0;
+	int have_local = stat(file, &st) == 0 && S_ISREG(st.st_mode);
+	int local_errno = errno;
 	size_t i;
 	json_t *e;
 	json_array_foreach(list, i, e) {
@@ -871,18 +876,23 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 		size_t vl = volid ? strlen(volid) : 0;
 		if (vl > suffix.len && !strcmp(volid + vl - suffix.len, suffix.buf) &&
 		    (volid[vl - suffix.len - 1] == ':' || volid[vl - suffix.len - 1] == '/')) {
+			json_t *size = json_object_get(e, "size");
+			if (have_local && json_is_integer(size) &&
+			    json_integer_value(size) != (json_int_t)st.st_size) {
+				strbuf_addf(log, "%s is on storage %s but its size differs (%lld bytes there, "
+					    "%lld here); uploading it again (Proxmox replaces it)\n", volid,
+					    storage, (long long)json_integer_value(size), (long long)st.st_size);
+				break;
+			}
 			strbuf_addf(log, "exists: %s is already on storage %s; not uploading\n", volid, storage);
 			rc = 0;
 			goto out;
 		}
 	}
 
-	struct stat st;
-	errno = 0;
-	if (stat(file, &st) || !S_ISREG(st.st_mode)) {
-		int errnum = errno;
+	if (!have_local) {
 		strbuf_addf(&err, "cannot upload %s: %s", file,
-			    errnum ? strerror(errnum) : "not a regular file");
+			    local_errno ? strerror(local_errno) : "not a regular file");
 		if (file[0] != '/') {
 			char *cwd = getcwd(NULL, 0);
 			strbuf_addf(&err, "\n  (relative paths are read from the working directory, %s; "

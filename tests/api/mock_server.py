@@ -33,7 +33,7 @@ DEFAULTS = {
     "auth_delay": 0.1,          # real Proxmox: 3 s before a 401 on /access/ticket
     "tokens": {},               # token id -> secret
     "vms": [],                  # {vmid, name, node, status, type}
-    "isos": [],                 # volids
+    "isos": [],                 # volids, or {volid, size}
     "task_running_polls": 1,    # status answers "running" this many times first
     "lock_polls": 0,            # a new VM answers status/current with lock=create this often
     "task_exit": {},            # task type -> exitstatus (default "OK")
@@ -58,7 +58,8 @@ class State:
         self.cfg = json.loads(json.dumps(DEFAULTS))
         self.cfg.update(cfg)
         self.vms = {int(v["vmid"]): dict(v) for v in self.cfg["vms"]}
-        self.isos = list(self.cfg["isos"])
+        self.isos = [i if isinstance(i, dict) else {"volid": i, "size": 1}
+                     for i in self.cfg["isos"]]
         self.tasks = {}
         self.created = []
         self.uploads = []
@@ -309,8 +310,8 @@ class Handler(BaseHTTPRequestHandler):
         m = re.match(r"^/nodes/([^/]+)/storage/([^/]+)/content$", p)
         if m and self.command == "GET":
             with STATE.lock:
-                lst = [{"volid": v, "format": "iso", "size": 1, "content": "iso"}
-                       for v in STATE.isos if v.startswith(m.group(2) + ":")]
+                lst = [{"volid": v["volid"], "format": "iso", "size": v["size"], "content": "iso"}
+                       for v in STATE.isos if v["volid"].startswith(m.group(2) + ":")]
             return self.send(200, {"data": lst})
         m = re.match(r"^/nodes/([^/]+)/storage/([^/]+)/upload$", p)
         if m and self.command == "POST":
@@ -381,7 +382,9 @@ class Handler(BaseHTTPRequestHandler):
             STATE.uploads.append({"filename": fname, "size": len(fdata), "fields": names,
                                   "content_length": int(self.headers["Content-Length"])})
             if "imgcopy" not in STATE.cfg["task_exit"]:
-                STATE.isos.append("%s:iso/%s" % (storage, fname))
+                volid = "%s:iso/%s" % (storage, fname)
+                STATE.isos = [i for i in STATE.isos if i["volid"] != volid]
+                STATE.isos.append({"volid": volid, "size": len(fdata)})
         return self.send(200, {"data": self.new_task(node, "imgcopy", "")})
 
     # ---- GitLab

@@ -307,6 +307,15 @@ run proxmox.iso "$(iso_args "$AUTH_PW" "no-such-file.iso")"
 expect "iso: second run finds it and uploads nothing (file not even needed)" eq "$RC/$(requests POST /upload)" 0/0
 expect "iso: ... says so" has "exists: local:iso/ubuntu-auto.iso"
 
+: >"$TMP/requests.log"
+run proxmox.iso "$(iso_args "$AUTH_PW")"
+expect "iso: same name and same size as the local file: no upload" eq "$RC/$(requests POST /upload)" 0/0
+
+mock '{isos: [{volid: "local:iso/ubuntu-auto.iso", size: 1234}]}'
+run proxmox.iso "$(iso_args "$AUTH_TOK")"
+expect "iso: a stored copy of another size is uploaded again" \
+	bash -c "[ $RC -eq 0 ] && [ $(requests POST /upload) -eq 1 ] && grep -q 'size differs (1234 bytes there, 300000 here)' '$LOG'"
+
 mock '{}'
 run proxmox.iso "$(iso_args "$AUTH_TOK" auto.iso 0000000000000000000000000000000000000000000000000000000000000000)"
 expect "iso: checksum mismatch fails from the imgcopy task" bash -c "[ $RC -eq 1 ] && grep -q 'checksum mismatch' '$LOG'"
