@@ -474,12 +474,14 @@ int http_do(struct http_client *c, const struct http_request *req,
 		}
 		if (!again || n >= tries)
 			break;
-		long wait = pause;
+		long wait = pause > c->backoff_max_ms ? c->backoff_max_ms : pause;
 		if (http_header(resp, "Retry-After", &ra)) {
+			/* Seconds only; an HTTP date keeps our own pause. Capped, so a
+			 * server cannot park the run. */
 			char *end;
 			long s = strtol(ra.buf, &end, 10);
 			if (end != ra.buf && !*end && s >= 0)
-				wait = s * 1000 > c->backoff_max_ms ? c->backoff_max_ms : s * 1000;
+				wait = s > c->backoff_max_ms / 1000 ? c->backoff_max_ms : s * 1000;
 		}
 		if (c->log)
 			strbuf_addf(c->log, "  %s %s: %s; retrying in %ld ms (attempt %d of %d)\n",
