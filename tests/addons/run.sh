@@ -432,4 +432,56 @@ if command -v ssh-keygen >/dev/null 2>&1; then
 	if [ ! -s "$STUB/keyscan.log" ]; then pass "homelab: second run does not scan the host again"; else fail "homelab: second run scans again" "$(cat "$STUB/keyscan.log")"; fi
 fi
 
+# ---- the matrix-bootstrap Job's script against a loopback mock of Synapse's
+# registration and client APIs and of the Kubernetes Secret API.
+MB=$TMP/homelab/apps/monitoring/matrix/bootstrap.sh
+SAD=$TMP/sa
+mkdir -p "$SAD"
+printf sa-token >"$SAD/token"
+printf monitoring >"$SAD/namespace"
+: >"$SAD/ca.crt"
+python3 "$TOP/tests/addons/mock_matrix.py" "$TMP/mock.port" "$TMP/mock.log" shared-s3cret matrix.k8s.local &
+mock_pid=$!
+at_exit "kill $mock_pid"
+for _ in $(seq 1 100); do [ -s "$TMP/mock.port" ] && break; sleep 0.1; done
+PORT=$(cat "$TMP/mock.port" 2>/dev/null || true)
+bootstrap() {
+	env MATRIX_URL="http://127.0.0.1:$PORT" KUBE_API="http://127.0.0.1:$PORT" SA_DIR="$SAD" \
+		MATRIX_SERVER_NAME=matrix.k8s.local MATRIX_ROOM=Alerts REGISTRATION_SHARED_SECRET=shared-s3cret \
+		BRIDGE_WEBHOOK_URL=http://alertmanager-matrix.monitoring.svc:3000/alerts/default sh "$MB"
+}
+mock_state() { curl -fsS "http://127.0.0.1:$PORT/test/state"; }
+if [ -n "$PORT" ] && out=$(bootstrap 2>&1); then
+	pass "matrix-bootstrap: first run"
+	check "matrix-bootstrap: bot registered (HMAC accepted), room #alerts made, matrix-bot Secret written" node -e '
+		const s = JSON.parse(process.argv[1]); const d = s.secrets["matrix-bot"] || {};
+		const b = (k) => Buffer.from(d[k] || "", "base64").toString();
+		const ok = s.users.length === 1 && s.aliases["#alerts:matrix.k8s.local"] === "!room1:matrix.k8s.local" &&
+			b("user-id") === s.users[0] && b("access-token").startsWith("syt_") && b("room-id") === "!room1:matrix.k8s.local" &&
+			b("webhook-url") === "http://alertmanager-matrix.monitoring.svc:3000/alerts/default";
+		process.exit(ok ? 0 : 1);' "$(mock_state)"
+	: >"$TMP/mock.log"
+	if out=$(bootstrap 2>&1) && ! grep -q 'POST /_synapse/admin/v1/register' "$TMP/mock.log"; then
+		pass "matrix-bootstrap: second run skips (the Secret's token is valid)"
+	else
+		fail "matrix-bootstrap: second run skips" "$out"$'\n'"$(cat "$TMP/mock.log")"
+	fi
+	curl -fsS -X POST "http://127.0.0.1:$PORT/test/revoke-tokens" >/dev/null
+	: >"$TMP/mock.log"
+	if out=$(bootstrap 2>&1); then
+		check "matrix-bootstrap: invalid token: new bot joins the existing room, Secret replaced, bridge restarted" node -e '
+			const s = JSON.parse(process.argv[1]); const log = process.argv[2];
+			const d = s.secrets["matrix-bot"]; const b = (k) => Buffer.from(d[k], "base64").toString();
+			const ok = s.users.length === 2 && Object.keys(s.aliases).length === 1 && b("user-id") === s.users.sort().slice(-1)[0] &&
+				b("room-id") === "!room1:matrix.k8s.local" && /POST \/_matrix\/client\/v3\/join\//.test(log) &&
+				/PUT \/api\/v1\/namespaces\/monitoring\/secrets\/matrix-bot/.test(log) && /DELETE \/api\/v1\/namespaces\/monitoring\/pods\?labelSelector=app%3Dalertmanager-matrix/.test(log);
+			process.exit(ok ? 0 : 1);' "$(mock_state)" "$(cat "$TMP/mock.log")"
+	else
+		fail "matrix-bootstrap: run after the token was revoked" "$out"
+	fi
+	hasnt "matrix-bootstrap: prints no access token" <(printf '%s' "$out") 'syt_'
+else
+	fail "matrix-bootstrap: first run" "port=$PORT $out $(cat "$TMP/mock.log" 2>/dev/null)"
+fi
+
 finish

@@ -2,13 +2,15 @@
 # matrix-bootstrap: the alert bot, its room and the matrix-bot Secret.
 # Environment: MATRIX_URL, MATRIX_SERVER_NAME, MATRIX_ROOM, BRIDGE_WEBHOOK_URL,
 # REGISTRATION_SHARED_SECRET. Talks to the Kubernetes API with the pod's
-# ServiceAccount (RBAC in rbac.yaml).
+# ServiceAccount (RBAC in rbac.yaml). KUBE_API and SA_DIR exist for tests.
 set -eu
-apk add --no-cache curl jq openssl >/dev/null
+if ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v openssl >/dev/null; then
+	apk add --no-cache curl jq openssl >/dev/null
+fi
 
-SA=/var/run/secrets/kubernetes.io/serviceaccount
+SA=${SA_DIR:-/var/run/secrets/kubernetes.io/serviceaccount}
 NS=$(cat "$SA/namespace")
-API=https://kubernetes.default.svc
+API=${KUBE_API:-https://kubernetes.default.svc}
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
 
@@ -63,7 +65,7 @@ fi
 
 # Shared-secret registration: HMAC-SHA1 over nonce, user, password and
 # "notadmin", NUL-separated, keyed with registration_shared_secret.
-user="alertbot-$(date +%s)"
+user="alertbot-$(date +%s)-$(openssl rand -hex 3)"
 password=$(openssl rand -hex 24)
 nonce=$(curl -fsS "$MATRIX_URL/_synapse/admin/v1/register" | jq -r .nonce)
 mac=$(printf '%s\000%s\000%s\000notadmin' "$nonce" "$user" "$password" |
