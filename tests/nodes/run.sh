@@ -473,6 +473,10 @@ lab_snapshot() { # upper dir -> "sha256  path" lines, minus logs and scratch
 		! -path './var/lib/clusterc-lab/kube/.names' ! -path './run/*' ! -name '*.pid' -print0 |
 		sort -z | xargs -0 -r sha256sum)
 }
+# lab_ssh HOST CMD: one SSH connection per host, reused (as the runner does).
+lab_ssh() {
+	ssh -F "$LABDIR/ssh_config" -o ControlMaster=auto -o "ControlPath=$TMP/cm-%h" -o ControlPersist=120 "$@"
+}
 # lab_run HOST BUNDLE STDIN_FILE STEP...: runs the steps in order over SSH, as the runner
 # would (bundle as cwd, NAME=B64 lines on stdin); output to $TMP/lab-HOST-runN.log
 lab_run() {
@@ -480,12 +484,12 @@ lab_run() {
 	shift 4
 	for s in "$@"; do
 		[ -f "$bundle/nodes/$host/steps/$s.sh" ] || continue
-		{ echo "== $s"; ssh -F "$LABDIR/ssh_config" "$host" "cd /root/bundle && bash nodes/$host/steps/$s.sh" <"$input" 2>&1; echo "rc=$?"; } \
+		{ echo "== $s"; lab_ssh "$host" "cd /root/bundle && bash nodes/$host/steps/$s.sh" <"$input" 2>&1; echo "rc=$?"; } \
 			>>"$TMP/lab-$host-run$run.log"
 	done
 	# labels run on the cluster host (the first control).
 	if [ -f "$bundle/nodes/$host/steps/kubernetes.init.sh" ]; then
-		{ echo "== labels.apply"; ssh -F "$LABDIR/ssh_config" "$host" "cd /root/bundle && bash cluster/steps/labels.apply.sh" </dev/null 2>&1; echo "rc=$?"; } \
+		{ echo "== labels.apply"; lab_ssh "$host" "cd /root/bundle && bash cluster/steps/labels.apply.sh" </dev/null 2>&1; echo "rc=$?"; } \
 			>>"$TMP/lab-$host-run$run.log"
 	fi
 }
@@ -501,6 +505,7 @@ lab_test() {
 		return
 	fi
 	at_exit "bash tests/lab/lab.sh down '$LABDIR' >/dev/null 2>&1"
+	at_exit "for h in $cp $w; do lab_ssh -O exit \$h >/dev/null 2>&1; done"
 	gw=$(jq -r .gateway "$LABDIR/lab.json")
 	# The homelab model with the lab's addresses (the lab is 198.18.0.0/15 only).
 	jq --arg gw "$gw" --arg a0 "$(jq -r ".hosts[\"$cp\"].address" "$LABDIR/lab.json")" \
@@ -570,7 +575,7 @@ EOF
 	mkdir -p "$LABDIR/$w/upper/etc/nvidia-container-runtime"
 	cp "$FIX/nvidia-container-runtime-config.toml" "$LABDIR/$w/upper/etc/nvidia-container-runtime/config.toml"
 	for h in "$cp" "$w"; do
-		tar -C "$d" -cf - . | ssh -F "$LABDIR/ssh_config" "$h" 'rm -rf /root/bundle && mkdir -p /root/bundle && tar -C /root/bundle -xf -'
+		tar -C "$d" -cf - . | lab_ssh "$h" 'rm -rf /root/bundle && mkdir -p /root/bundle && tar -C /root/bundle -xf -'
 	done
 	: >"$TMP/no-input"
 	{
@@ -661,6 +666,92 @@ EOF
 	check "lab: no reboot asked on run 2" bash -c '! grep -q "::clusterc::reboot" "$1"' _ "$TMP/lab-$w-run2.log"
 }
 
+
+# The HA path in the lab: two control nodes behind a kube-vip address. cp-1 runs
+# kubeadm init with kube-vip on super-admin.conf, then switches it to admin.conf; cp-2
+# joins as a control plane with the certificate key and installs kube-vip after. Twice.
+lab_ha_test() {
+	local d h gw a1 a2 vip o upper c1=cp-1 c2=cp-2
+	LABDIR=$TMP/lab-ha
+	if ! bash tests/lab/lab.sh up 2 "$LABDIR" --names "$c1,$c2" >"$TMP/lab-ha-up.log" 2>&1; then
+		fail "lab ha: up" "$(cat "$TMP/lab-ha-up.log")"
+		return
+	fi
+	at_exit "bash tests/lab/lab.sh down '$LABDIR' >/dev/null 2>&1"
+	at_exit "for h in $c1 $c2; do LABDIR='$LABDIR' lab_ssh -O exit \$h >/dev/null 2>&1; done"
+	gw=$(jq -r .gateway "$LABDIR/lab.json")
+	a1=$(jq -r ".hosts[\"$c1\"].address" "$LABDIR/lab.json")
+	a2=$(jq -r ".hosts[\"$c2\"].address" "$LABDIR/lab.json")
+	o=${gw%.*}; o=${o##*.}
+	vip=${gw%.*.*}.$((o + 3)).200
+	cat >"$TMP/lab-ha.cluster" <<EOF
+cluster halab {
+  kubernetes       = "1.34"
+  crio             = "1.34"
+  control_endpoint = $vip
+  ssh { user = "root"  key = "$LABDIR/id_ed25519" }
+}
+network { gateway = $gw }
+node $c1 {
+  role = control
+  ip   = $a1/22
+}
+node $c2 {
+  role = control
+  ip   = $a2/22
+}
+EOF
+	if ! clusterc build "$TMP/lab-ha.cluster" -o "$TMP/lab-ha-out" >"$TMP/lab-ha-build.log" 2>&1; then
+		fail "lab ha: clusterc build" "$(cat "$TMP/lab-ha-build.log")"
+		return
+	fi
+	d=$TMP/lab-ha-out/halab
+	for h in "$c1" "$c2"; do
+		tar -C "$d" -cf - . | lab_ssh "$h" 'rm -rf /root/bundle && mkdir -p /root/bundle && tar -C /root/bundle -xf -'
+	done
+	{
+		printf 'join_token=%s\n' "$(printf 'abcdef.0123456789abcdef' | base64 -w0)"
+		printf 'join_ca_hash=%s\n' "$(printf 'sha256:%064d' 0 | base64 -w0)"
+		printf 'join_cert_key=%s\n' "$(printf '%064d' 7 | base64 -w0)"
+	} >"$TMP/ha-join-input"
+	local r
+	for r in 1 2; do
+		lab_run "$c1" "$d" "$TMP/no-input" "ha$r" os.base os.network os.packages os.firewall kubernetes.init kubernetes.credentials
+		lab_run "$c2" "$d" "$TMP/ha-join-input" "ha$r" os.base os.network os.packages os.firewall kubernetes.join
+		for h in "$c1" "$c2"; do
+			if grep -q '^rc=[1-9]' "$TMP/lab-$h-runha$r.log"; then
+				fail "lab ha: $h run $r steps succeed" "$(grep -B 15 '^rc=[1-9]' "$TMP/lab-$h-runha$r.log")"
+			fi
+			lab_snapshot "$LABDIR/$h/upper" >"$TMP/lab-ha-$h-snap$r"
+		done
+		if [ "$r" = 1 ]; then
+			for h in "$c1" "$c2"; do
+				upper=$LABDIR/$h/upper
+				check "lab ha: $h kube-vip serves $vip on eth0 with admin.conf" bash -c '
+					f=$1/etc/kubernetes/manifests/kube-vip.yaml
+					grep -qF "value: \"$2\"" "$f" && grep -q "value: eth0" "$f" &&
+					grep -q "path: /etc/kubernetes/admin.conf" "$f" && ! grep -q __CLUSTERC "$f"' _ "$upper" "$vip"
+			done
+			# Written twice on cp-1: on super-admin.conf before init, on admin.conf after.
+			check "lab ha: cp-1 ran kube-vip on super-admin.conf during init, admin.conf after" bash -c '
+				[ "$(grep -c "changed: wrote /etc/kubernetes/manifests/kube-vip.yaml" "$1")" = 2 ] &&
+				grep -q "kubeadm init --config" "$2"' _ "$TMP/lab-$c1-runha1.log" "$LABDIR/$c1/upper/var/log/clusterc-shims.log"
+			check "lab ha: kubeadm init config has the VIP endpoint and the manifests preflight exception" bash -c '
+				grep -qx "controlPlaneEndpoint: $2:6443" "$1" && grep -q DirAvailable--etc-kubernetes-manifests "$1"' \
+				_ "$LABDIR/$c1/upper/etc/kubernetes/clusterc/kubeadm-init.yaml" "$vip"
+			check "lab ha: cp-2 joined as a control plane" grep -q 'kubeadm join --config' "$LABDIR/$c2/upper/var/log/clusterc-shims.log"
+		fi
+	done
+	for h in "$c1" "$c2"; do
+		if diff "$TMP/lab-ha-$h-snap1" "$TMP/lab-ha-$h-snap2" >"$TMP/lab-ha-$h.diff"; then
+			pass "lab ha: $h run 2 changed no file"
+		else
+			fail "lab ha: $h run 2 changed files" "$(cat "$TMP/lab-ha-$h.diff")"
+		fi
+		check "lab ha: $h run 2 reports 0 changes" bash -c '! grep -q "changed:" "$1"' _ "$TMP/lab-$h-runha2.log"
+	done
+}
+
 # ---------------------------------------------------------------- main
 real_builds
 if [ ! -x "$RENDER" ]; then
@@ -697,4 +788,5 @@ if [ -n "$sel" ]; then check_driver_selection "$sel"; else fail "driver selectio
 if [ -x "$RENDER" ]; then iso_test; fi
 if [ "$REAL_BUILD" = 1 ]; then hostile_real_test; fi
 if [ -x "$RENDER" ] || [ "$REAL_BUILD" = 1 ]; then lab_test "$FIX/homelab.model.json"; fi
+if [ "$REAL_BUILD" = 1 ] && [ "$(id -u)" -eq 0 ] && [ "${LAB:-1}" != 0 ]; then lab_ha_test; fi
 finish
