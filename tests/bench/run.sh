@@ -169,6 +169,8 @@ runner_section() {
 	for n in $SIZES; do [ "$n" -gt "$max" ] && max=$n; done
 	mkdir -p "$W"
 	log "lab: starting $max hosts"
+	local up0 up_s
+	up0=$(date +%s.%N)
 	if ! bash "$TOP/tests/lab/lab.sh" up "$max" "$LAB" >"$TMP/lab-up.log" 2>&1; then
 		cat "$TMP/lab-up.log" >&2
 		{ echo "## Runner comparison (issue 5)"; echo; echo "not measured: the lab did not start ($(tail -n 1 "$TMP/lab-up.log"))"; } >"$f"
@@ -176,6 +178,7 @@ runner_section() {
 		return 1
 	fi
 	at_exit "bash '$TOP/tests/lab/lab.sh' down '$LAB'"
+	up_s=$(awk -v a="$up0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
 	local cc_status cc_ok=0
 	if [ ! -x "$CLUSTERC_BIN" ]; then
@@ -370,7 +373,7 @@ EOF
 		echo
 		echo "### Commands"
 		echo
-		echo "Lab: \`tests/lab/lab.sh up $max \$LAB\` (hosts host1..host$max, \$LAB/ssh_config: User root,"
+		echo "Lab: \`tests/lab/lab.sh up $max \$LAB\` (took $up_s s here; hosts host1..host$max, \$LAB/ssh_config: User root,"
 		echo "IdentityFile \$LAB/id_ed25519, UserKnownHostsFile \$LAB/known_hosts, StrictHostKeyChecking yes,"
 		echo "BatchMode yes). Before each first run: \`tests/bench/reset-hosts.sh \$LAB host1..hostN\`"
 		echo "(hyperfine --prepare). Each cell: \`hyperfine -s bash --runs R [--prepare RESET] CMD\`, with CMD"
@@ -456,7 +459,11 @@ frontend_section() {
 			"$(awk -v s="$med" 'BEGIN { print s * 1000 }')" "$(awk -v s="$med" -v n="$n" 'BEGIN { print s * 1e6 / n }')" "$rss" >>"$f"
 	done
 	echo >>"$f"
-	echo "Wall time includes process start-up (about 1 ms); \"per node\" is the median divided by N." >>"$f"
+	{
+		echo "Wall time includes process start-up and the embedded stdlib's loading, which the"
+		echo "smallest file's time approximates; \"per node\" is the median divided by N. Measured on the"
+		echo "shared machine of the other sections, $(date -u "+%Y-%m-%d %H:%M UTC") (1-minute load average $(cut -d' ' -f1 /proc/loadavg) at the end)."
+	} >>"$f"
 	put_section frontend "$f"
 }
 

@@ -43,10 +43,10 @@ usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2;
 prereqs() {
 	[ "$(id -u)" -eq 0 ] || die "must run as root (network and mount namespaces)"
 	local c missing=()
-	for c in ip unshare nsenter mount chroot ssh ssh-keygen /usr/sbin/sshd /usr/bin/python3 hostname; do
+	for c in ip unshare nsenter setsid mount chroot ps ssh ssh-keygen /usr/sbin/sshd /usr/bin/python3 hostname; do
 		command -v "$c" >/dev/null 2>&1 || missing+=("$c")
 	done
-	[ ${#missing[@]} -eq 0 ] || die "missing commands: ${missing[*]} (Debian: iproute2 util-linux openssh-server openssh-client python3)"
+	[ ${#missing[@]} -eq 0 ] || die "missing commands: ${missing[*]} (Debian: iproute2 util-linux procps openssh-server openssh-client python3)"
 	grep -qw overlay /proc/filesystems || die "the kernel has no overlayfs (modprobe overlay)"
 	[ -e /proc/self/ns/net ] || die "the kernel has no namespaces"
 	[ -d /usr/lib/openssh ] || die "openssh-server is not installed"
