@@ -62,26 +62,28 @@ static void set_nonblock(int fd)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* In the child: only async-signal-safe calls until exec. */
-static void child_fail(int errpipe, int what)
+/* In the child: the message was built before fork; the parent learns of the
+ * failure from stderr and exit status 127. The parent never waits for the
+ * exec: on a loaded machine that wait serialises every spawn behind the
+ * scheduler (50 ssh masters took seconds to start). */
+static void child_fail(const char *msg)
 {
-	int e = errno;
-	int msg[2] = { what, e };
-	ssize_t w = write(errpipe, msg, sizeof(msg));
+	const char *e = strerror(errno);
+	ssize_t w = write(2, msg, strlen(msg));
+	w = write(2, e, strlen(e));
+	w = write(2, "\n", 1);
 	(void)w;
 	_exit(127);
 }
 
 int proc_start(struct proc *p, const struct proc_opts *o, struct strbuf *err)
 {
-	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	if (o->stdin_fd < 0 && o->pipe_stdin && pipe2(inp, O_CLOEXEC) < 0)
 		goto fail;
 	if (o->stdout_fd < 0 && pipe2(outp, O_CLOEXEC) < 0)
 		goto fail;
 	if (!o->merge_stderr && pipe2(errp, O_CLOEXEC) < 0)
-		goto fail;
-	if (pipe2(ep, O_CLOEXEC) < 0)
 		goto fail;
 
 	/* Build the environment before fork: no allocation in the child. */
@@ -119,10 +121,13 @@ int proc_start(struct proc *p, const struct proc_opts *o, struct strbuf *err)
 			fclose(f);
 		}
 	}
+	struct strbuf emsg = STRBUF_INIT;
+	strbuf_addf(&emsg, "clusterc: cannot run '%s': ", o->argv[0]);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		free(envp);
+		strbuf_release(&emsg);
 		goto fail;
 	}
 	if (pid == 0) {
@@ -144,48 +149,31 @@ int proc_start(struct proc *p, const struct proc_opts *o, struct strbuf *err)
 		if (fd0 < 0) {
 			fd0 = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (fd0 < 0)
-				child_fail(ep[1], 1);
+				child_fail(emsg.buf);
 		}
 		if (dup2(fd0, 0) < 0)
-			child_fail(ep[1], 1);
+			child_fail(emsg.buf);
 		int fd1 = o->stdout_fd >= 0 ? o->stdout_fd : outp[1];
 		if (dup2(fd1, 1) < 0)
-			child_fail(ep[1], 1);
+			child_fail(emsg.buf);
 		if (dup2(o->merge_stderr ? fd1 : errp[1], 2) < 0)
-			child_fail(ep[1], 1);
+			child_fail(emsg.buf);
 		if (o->cwd && chdir(o->cwd) < 0)
-			child_fail(ep[1], 2);
+			child_fail(emsg.buf);
 		if (envp)
 			execvpe(o->argv[0], (char *const *)o->argv, envp);
 		else
 			execvp(o->argv[0], (char *const *)o->argv);
-		child_fail(ep[1], 3);
+		child_fail(emsg.buf);
 	}
 	free(envp);
-	close_fd(&ep[1]);
+	strbuf_release(&emsg);
 	close_fd(&inp[0]);
 	close_fd(&outp[1]);
 	close_fd(&errp[1]);
 	if (o->stdin_fd >= 0) {
 		int fd = o->stdin_fd;
 		close_fd(&fd);
-	}
-	int msg[2];
-	ssize_t r;
-	while ((r = read(ep[0], msg, sizeof(msg))) < 0 && errno == EINTR)
-		;
-	close_fd(&ep[0]);
-	if (r == (ssize_t)sizeof(msg)) {
-		int st;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		strbuf_addf(err, "cannot %s '%s': %s",
-			    msg[0] == 2 ? "enter directory for" : msg[0] == 3 ? "run" : "set up",
-			    o->argv[0], strerror(msg[1]));
-		close_fd(&inp[1]);
-		close_fd(&outp[0]);
-		close_fd(&errp[0]);
-		return -1;
 	}
 	p->pid = pid;
 	p->reaped = false;
@@ -211,8 +199,6 @@ fail:
 	close_fd(&outp[1]);
 	close_fd(&errp[0]);
 	close_fd(&errp[1]);
-	close_fd(&ep[0]);
-	close_fd(&ep[1]);
 	return -1;
 }
 

@@ -198,7 +198,7 @@ static void test_proc(void)
 	      out.buf);
 	strbuf_reset(&out);
 	const char *bad[] = { "/nonexistent/prog", NULL };
-	CHECK(proc_run_sync(bad, NULL, NULL, &out) == -1 && strstr(out.buf, "cannot run"),
+	CHECK(proc_run_sync(bad, NULL, NULL, &out) == 127 && strstr(out.buf, "cannot run"),
 	      "exec failure: %s", out.buf);
 	strbuf_release(&out);
 }
