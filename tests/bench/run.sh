@@ -104,7 +104,7 @@ machine_section() {
 		echo "| ansible-core | $(ansible-playbook --version 2>/dev/null | head -n 1 | sed 's/^ansible-playbook //') (Python $(/usr/bin/python3 -c 'import platform; print(platform.python_version())')) |"
 		echo "| parallel-ssh | $(parallel-ssh --version 2>&1 | head -n 1) |"
 		echo "| hyperfine | $(hyperfine --version 2>&1) |"
-		echo "| clusterc | $("$CLUSTERC_BIN" version 2>/dev/null | head -n 1 || echo 'not built') |"
+		echo "| clusterc | $("$CLUSTERC_BIN" version 2>/dev/null | head -n 1 || echo 'not built') (a copy of ./clusterc as built $(date -u -r "$TOP/clusterc" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')) |"
 	} >"$f"
 	put_section machine "$f"
 }
