@@ -12,11 +12,14 @@ cfg=$1 steps=$2
 shift 2
 cm=$(mktemp -d /tmp/bench-cm.XXXXXX)
 trap 'rm -rf "$cm"' EXIT
+# FANOUT_SSH_OPTS: more ssh options, split on blanks (e.g. a -o KexAlgorithms=...).
+extra=()
+read -r -a extra <<<"${FANOUT_SSH_OPTS:-}"
 wrap=(setsid -w)
 [ "${FANOUT_SETSID:-1}" = 1 ] || wrap=(env)
 chain() {
 	local h=$1 s rc=0
-	local o=(-F "$cfg" -o ControlMaster=auto -o "ControlPath=$cm/%C" -o ControlPersist=60)
+	local o=(-F "$cfg" -o ControlMaster=auto -o "ControlPath=$cm/%C" -o ControlPersist=60 "${extra[@]}")
 	for s in "$steps"/step[1-5].sh; do
 		"${wrap[@]}" ssh "${o[@]}" "$h" bash -s <"$s" >/dev/null || { rc=$?; break; }
 	done

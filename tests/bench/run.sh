@@ -206,7 +206,7 @@ runner_section() {
 
 	declare -A MED MIN MAX CPU NR NOTE CMD LOAD
 	local rc
-	local tools=(ssh ssh1 pssh ansible clusterc) tool kind hosts cmd prep runs json before after
+	local tools=(ssh ssh1 sshc pssh ansible clusterc) tool kind hosts cmd prep runs json before after
 	for n in $SIZES; do
 		hosts=$(hosts_upto "$n")
 		# shellcheck disable=SC2086 # a list of host names
@@ -233,11 +233,14 @@ EOF
 			case $tool in
 			ssh) cmd="bash $BENCH/fanout-ssh.sh $LAB/ssh_config $BENCH/steps $hosts" ;;
 			ssh1) cmd="FANOUT_SETSID=0 bash $BENCH/fanout-ssh.sh $LAB/ssh_config $BENCH/steps $hosts" ;;
+			sshc) cmd="FANOUT_SSH_OPTS='-o KexAlgorithms=curve25519-sha256' bash $BENCH/fanout-ssh.sh $LAB/ssh_config $BENCH/steps $hosts" ;;
 			pssh) cmd="bash $BENCH/pssh.sh $LAB/ssh_config $BENCH/steps $W/hosts.$n $n" ;;
 			ansible) cmd="bash $BENCH/ansible.sh $W/ans.$n" ;;
 			clusterc) cmd="$CLUSTERC_BIN apply $W/plan.$n --inventory $LAB/inventory.json --yes -q -j $n --artifacts $W/artifacts" ;;
 			esac
 			CMD[$tool.$n]=$cmd
+			# The classic-KEX floor only at the largest size: it answers one question.
+			[ "$tool" = sshc ] && [ "$n" != "$max" ] && continue
 			local need=
 			case $tool in pssh) need=parallel-ssh ;; ansible) need=ansible-playbook ;; esac
 			if [ -n "$need" ] && ! command -v "$need" >/dev/null 2>&1; then
@@ -342,6 +345,11 @@ EOF
 		echo "  again on the same 2 cores: 50 hosts cost several seconds of CPU before any step runs, for"
 		echo "  every tool. Connection reuse within a run (ControlMaster) is what keeps 5 steps from"
 		echo "  costing 5 handshakes."
+		if [ -n "${MED[sshc.$max.first]:-}" ]; then
+			echo "- The same ssh fan-out at $max hosts with \`-o KexAlgorithms=curve25519-sha256\` (classic"
+			echo "  key exchange): first run $(printf '%.2f' "${MED[sshc.$max.first]}") s, no-op re-run $(printf '%.2f' "${MED[sshc.$max.noop]:-0}") s"
+			echo "  (default KEX: $(printf '%.2f' "${MED[ssh.$max.first]:-0}") s and $(printf '%.2f' "${MED[ssh.$max.noop]:-0}") s)."
+		fi
 		local c50f=${MED[clusterc.50.first]:-} s50f=${MED[ssh.50.first]:-} a50f=${MED[ansible.50.first]:-} c50n=${MED[clusterc.50.noop]:-}
 		local o50f=${MED[ssh1.50.first]:-} s50n=${MED[ssh.50.noop]:-}
 		if [ -n "$c50f" ] && [ -n "$s50f" ]; then
