@@ -664,6 +664,38 @@ EOF
 		check "lab: $h run 2 reports 0 changes for every step" bash -c '! grep -q "changed:" "$1"' _ "$TMP/lab-$h-run2.log"
 	done
 	check "lab: no reboot asked on run 2" bash -c '! grep -q "::clusterc::reboot" "$1"' _ "$TMP/lab-$w-run2.log"
+	[ "$REAL_BUILD" = 1 ] && lab_labels_test "$cp" "$w"
+}
+
+# Declarative labels: the cluster file drops compute=cuda and adds tier=gpu and a taint;
+# labels set by others (team=ml) and protected keys (nvidia.com/..., even when listed as
+# managed) stay. Then the original file again: all of it is undone.
+lab_labels_test() {
+	local cp=$1 w=$2 d2=$TMP/lab-out2/homelab kube
+	kube=$LABDIR/$cp/upper/var/lib/clusterc-lab/kube/nodes/$w
+	sed 's/  labels = { compute = "cuda" }/  labels = { tier = "gpu" }\n  taints = ["dedicated=gpu:NoSchedule"]/' \
+		"$TMP/lab.cluster" >"$TMP/lab2.cluster"
+	if ! clusterc build "$TMP/lab2.cluster" -o "$TMP/lab-out2" >"$TMP/lab-build2.log" 2>&1; then
+		fail "lab labels: build with new labels" "$(cat "$TMP/lab-build2.log")"
+		return
+	fi
+	lab_ssh "$cp" "kubectl label node $w team=ml nvidia.com/gpu.present=true >/dev/null &&
+		kubectl annotate node $w --overwrite clusterc.io/managed-labels=compute,nvidia.com/gpu.present >/dev/null"
+	tar -C "$d2" -cf - cluster/steps/labels.apply.sh | lab_ssh "$cp" 'mkdir -p /root/bundle2 && tar -C /root/bundle2 -xf -'
+	lab_ssh "$cp" 'cd /root/bundle2 && bash cluster/steps/labels.apply.sh' </dev/null >"$TMP/labels2.log" 2>&1
+	check "lab labels: new file applied (tier set, compute removed, taint set)" bash -c '
+		grep -qx "tier=gpu" "$1/labels" && ! grep -q "^compute=" "$1/labels" && grep -qx "dedicated=gpu:NoSchedule" "$1/taints"' _ "$kube"
+	check "lab labels: foreign and protected labels kept" bash -c '
+		grep -qx "team=ml" "$1/labels" && grep -qx "nvidia.com/gpu.present=true" "$1/labels"' _ "$kube"
+	check "lab labels: managed keys recorded" bash -c '
+		grep -qx "clusterc.io/managed-labels=tier" "$1/annotations" &&
+		grep -qx "clusterc.io/managed-taints=dedicated:NoSchedule" "$1/annotations"' _ "$kube"
+	lab_ssh "$cp" 'cd /root/bundle2 && bash cluster/steps/labels.apply.sh' </dev/null >"$TMP/labels2b.log" 2>&1
+	check "lab labels: applying the same file again changes nothing" bash -c '! grep -q "changed:" "$1"' _ "$TMP/labels2b.log"
+	lab_ssh "$cp" 'cd /root/bundle && bash cluster/steps/labels.apply.sh' </dev/null >"$TMP/labels3.log" 2>&1
+	check "lab labels: the original file again undoes tier and the taint" bash -c '
+		grep -qx "compute=cuda" "$1/labels" && ! grep -q "^tier=" "$1/labels" && ! grep -q "^dedicated=" "$1/taints" 2>/dev/null &&
+		grep -qx "team=ml" "$1/labels" && grep -qx "clusterc.io/managed-labels=compute" "$1/annotations"' _ "$kube"
 }
 
 
