@@ -784,6 +784,29 @@ EOF
 	done
 }
 
+
+# ---------------------------------------------------------------- the operator's kubeconfig
+# kubernetes.kubeconfig_local: the admin kubeconfig arrives on stdin (NAME=B64) and lands in
+# ~/.kube/<cluster>.conf, mode 0600, never in the bundle; a second run changes nothing.
+kubeconfig_local_test() {
+	local d=$1 home=$TMP/kc-home name conf
+	name=$(jq -r .cluster "$d/plan.json")
+	conf=$home/.kube/$name.conf
+	mkdir -p "$home"
+	printf 'apiVersion: v1\nkind: Config\nusers: [{name: a, user: {token: s3cret}}]\n' >"$TMP/kc"
+	printf 'admin_kubeconfig=%s\n' "$(base64 -w0 <"$TMP/kc")" >"$TMP/kc-input"
+	if (cd "$d" && HOME=$home bash local/steps/kubernetes.kubeconfig_local.sh <"$TMP/kc-input" >"$TMP/kc1.log" 2>&1); then
+		check "kubeconfig_local: ~/.kube/$name.conf written, 0600" bash -c \
+			'cmp -s "$1" "$2" && [ "$(stat -c %a "$1")" = 600 ] && [ "$(stat -c %a "$(dirname "$1")")" = 700 ]' _ "$conf" "$TMP/kc"
+	else
+		fail "kubeconfig_local: run 1" "$(cat "$TMP/kc1.log")"
+	fi
+	(cd "$d" && HOME=$home bash local/steps/kubernetes.kubeconfig_local.sh <"$TMP/kc-input" >"$TMP/kc2.log" 2>&1)
+	check "kubeconfig_local: run 2 changes nothing" grep -q 'done: 0 change' "$TMP/kc2.log"
+	check "kubeconfig_local: nothing written into the bundle" bash -c '! grep -rq s3cret "$1"' _ "$d"
+	check "kubeconfig_local: fails without the input" bash -c '! (cd "$1" && HOME=$2 bash local/steps/kubernetes.kubeconfig_local.sh </dev/null >/dev/null 2>&1)' _ "$d" "$home"
+}
+
 # ---------------------------------------------------------------- main
 real_builds
 if [ ! -x "$RENDER" ]; then
@@ -818,7 +841,10 @@ done
 sel=$(find "${BUNDLES[@]}" -path '*/common/nvidia-select-driver.sh' 2>/dev/null | head -n 1)
 if [ -n "$sel" ]; then check_driver_selection "$sel"; else fail "driver selection: no bundle has common/nvidia-select-driver.sh"; fi
 if [ -x "$RENDER" ]; then iso_test; fi
-if [ "$REAL_BUILD" = 1 ]; then hostile_real_test; fi
+if [ "$REAL_BUILD" = 1 ]; then
+	hostile_real_test
+	kubeconfig_local_test "${BUNDLES[0]}"
+fi
 if [ -x "$RENDER" ] || [ "$REAL_BUILD" = 1 ]; then lab_test "$FIX/homelab.model.json"; fi
 if [ "$REAL_BUILD" = 1 ] && [ "$(id -u)" -eq 0 ] && [ "${LAB:-1}" != 0 ]; then lab_ha_test; fi
 finish
