@@ -111,6 +111,7 @@ struct run {
 	struct redactor red;
 	struct run_log log;
 	char *ctl_dir;
+	char *ssh_config;
 	char *machine, *owner; /* lock identity: "machine pid user run-id" */
 	char *local_dir;
 	json_t *local_state; /* state key -> hash, for local and builtin steps */
@@ -354,7 +355,7 @@ static int start_remote(struct run *r, struct job *j, const char *script,
 {
 	struct strvec av = STRVEC_INIT;
 	struct strbuf cmd = STRBUF_INIT;
-	ssh_argv(&av, &j->h->ssh, j->h->ctl, SSH_CLIENT, r->o->connect_timeout);
+	ssh_argv(&av, &j->h->ssh, j->h->ctl, SSH_CLIENT, r->o->connect_timeout, r->ssh_config);
 	remote_cmd(&cmd, &j->h->ssh, script, args);
 	strvec_push(&av, cmd.buf);
 	struct proc_opts po = PROC_OPTS_INIT;
@@ -521,7 +522,7 @@ static void start_master(struct run *r, struct rhost *h)
 	strbuf_reset(&h->mout);
 	strbuf_reset(&h->merr);
 	unlink(h->ctl);
-	ssh_argv(&av, &h->ssh, h->ctl, SSH_MASTER, r->o->connect_timeout);
+	ssh_argv(&av, &h->ssh, h->ctl, SSH_MASTER, r->o->connect_timeout, r->ssh_config);
 	struct proc_opts po = PROC_OPTS_INIT;
 	po.argv = (const char *const *)av.v;
 	po.new_pgrp = true;
@@ -852,7 +853,7 @@ static void start_ship(struct run *r, struct rhost *h)
 		const char *args[] = { d, r->log.run_id ? r->log.run_id : "x", NULL };
 		struct strvec av = STRVEC_INIT;
 		struct strbuf cmd = STRBUF_INIT;
-		ssh_argv(&av, &h->ssh, h->ctl, SSH_CLIENT, r->o->connect_timeout);
+		ssh_argv(&av, &h->ssh, h->ctl, SSH_CLIENT, r->o->connect_timeout, r->ssh_config);
 		remote_cmd(&cmd, &h->ssh, SHIP_SH, args);
 		strvec_push(&av, cmd.buf);
 		struct proc_opts po = PROC_OPTS_INIT;
@@ -1458,10 +1459,11 @@ static bool advance_host(struct run *r, struct rhost *h)
 			while (el && e[el - 1] == '\n')
 				el--;
 			if (f == SSH_FAIL_HOSTKEY) {
-				strbuf_addf(&m, "host key of %s not trusted (unknown or changed); "
+				strbuf_addf(&m, "host key of %s%s%s not trusted (unknown or changed); "
 					    "it is pinned in %s: check the key and fix that file",
-					    h->ssh.address, h->ssh.known_hosts ? h->ssh.known_hosts
-									   : "known_hosts");
+					    h->ssh.address, h->ssh.proxy_jump ? " or of its jump host " : "",
+					    h->ssh.proxy_jump ? h->ssh.proxy_jump : "",
+					    h->ssh.known_hosts ? h->ssh.known_hosts : "known_hosts");
 			} else if (f == SSH_FAIL_AUTH) {
 				strbuf_addf(&m, "authentication failed as %s: %.*s",
 					    h->ssh.user ? h->ssh.user : "(default user)", (int)el, e);
@@ -2121,6 +2123,8 @@ static void teardown(struct run *r)
 		if (h->ctl)
 			unlink(h->ctl);
 	}
+	if (r->ssh_config)
+		unlink(r->ssh_config);
 	if (r->ctl_dir)
 		rmdir(r->ctl_dir);
 }
@@ -2150,6 +2154,7 @@ static void run_free(struct run *r)
 	redact_release(&r->red);
 	run_log_close(&r->log);
 	free(r->ctl_dir);
+	free(r->ssh_config);
 	free(r->machine);
 	free(r->owner);
 	free(r->local_dir);
@@ -2233,6 +2238,19 @@ int run_execute(const struct run_opts *o, const char *dir)
 		goto out;
 	}
 	load_local_state(&r);
+	{
+		struct ssh_host *sh = xcalloc(r.nhosts + 1, sizeof(*sh));
+		size_t nsh = 0;
+		for (size_t i = 0; i < r.nhosts; i++)
+			if (r.hosts[i].ssh.address)
+				sh[nsh++] = r.hosts[i].ssh;
+		struct strbuf cf = STRBUF_INIT;
+		strbuf_addf(&cf, "%s/ssh_config", r.ctl_dir);
+		if (ssh_write_config(cf.buf, sh, nsh, o->connect_timeout) == 0)
+			r.ssh_config = strbuf_detach(&cf, NULL);
+		strbuf_release(&cf);
+		free(sh);
+	}
 	if (o->apply && !o->dry_run) {
 		if (run_log_open(&r.log, o->artifacts, o->keep_runs, &err) < 0)
 			goto out;
@@ -2306,7 +2324,9 @@ out:
 	if (err.len)
 		fprintf(stderr, "clusterc: %s\n", err.buf);
 	strbuf_release(&err);
-	if (r.ctl_dir && !r.nhosts)
+	if (r.ssh_config)
+		unlink(r.ssh_config);
+	if (r.ctl_dir)
 		rmdir(r.ctl_dir);
 	run_free(&r);
 	return status;

@@ -1,13 +1,79 @@
 #include "ssh.h"
 #include "xalloc.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static void cfg_list(struct strbuf *sb, const char *key, const struct ssh_host *hosts,
+		     size_t n, size_t off)
+{
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = *(char *const *)((const char *)&hosts[i] + off);
+		bool dup = false;
+		if (!v || strchr(v, '"') || strchr(v, '\n'))
+			continue;
+		for (size_t k = 0; k < i; k++) {
+			const char *w = *(char *const *)((const char *)&hosts[k] + off);
+			if (w && !strcmp(w, v))
+				dup = true;
+		}
+		if (dup)
+			continue;
+		if (!any)
+			strbuf_addf(sb, "  %s", key);
+		strbuf_addf(sb, " \"%s\"", v);
+		any = true;
+	}
+	if (any)
+		strbuf_addch(sb, '\n');
+}
+
+int ssh_write_config(const char *path, const struct ssh_host *hosts, size_t n,
+		     int connect_timeout)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "# written by clusterc for one run\nHost *\n"
+		    "  BatchMode yes\n  StrictHostKeyChecking yes\n  UpdateHostKeys no\n"
+		    "  GlobalKnownHostsFile /dev/null\n  PasswordAuthentication no\n"
+		    "  KbdInteractiveAuthentication no\n  ConnectTimeout %d\n"
+		    "  ServerAliveInterval 5\n  ServerAliveCountMax 3\n  LogLevel ERROR\n",
+		    connect_timeout > 0 ? connect_timeout : 10);
+	cfg_list(&sb, "UserKnownHostsFile", hosts, n, offsetof(struct ssh_host, known_hosts));
+	size_t before = sb.len;
+	for (size_t i = 0; i < n; i++)
+		if (hosts[i].key && !strchr(hosts[i].key, '"') && !strchr(hosts[i].key, '\n')) {
+			bool dup = false;
+			for (size_t k = 0; k < i; k++)
+				if (hosts[k].key && !strcmp(hosts[k].key, hosts[i].key))
+					dup = true;
+			if (!dup)
+				strbuf_addf(&sb, "  IdentityFile \"%s\"\n", hosts[i].key);
+		}
+	if (sb.len != before)
+		strbuf_addstr(&sb, "  IdentitiesOnly yes\n");
+	FILE *f = fopen(path, "we");
+	int rc = -1;
+	if (f) {
+		rc = fwrite(sb.buf, 1, sb.len, f) == sb.len ? 0 : -1;
+		if (fclose(f) != 0)
+			rc = -1;
+	}
+	strbuf_release(&sb);
+	return rc;
+}
+
 void ssh_argv(struct strvec *av, const struct ssh_host *h, const char *ctl_path,
-	      enum ssh_mode mode, int connect_timeout)
+	      enum ssh_mode mode, int connect_timeout, const char *config)
 {
 	strvec_push(av, "ssh");
+	if (config) {
+		strvec_push(av, "-F");
+		strvec_push(av, config);
+	}
 	strvec_push(av, "-T");
 	strvec_push(av, "-o");
 	strvec_push(av, "BatchMode=yes");

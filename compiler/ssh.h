@@ -31,7 +31,15 @@ enum ssh_mode {
 /* Appends "ssh OPTIONS... [user@]address" to av (the remote command is the
  * caller's to add, as ONE argument built with sq_quote). */
 void ssh_argv(struct strvec *av, const struct ssh_host *h, const char *ctl_path,
-	      enum ssh_mode mode, int connect_timeout);
+	      enum ssh_mode mode, int connect_timeout, const char *config);
+
+/* Writes an ssh_config for every connection of a run (-F), so that the legs
+ * through a ProxyJump host are held to the same rules: BatchMode, pinned
+ * keys from every known_hosts file of the run, the run's identities. It also
+ * means ~/.ssh/config is not read: how to reach a node comes from the
+ * inventory or plan.json only. Returns 0 or -1. */
+int ssh_write_config(const char *path, const struct ssh_host *hosts, size_t n,
+		     int connect_timeout);
 
 enum ssh_failure {
 	SSH_FAIL_OTHER,

@@ -194,7 +194,7 @@ expect "the log shows where a value was redacted" \
 expect "secrets and values never on any command line (argv trace)" \
 	sh -c "! grep -qF -e 's3cret' -e '$tok64' -e '$jointok' -e '$join64' '$TRACE'"
 expect "argv trace shows ssh with BatchMode and pinned keys" \
-	grep -q 'ssh -T -o BatchMode=yes.*StrictHostKeyChecking=yes.*UserKnownHostsFile' "$TRACE"
+	grep -q 'ssh -F [^ ]*/ssh_config -T -o BatchMode=yes.*StrictHostKeyChecking=yes.*UserKnownHostsFile' "$TRACE"
 
 # ---- second apply: skips everything, fast
 ran_before=$(cat_ran | wc -l)
@@ -399,6 +399,28 @@ jq --arg kh "$TMP/kh-empty" '.hosts.n1.known_hosts = $kh' "$INV" >"$TMP/inv-noke
 	>"$TMP/out" 2>&1
 expect "unknown host key: refused, never added" \
 	sh -c "grep -q 'host key of .* not trusted' '$TMP/out' && test ! -s '$TMP/kh-empty'"
+
+# ---- ProxyJump: n2 reached through n1, the jump leg held to the same pinned keys
+reset_lab
+a1=$(jq -r .hosts.n1.address "$INV")
+p1=$(jq -r '.hosts.n1.port // 22' "$INV")
+jump="root@$a1"
+[ "$p1" = 22 ] || jump="$jump:$p1"
+jq --arg j "$jump" '.hosts.n2.proxy_jump = $j' "$INV" >"$TMP/inv-jump.json"
+rm -f "$TRACE"
+(cd "$W" && clusterc apply demo --inventory "$TMP/inv-jump.json" --artifacts "$ART" --limit n2 --only os) \
+	>"$TMP/out" 2>&1
+RC=$?
+expect "proxy_jump: n2's steps run through n1" \
+	sh -c "test $RC = 0 && grep -q -- '-J $jump' '$TRACE' && test -e '$(hpath n2 /var/lib/lab/base)'"
+grep -vF "$kh1 " "$LAB/known_hosts" >"$TMP/kh-nojump"
+jq --arg j "$jump" --arg kh "$TMP/kh-nojump" '.hosts.n2.proxy_jump = $j |
+	(.hosts[] | .known_hosts) = $kh' "$INV" >"$TMP/inv-jump-bad.json"
+(cd "$W" && clusterc apply demo --inventory "$TMP/inv-jump-bad.json" --artifacts "$ART" --limit n2 --only os --force) \
+	>"$TMP/out" 2>&1
+RC=$?
+expect "proxy_jump: an unknown jump host key is refused too" \
+	sh -c "test $RC = 1 && grep -q 'not trusted' '$TMP/out'"
 
 # ---- a lock held by another apply stops that host, with who and when
 reset_lab

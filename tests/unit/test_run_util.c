@@ -146,7 +146,7 @@ static void test_ssh_argv(void)
 	struct ssh_host h = { .name = "n1", .address = "198.18.0.2", .port = 2222, .user = "root",
 			      .key = "/k", .known_hosts = "/kh", .proxy_jump = "bastion" };
 	struct strvec av = STRVEC_INIT;
-	ssh_argv(&av, &h, "/tmp/c/h0", SSH_CLIENT, 7);
+	ssh_argv(&av, &h, "/tmp/c/h0", SSH_CLIENT, 7, "/tmp/c/cfg");
 	struct strbuf all = STRBUF_INIT;
 	for (size_t i = 0; i < av.n; i++)
 		strbuf_addf(&all, "%s ", av.v[i]);
@@ -154,7 +154,20 @@ static void test_ssh_argv(void)
 	      strstr(all.buf, "-oStrictHostKeyChecking=yes") &&
 	      strstr(all.buf, "-oUserKnownHostsFile=/kh") &&
 	      strstr(all.buf, "-oControlPath=/tmp/c/h0") && strstr(all.buf, "-J bastion") &&
-	      strstr(all.buf, "-p2222") && strstr(all.buf, "-l root"), "argv: %s", all.buf);
+	      strstr(all.buf, "-p2222") && strstr(all.buf, "-l root") &&
+	      !strncmp(all.buf, "ssh -F /tmp/c/cfg ", 18), "argv: %s", all.buf);
+	strbuf_reset(&all);
+	struct ssh_host two[2] = { h, h };
+	two[1].known_hosts = "/kh2";
+	strbuf_addf(&all, "%s/cfg", tmpdir);
+	CHECK(ssh_write_config(all.buf, two, 2, 7) == 0, "write config");
+	struct strbuf cfg = STRBUF_INIT;
+	strbuf_read_file(&cfg, all.buf);
+	CHECK(strstr(cfg.buf, "UserKnownHostsFile \"/kh\" \"/kh2\"\n") &&
+	      strstr(cfg.buf, "IdentityFile \"/k\"\n") && strstr(cfg.buf, "BatchMode yes") &&
+	      strstr(cfg.buf, "StrictHostKeyChecking yes") && strstr(cfg.buf, "ConnectTimeout 7"),
+	      "config: %s", cfg.buf);
+	strbuf_release(&cfg);
 	CHECK(!strcmp(av.v[av.n - 2], "--") && !strcmp(av.v[av.n - 1], "198.18.0.2"),
 	      "address last, after --");
 	strvec_clear(&av);
