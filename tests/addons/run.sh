@@ -443,7 +443,7 @@ printf monitoring >"$SAD/namespace"
 python3 "$TOP/tests/addons/mock_matrix.py" "$TMP/mock.port" "$TMP/mock.log" shared-s3cret matrix.k8s.local &
 mock_pid=$!
 at_exit "kill $mock_pid"
-for _ in $(seq 1 100); do [ -s "$TMP/mock.port" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -s "$TMP/mock.port" ] && break; sleep 0.1; done
 PORT=$(cat "$TMP/mock.port" 2>/dev/null || true)
 bootstrap() {
 	env MATRIX_URL="http://127.0.0.1:$PORT" KUBE_API="http://127.0.0.1:$PORT" SA_DIR="$SAD" \
