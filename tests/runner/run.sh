@@ -158,6 +158,19 @@ expect "missing entry: message names the node" grep -q "node 'n3' has no entry" 
 expect "missing entry: no process started, no connection" \
 	test ! -s "$TRACE" -a "$(accepted)" = "$before"
 
+# ---- a .cluster FILE is built first (into a private temp dir), then planned
+if [ -f "$TOP/clusters/bare-metal.cluster" ]; then
+	before=$(accepted)
+	rm -f "$TRACE"
+	(cd "$TMP" && TMPDIR=$TMP clusterc plan "$TOP/clusters/bare-metal.cluster" --inventory "$INV") \
+		>"$TMP/out" 2>&1
+	RC=$?
+	expect "FILE form: builds, then refuses nodes missing from the inventory" \
+		sh -c "test $RC = 2 && grep -q \"has no entry in the inventory\" '$TMP/out'"
+	expect "FILE form: nothing contacted, the build dir removed" \
+		sh -c "test ! -s '$TRACE' && test '$(accepted)' = '$before' && ! ls -d '$TMP'/clusterc-build-* 2>/dev/null"
+fi
+
 # ---- end to end
 reset_lab
 ap
@@ -264,6 +277,17 @@ RC=$?
 expect "missing secret fails its step with a clear message" \
 	test "$RC" = 1 -a "$(st kubernetes.init@n1)" = failed
 expect "missing secret: message says how to set it" grep -q "secret TOKEN is not set" "$TMP/out"
+
+# ---- secrets from --env FILE (the environment is not needed)
+reset_lab
+printf 'TOKEN="%s"\n' "from-env-file-9d2" >"$TMP/secrets.env"
+(unset TOKEN; cd "$W" && clusterc apply demo --inventory "$INV" --artifacts "$ART" \
+	--env "$TMP/secrets.env") >"$TMP/out" 2>&1
+RC=$?
+expect "--env FILE: the secret reaches the step" \
+	sh -c "test $RC = 0 && test \"\$(cat '$(hpath n1 /var/lib/lab/token)')\" = from-env-file-9d2"
+expect "--env FILE: and is redacted from its log" \
+	sh -c "! grep -rq from-env-file-9d2 '$ART'"
 
 # ---- a slow host does not hold the others back
 reset_lab
