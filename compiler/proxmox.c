@@ -301,6 +301,9 @@ out:
 	return rc;
 }
 
+/* FIXME: a ticket lasts 2 hours and is not renewed (POSTing it back as the
+ * password would); one builtin step stays well below that unless an ISO
+ * upload crawls, and each step logs in afresh. */
 static int pve_login(struct pve *p, struct strbuf *err)
 {
 	if (p->token) {
