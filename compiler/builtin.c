@@ -49,9 +49,9 @@
  *   { "proxmox": "pve", "endpoint": ..., "node": "pve", "auth": {...},
  *     "verify_tls": ..., "ca_file": ...,
  *     "iso_storage": "local",
- *     "file": "iso/ubuntu-24.04.3-autoinstall.iso",   relative to the process's
- *                    working directory (the runner runs builtins in out/<cluster>/),
- *                    or absolute; read only when an upload is needed
+ *     "file": "infra/media/NAME.iso",   relative to the working directory, which
+ *                    the runner must set to out/<cluster>/ for builtins as for
+ *                    local steps; or absolute. Read only when an upload is needed
  *     "name": "ubuntu-24.04.3-autoinstall.iso",       [A-Za-z0-9_.-]+ ending in .iso
  *     "sha256": "64 hex digits" }                     optional; Proxmox verifies it
  *   Present when any volid on that storage ends in "iso/<name>": no upload,
@@ -77,10 +77,11 @@
  * (the runner may pass the whole inventory; "hosts" is ignored). A present
  * entry replaces the args' endpoint/api, and its verify_tls/ca_file replace
  * the args' ones (the cluster file's CA belongs to the real server; absent
- * means the defaults: verify on, system CAs). "client" tuning stays from args. When the inventory
- * has a "proxmox" section without an entry for args.proxmox, or a "gitlab"
- * section without "api", the builtin fails rather than contact the address in
- * the cluster file: an inventory means "this is a lab", as for hosts. */
+ * means the defaults: verify on, system CAs). "client" tuning stays from
+ * args. When the inventory has a "proxmox" section without an entry for
+ * args.proxmox, or a "gitlab" section without "api", the builtin fails rather
+ * than contact the address in the cluster file: an inventory means "this is
+ * a lab", as for hosts. */
 #include "builtin.h"
 
 #include <string.h>
