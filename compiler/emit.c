@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 long emit_fault_after = -1;
+bool emit_no_exchange;
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -180,7 +181,9 @@ static int swap_in(const char *tmp, const char *target, const char *outdir, cons
 		return -1;
 	}
 #ifdef RENAME_EXCHANGE
-	if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_EXCHANGE)) {
+	if (emit_no_exchange)
+		errno = ENOSYS;
+	else if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_EXCHANGE)) {
 		/* tmp now holds the old output. */
 		remove_tree(tmp);
 		return 0;

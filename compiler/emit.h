@@ -11,6 +11,8 @@
 #ifndef CLUSTERC_EMIT_H
 #define CLUSTERC_EMIT_H
 
+#include <stdbool.h>
+
 #include "diag.h"
 #include "fileset.h"
 
@@ -24,5 +26,8 @@ int emit_write(const char *outdir, const char *cluster_name, const struct filese
  * write of file number emit_fault_after (counting from 0) fails as if the
  * disk were full. */
 extern long emit_fault_after;
+/* For tests: when true, skip renameat2 and use the rename-aside fallback that
+ * kernels or file systems without RENAME_EXCHANGE get. */
+extern bool emit_no_exchange;
 
 #endif

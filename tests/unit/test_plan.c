@@ -659,6 +659,17 @@ static void test_emit(void)
 	strbuf_addf(&p, "%s/lab/old-only-in-v1", out.buf);
 	CHECK(access(p.buf, F_OK) != 0, "stale file removed");
 	CHECK(count_entries(out.buf, ".") == 2, "no temp or old folders left (only . and ..)");
+
+	/* The same through the fallback for file systems without RENAME_EXCHANGE. */
+	emit_no_exchange = true;
+	CHECK(emit_write(out.buf, "lab", &fs, &d) == 0, "fallback emit");
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/lab/old-only-in-v1", out.buf);
+	CHECK(access(p.buf, F_OK) == 0, "fallback wrote the new tree");
+	CHECK(count_entries(out.buf, ".") == 2, "fallback left no temp or old folders");
+	CHECK(emit_write(out.buf, "lab", &fs2, &d) == 0, "fallback emit back to v2");
+	emit_no_exchange = false;
+	CHECK(access(p.buf, F_OK) != 0, "fallback replaced the tree");
 	CHECK(!diag_failed(&d), "no errors so far");
 
 	/* A failure while writing leaves the previous output byte-for-byte. */
