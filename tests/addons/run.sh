@@ -345,6 +345,7 @@ cat >"$STUB/bin/kubectl" <<'STUBEOF'
 # Records each call; keeps what is applied from stdin; answers the reads the
 # steps make from files under $STUB_STATE.
 printf '%s\n' "$*" >>"$STUB_STATE/kubectl.log"
+printf 'kubectl %s\n' "$*" >>"$STUB_STATE/calls.log"
 case "$*" in
 *"apply"*"-f -"*) cat >>"$STUB_STATE/applied.yaml"; echo "---" >>"$STUB_STATE/applied.yaml" ;;
 *"create secret generic argocd-repo-ssh-key"*"--dry-run=client"*)
@@ -357,6 +358,8 @@ case "$*" in
 	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-ssh-known-hosts-cm\n' ;;
 *"get configmap argocd-ssh-known-hosts-cm"*) cat "$STUB_STATE/known_hosts" 2>/dev/null || printf 'github.com ssh-ed25519 AAAAgithub\n' ;;
 *"label --local"*) cat ;;
+*"get ciliumendpoints.cilium.io"*) cat "$STUB_STATE/ceps" 2>/dev/null ;;
+*"get pods --all-namespaces"*) cat "$STUB_STATE/pods" 2>/dev/null ;;
 *"get configmap argocd-ssh-public-key -o jsonpath={.data.publicKey}"*) cat "$STUB_STATE/pubkey" ;;
 *"get configmap argocd-ssh-public-key"* | *"get secret argocd-repo-ssh-key"*)
 	[ -f "$STUB_STATE/pubkey" ] || exit 1 ;;
@@ -365,7 +368,7 @@ case "$*" in
 esac
 exit 0
 STUBEOF
-printf '#!/usr/bin/env bash\nprintf "%%s\\n" "$*" >>"$STUB_STATE/helm.log"\n' >"$STUB/bin/helm"
+printf '#!/usr/bin/env bash\nprintf "%%s\\n" "$*" >>"$STUB_STATE/helm.log"\nprintf "helm %%s\\n" "$*" >>"$STUB_STATE/calls.log"\n' >"$STUB/bin/helm"
 # ssh-keyscan never leaves this machine in a test.
 printf '#!/usr/bin/env bash\nprintf "%%s\\n" "$*" >>"$STUB_STATE/keyscan.log"\nprintf "%%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIStubHostKey\\n" "${@: -1}"\n' >"$STUB/bin/ssh-keyscan"
 chmod +x "$STUB/bin/kubectl" "$STUB/bin/helm" "$STUB/bin/ssh-keyscan"
@@ -430,6 +433,35 @@ if command -v ssh-keygen >/dev/null 2>&1; then
 		fail "homelab: second run keeps the key pair" "$out"
 	fi
 	if [ ! -s "$STUB/keyscan.log" ]; then pass "homelab: second run does not scan the host again"; else fail "homelab: second run scans again" "$(cat "$STUB/keyscan.log")"; fi
+fi
+
+# network.cilium: Gateway API CRDs before the chart; then the restart of the
+# running pods that Cilium does not manage yet, and of no other pod.
+: >"$STUB/kubectl.log" && : >"$STUB/helm.log" && : >"$STUB/calls.log"
+printf '%s\n' 'kube-system|coredns-a||Running' 'kube-system|coredns-b||Running' \
+	'kube-system|kube-apiserver-cp|true|Running' 'default|done-job||Succeeded' 'web|pending||Pending' >"$STUB/pods"
+printf '%s\n' 'kube-system/coredns-b' 'kube-system/hubble-relay-1' >"$STUB/ceps"
+if out=$(run_step homelab cluster/steps/network.cilium.sh </dev/null 2>&1); then
+	pass "homelab: network.cilium runs against stub kubectl/helm"
+	check "homelab: Gateway API CRDs applied before the chart is installed" awk '
+		/^kubectl apply .*-k cluster\/network\/gateway-api/ && !crds { crds = NR }
+		/^helm upgrade --install cilium / && !chart { chart = NR }
+		END { exit !(crds > 0 && chart > crds) }' "$STUB/calls.log"
+	has "homelab: Cilium chart pinned, values file passed" "$STUB/helm.log" \
+		'upgrade --install cilium cilium --repo https://helm\.cilium\.io/ --version 1\.18\.1 --namespace kube-system --create-namespace --values cluster/network/cilium-values\.yaml'
+	has "homelab: networking objects applied" "$STUB/kubectl.log" 'apply .*-k cluster/network/resources'
+	n=$(grep -c 'delete pod' "$STUB/kubectl.log" || true)
+	if [ "$n" = 1 ] && grep -q -- '-n kube-system delete pod coredns-a' "$STUB/kubectl.log"; then
+		pass "homelab: only the running pod without a Cilium endpoint is restarted"
+	else
+		fail "homelab: restart of unmanaged pods" "$(grep 'delete pod' "$STUB/kubectl.log")"
+	fi
+	printf '%s\n' 'kube-system/coredns-a' >>"$STUB/ceps"
+	: >"$STUB/kubectl.log"
+	run_step homelab cluster/steps/network.cilium.sh </dev/null >/dev/null 2>&1 || true
+	hasnt "homelab: a second run restarts nothing" "$STUB/kubectl.log" 'delete pod'
+else
+	fail "homelab: network.cilium runs" "$out"
 fi
 
 # ---- the matrix-bootstrap Job's script against a loopback mock of Synapse's
