@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -2266,6 +2267,13 @@ int run_execute(const struct run_opts *o, const char *dir)
 	r.owner = strbuf_detach(&ow, NULL);
 	r.tty = isatty(1) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
 
+	/* Two pipes per ssh master and three per running job: a few hundred
+	 * hosts need more than the usual soft limit of 1024 descriptors. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		strbuf_addf(&err, "pipe: %s", strerror(errno));
 		goto out;
