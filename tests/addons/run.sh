@@ -69,6 +69,9 @@ generic() {
 	done < <(find "$root" -name kustomization.yaml | sort)
 	if [ ${#built[@]} -gt 0 ] && ! out=$("${VALIDATE[@]}" "${built[@]}" 2>&1); then bad+="$out"$'\n'; fi
 	if [ -z "$bad" ]; then pass "$name: $n kustomize trees build; their documents validate (${out##*validate: })"; else fail "$name: kustomize + schemas" "$bad"; fi
+	if [ ${#built[@]} -gt 0 ]; then
+		check "$name: ConfigMap and Secret references resolve" node "$TOP/tests/addons/refs.js" "${built[@]}"
+	fi
 
 	# Step scripts: header, bash -n, ShellCheck.
 	bad=""
