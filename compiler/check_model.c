@@ -872,7 +872,10 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 			if (!storage && pve)
 				storage = json_string_value(json_object_get(pve, "storage"));
 			json_object_set_new(jv, "storage", json_string(storage ? storage : "local-lvm"));
-			struct ast_node *imv = block_get(vm, "image");
+			/* Only a name can name an image; anything else was reported. */
+			struct ast_node *imv = value_get(vm, "image");
+			if (imv && imv->kind != AST_REF && imv->kind != AST_STRING)
+				imv = NULL;
 			const char *img = imv ? imv->u.str : "ubuntu";
 			if (imv && strcmp(img, "ubuntu") && !strmap_get(images, img)) {
 				diag_error(c->d, imv->loc, "there is no image block named '%s'", img);

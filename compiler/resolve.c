@@ -525,29 +525,41 @@ static void evaluate(struct unit *u, struct ast_node *n, const char *dir)
 		evaluate_call(u, n, dir);
 		break;
 	case AST_CONCAT: {
-		struct ast_node *l = n->u.concat.lhs, *r = n->u.concat.rhs;
-		evaluate(u, l, dir);
-		evaluate(u, r, dir);
-		bool bad = false;
-		struct ast_node *parts[2] = { l, r };
-		for (int i = 0; i < 2; i++) {
-			if (parts[i]->kind == AST_SECRET) {
-				diag_error(u->diag, parts[i]->loc,
+		/* '+' is left-associative and its right side is always a single
+		 * value, so a long chain is deep only along its left spine: walk
+		 * that without recursion and join once. A chain of a million parts
+		 * must neither overflow the stack nor copy the string at each step. */
+		struct ast_node **parts = NULL;
+		size_t nparts = 0, cap = 0;
+		struct ast_node *p = n;
+		for (; p->kind == AST_CONCAT; p = p->u.concat.lhs) {
+			XGROW(parts, cap, nparts + 1);
+			parts[nparts++] = p->u.concat.rhs;
+		}
+		XGROW(parts, cap, nparts + 1);
+		parts[nparts++] = p;
+		bool bad = false, poisoned = false;
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t i = nparts; i-- > 0;) {
+			struct ast_node *part = parts[i];
+			evaluate(u, part, dir);
+			if (part->kind == AST_SECRET) {
+				diag_error(u->diag, part->loc,
 					   "secret() cannot be joined with '+': its value would land in the output");
 				diag_hint(u->diag, "pass the secret on its own; clusterc hands it to the step that needs it at apply time");
 				bad = true;
-			} else if (parts[i]->kind != AST_STRING) {
-				diag_error(u->diag, parts[i]->loc, "'+' joins strings, but this is %s",
-					   ast_kind_phrase(parts[i]->kind));
+			} else if (part->kind != AST_STRING) {
+				diag_error(u->diag, part->loc, "'+' joins strings, but this is %s",
+					   ast_kind_phrase(part->kind));
 				bad = true;
+			} else {
+				strbuf_addstr(&sb, part->u.str);
 			}
+			poisoned |= part->poisoned;
 		}
-		struct strbuf sb = STRBUF_INIT;
-		if (!bad)
-			strbuf_addf(&sb, "%s%s", l->u.str, r->u.str);
-		bool poisoned = bad || l->poisoned || r->poisoned;
-		become_string(u, n, sb.buf);
-		n->poisoned = poisoned;
+		free(parts);
+		become_string(u, n, bad ? "" : sb.buf);
+		n->poisoned = bad || poisoned;
 		strbuf_release(&sb);
 		break;
 	}
