@@ -10,9 +10,10 @@ CC_STEP=kubernetes.credentials
 {{> templates/lib/prelude.sh }}
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
+registered=$(kubectl get nodes -o name)
 missing=()
 for n in{{#each nodes as n}} {{ n.name }}{{/each}}; do
-	kubectl get node "$n" >/dev/null 2>&1 || missing+=("$n")
+	grep -qxF "node/$n" <<<"$registered" || missing+=("$n")
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	cc_log "every node is registered; no join credentials needed"
