@@ -236,6 +236,13 @@ static bool bad_ssh_user(const char *user)
 	return !*user || user[0] == '-' || strpbrk(user, " \t\n'\"$`\\;&|<>@");
 }
 
+static void check_ssh_port(struct ctx *c, const struct ast_node *ssh)
+{
+	struct ast_node *p = value_get(ssh, "port");
+	if (p && p->kind == AST_INT && (p->u.num < 1 || p->u.num > 65535))
+		diag_error(c->d, p->loc, "ssh port %llu is not between 1 and 65535", (unsigned long long)p->u.num);
+}
+
 /* ---- network facts shared by several rules ---- */
 
 struct netinfo {
@@ -302,6 +309,7 @@ static json_t *build_cluster(struct ctx *c, struct netinfo *ni)
 	if (str_attr(ssh, "user", NULL) && bad_ssh_user(str_attr(ssh, "user", NULL)))
 		diag_error(c->d, block_get(ssh, "user")->loc, "ssh user '%s' is not a valid user name",
 			   str_attr(ssh, "user", NULL));
+	check_ssh_port(c, ssh);
 	json_object_set_new(js, "user", json_string(str_attr(ssh, "user", "ubuntu")));
 	json_object_set_new(js, "key", json_string(str_attr(ssh, "key", "~/.ssh/id_ed25519")));
 	json_object_set_new(js, "port", json_integer(int_attr(ssh, "port", 22)));
@@ -924,6 +932,7 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 		}
 
 		struct ast_node *ssh = block_get(nb, "ssh");
+		check_ssh_port(c, ssh);
 		json_t *js = json_object();
 		const char *host = str_attr(ssh, "host", NULL);
 		if (host && (host[0] == '-' || strpbrk(host, " \t\n'\"$`\\;&|<>"))) {
@@ -973,7 +982,8 @@ static void check_control_endpoint(struct ctx *c, struct netinfo *ni, json_t *cl
 	}
 	json_object_set_new(cluster, "ha", json_boolean(ncontrol > 1));
 	if (!ce || ce->kind != AST_IPV4) {
-		if (ncontrol > 1) {
+		/* A control_endpoint of the wrong type was reported already. */
+		if (ncontrol > 1 && !block_get(cl, "control_endpoint")) {
 			diag_error(c->d, cl->u.block.type_loc, "%zu control nodes need a control_endpoint", ncontrol);
 			diag_hint(c->d, "set control_endpoint to a free address in the node subnet: kube-vip serves it for the API servers");
 		}
