@@ -167,6 +167,41 @@ for g in [0-9][0-9][0-9]-*.stderr; do
 	fi
 done
 
+# ---- several files in one run: each is reported on its own, exit 1 if any fails
+if [ ${#FILTER[@]} -eq 0 ]; then
+	cp "$TOP/clusters/bare-metal.cluster" "$TMP/gen/valid.cluster"
+	run_clusterc "$HERE" "" check "$TMP/gen/valid.cluster" 040-unknown-block-type.cluster \
+		"$TMP/gen/valid.cluster" 060-duplicate-node-names.cluster >"$TMP/multi.out" 2>"$TMP/multi.err"
+	rc=$?
+	cat 040-unknown-block-type.stderr 060-duplicate-node-names.stderr >"$TMP/multi.want"
+	if [ "$rc" = 1 ] && diff -u "$TMP/multi.want" "$TMP/multi.err" >"$TMP/multi.diff"; then
+		pass "several files: each reported, exit 1"
+	else
+		fail "several files: each reported, exit 1" "exit $rc; $(cat "$TMP/multi.diff")"
+	fi
+	run_clusterc "$HERE" "" check "$TMP/gen/valid.cluster" "$TMP/gen/valid.cluster" >"$TMP/multi.out" 2>"$TMP/multi.err"
+	rc=$?
+	if [ "$rc" = 0 ] && [ ! -s "$TMP/multi.err" ] && [ ! -s "$TMP/multi.out" ]; then
+		pass "valid files: silent, exit 0"
+	else
+		fail "valid files: silent, exit 0" "exit $rc; $(cat "$TMP/multi.err")"
+	fi
+	run_clusterc "$HERE" "" check >/dev/null 2>"$TMP/usage.err"
+	rc=$?
+	if [ "$rc" = 2 ] && grep -q '^usage: clusterc check' "$TMP/usage.err"; then
+		pass "no file: usage, exit 2"
+	else
+		fail "no file: usage, exit 2" "exit $rc; $(cat "$TMP/usage.err")"
+	fi
+	run_clusterc "$HERE" "" check "$TMP/gen/no-such.cluster" >/dev/null 2>"$TMP/missing.err"
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "error: cannot read '.*no-such.cluster': No such file or directory" "$TMP/missing.err"; then
+		pass "missing file: an error, exit 1"
+	else
+		fail "missing file: an error, exit 1" "exit $rc; $(cat "$TMP/missing.err")"
+	fi
+fi
+
 # ---- colour: only on a terminal, never with NO_COLOR or TERM=dumb
 if [ ${#FILTER[@]} -eq 0 ]; then
 	CASE=040-unknown-block-type.cluster
