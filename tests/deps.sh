@@ -5,7 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(make gcc clang libclang-rt-14-dev flex bison libyaml-dev libjansson-dev
 	libcurl4-openssl-dev shellcheck openssh-server openssh-client iproute2 valgrind
-	ansible-core pssh xorriso p7zip-full python3 nodejs npm curl ca-certificates)
+	ansible-core pssh xorriso p7zip-full python3 curl ca-certificates
+	hyperfine time procps bsdutils)
+# Node.js may come from another repository with npm bundled: ask for the
+# Debian packages only when the commands are missing.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
