@@ -5,7 +5,7 @@
 const fs = require('fs');
 const path = require('path');
 const YAML = require(path.join(__dirname, '..', 'node_modules', 'yaml'));
-const RUNTIME_SECRETS = new Set(['matrix-db', 'matrix-bot']);
+const RUNTIME_SECRETS = new Set(['matrix-db', 'matrix-bot', 'grafana-admin']);
 let bad = 0;
 for (const f of process.argv.slice(2)) {
 	const docs = YAML.parseAllDocuments(fs.readFileSync(f, 'utf8')).map((d) => d.toJS()).filter(Boolean);

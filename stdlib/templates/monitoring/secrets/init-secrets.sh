@@ -1,18 +1,35 @@
 #!/bin/sh
-# matrix-init-secret: creates Secret matrix-db (postgres-password,
-# registration-shared-secret) unless it exists. Runs in the matrix namespace
-# with the matrix ServiceAccount (in-cluster kubectl).
+# init-secrets.sh (monitoring-init-secrets Job): creates each Secret named in
+# $SECRETS that does not exist yet, with random values, through the in-cluster
+# kubectl of the Job's ServiceAccount. Values go through files in a private
+# temporary directory, never through argv.
 set -eu
-if kubectl get secret matrix-db >/dev/null 2>&1; then
-	echo "Secret matrix-db exists"
-	exit 0
-fi
 umask 077
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-for key in postgres-password registration-shared-secret; do
-	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/$key"
+random() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+for name in $SECRETS; do
+	if kubectl get secret "$name" >/dev/null 2>&1; then
+		echo "Secret $name exists"
+		continue
+	fi
+	rm -rf "${dir:?}"/*
+	case $name in
+	grafana-admin)
+		printf admin >"$dir/admin-user"
+		random >"$dir/admin-password"
+		;;
+	matrix-db)
+		random >"$dir/postgres-password"
+		random >"$dir/registration-shared-secret"
+		;;
+	*)
+		echo "unknown Secret $name" >&2
+		exit 1
+		;;
+	esac
+	set --
+	for f in "$dir"/*; do set -- "$@" --from-file="$f"; done
+	kubectl create secret generic "$name" "$@"
+	echo "created Secret $name"
 done
-kubectl create secret generic matrix-db \
-	--from-file="$dir/postgres-password" --from-file="$dir/registration-shared-secret"
-echo "created Secret matrix-db"
