@@ -428,6 +428,24 @@ static json_t *build_network(struct ctx *c, struct netinfo *ni)
 	return j;
 }
 
+/* Proxmox identifiers (node, storage and bridge names) follow its
+ * configuration ID rule: a letter, then letters, digits, '-', '_' or '.'. They
+ * are written into API arguments, so nothing else may pass. */
+static void check_pve_id(struct ctx *c, const struct ast_node *blk, const char *attr)
+{
+	struct ast_node *v = blk ? block_get(blk, attr) : NULL;
+	if (!v || v->kind != AST_STRING || v->poisoned)
+		return;
+	const char *s = v->u.str;
+	bool ok = isalpha((unsigned char)s[0]) && strlen(s) <= 64;
+	for (const char *p = s; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.';
+	if (!ok) {
+		diag_error(c->d, v->loc, "%s '%s' is not a Proxmox identifier", attr, s);
+		diag_hint(c->d, "Proxmox names start with a letter, then letters, digits, '-', '_' or '.'");
+	}
+}
+
 /* Records a named block; a second one of that name is reported with both
  * places. Returns false for the duplicate. */
 static bool first_definition(struct ctx *c, struct strmap *seen, struct ast_node *blk)
@@ -488,6 +506,9 @@ static json_t *build_proxmox(struct ctx *c, struct strmap *by_name)
 		json_object_set_new(j, "token_id", jstr_or_null(token_id));
 		json_object_set_new(j, "token", secret_json(p, "token"));
 		json_object_set_new(j, "auth", json_string(token_id ? "token" : "ticket"));
+		static const char *const ids[] = { "node", "storage", "iso_storage", "bridge" };
+		for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++)
+			check_pve_id(c, p, ids[k]);
 		json_object_set_new(j, "storage", json_string(str_attr(p, "storage", "local-lvm")));
 		json_object_set_new(j, "iso_storage", json_string(str_attr(p, "iso_storage", "local")));
 		json_object_set_new(j, "bridge", json_string(str_attr(p, "bridge", "vmbr0")));
@@ -537,6 +558,18 @@ static json_t *build_images(struct ctx *c, struct strmap *by_name)
 			diag_error(c->d, im->u.block.type_loc, "image '%s' needs an iso URL", name);
 		} else if (strncmp(iso, "https://", 8) && strncmp(iso, "http://", 7)) {
 			diag_error(c->d, block_get(im, "iso")->loc, "iso '%s' is not an http(s) URL", iso);
+		} else {
+			/* The file name becomes a Proxmox volume name: keep it to what
+			 * Proxmox stores unchanged. */
+			const char *base = strrchr(iso, '/') + 1;
+			size_t bl = strlen(base);
+			bool ok = bl > 4 && !strcmp(base + bl - 4, ".iso") && !strpbrk(iso, " \t\n\"'\\`$<>");
+			for (const char *q = base; ok && *q; q++)
+				ok = isalnum((unsigned char)*q) || *q == '-' || *q == '_' || *q == '.';
+			if (!ok) {
+				diag_error(c->d, block_get(im, "iso") ? block_get(im, "iso")->loc : im->u.block.type_loc,
+					   "iso URL must end in a file name of letters, digits, '-', '_' and '.' ending in .iso");
+			}
 		}
 		const char *sha = json_string_value(json_object_get(j, "sha256"));
 		if (sha) {
@@ -876,6 +909,7 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 				diag_error(c->d, dv->loc, "disk must be a whole number of GiB, at least 8GiB");
 			json_object_set_new(jv, "memory_mib", json_integer((json_int_t)(mem >> 20)));
 			json_object_set_new(jv, "disk_gib", json_integer((json_int_t)(disk >> 30)));
+			check_pve_id(c, vm, "storage");
 			const char *storage = str_attr(vm, "storage", NULL);
 			if (!storage && pve)
 				storage = json_string_value(json_object_get(pve, "storage"));
