@@ -138,7 +138,11 @@ int proc_start(struct proc *p, const struct proc_opts *o, struct strbuf *err)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
-		if (o->new_pgrp)
+		/* A session of its own (also a process group of its own, so a
+		 * deadline signals everything it started): no controlling
+		 * terminal, so nothing can prompt, and on a busy machine the
+		 * autogroup scheduler gives each child its own share. */
+		if (o->new_pgrp && setsid() < 0)
 			setpgid(0, 0);
 		if (o->die_with_parent) {
 			prctl(PR_SET_PDEATHSIG, SIGTERM);

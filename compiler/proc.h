@@ -46,7 +46,7 @@ struct proc_opts {
 	bool pipe_stdin;        /* else: feed p->in through a pipe; else /dev/null */
 	int stdout_fd;          /* >= 0: the child's stdout instead of a pipe */
 	bool merge_stderr;      /* stderr goes where stdout goes */
-	bool new_pgrp;          /* the child leads its own process group */
+	bool new_pgrp;          /* the child leads its own session and process group */
 	bool die_with_parent;   /* PR_SET_PDEATHSIG SIGTERM */
 	const char *const *setenv; /* NAME=VALUE strings added to the environment */
 };

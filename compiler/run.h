@@ -155,3 +155,6 @@ void run_log_close(struct run_log *l);
 /* ---- the scheduler (run_exec.c): plan (opts->apply false) or apply the
  * built cluster in dir. Returns the exit status. */
 int run_execute(const struct run_opts *o, const char *dir);
+/* `clusterc apply --builtin-child`: runs one builtin step for run_execute
+ * (request on stdin, answer on stdout; not for people). */
+int run_builtin_child(void);

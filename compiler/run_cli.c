@@ -269,5 +269,7 @@ int cmd_plan(int argc, char **argv)
 
 int cmd_apply(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "--builtin-child"))
+		return run_builtin_child();
 	return run_cmd(argc, argv, true);
 }

@@ -1009,64 +1009,43 @@ static void start_step(struct run *r, struct rhost *h, struct step *s)
 		strbuf_release(&f);
 	}
 	if (s->builtin) {
-		/* A builtin talks to an API and may take minutes: it runs in a forked
-		 * child so the loop stays responsive and the deadline can kill it.
-		 * The child reports {rc, outputs, log} as JSON on a pipe. */
+		/* A builtin talks to an API and may take minutes: it runs in a child
+		 * (this same binary, `apply --builtin-child`, a fresh process) so the
+		 * loop stays responsive and the deadline can kill it. Its request
+		 * ({name, args, values, overrides}) goes on stdin, never argv; it
+		 * answers {rc, outputs, log} as JSON on stdout. */
 		json_error_t je;
 		struct strbuf ap = STRBUF_INIT;
 		strbuf_addf(&ap, "%s/%s", r->plan.dir, s->args ? s->args : "/dev/null");
 		json_t *args = s->args ? json_load_file(ap.buf, 0, &je) : json_object();
 		strbuf_release(&ap);
-		int pp[2];
 		ok = -1;
+		char self[4096];
+		ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		if (!args) {
 			strbuf_addf(&err, "cannot read builtin arguments %s: %s", s->args, je.text);
-		} else if (pipe2(pp, O_CLOEXEC) < 0) {
-			strbuf_addstr(&err, strerror(errno));
+		} else if (sl <= 0) {
+			strbuf_addf(&err, "cannot find this program (/proc/self/exe): %s", strerror(errno));
 		} else {
+			self[sl] = '\0';
 			json_t *ov = r->have_inv ? inventory_overrides(&r->inv) : NULL;
-			fflush(NULL);
-			pid_t pid = fork();
-			if (pid == 0) {
-				signal(SIGINT, SIG_DFL);
-				signal(SIGTERM, SIG_DFL);
-				signal(SIGPIPE, SIG_DFL);
-				setpgid(0, 0);
-				/* Hold no other job's pipes: a step waiting for EOF on its
-				 * stdin must not wait for us. */
-				if (pp[1] != 3) {
-					dup2(pp[1], 3);
-				}
-				close_range(4, ~0U, 0);
-				json_t *outs = json_object();
-				struct strbuf lg = STRBUF_INIT;
-				int brc = builtin_run(s->builtin, args, plain, ov, outs, &lg);
-				json_t *res = json_pack("{s:i,s:o,s:s%}", "rc", brc, "outputs", outs,
-							"log", lg.buf, lg.len);
-				char *txt = res ? json_dumps(res, JSON_COMPACT) : NULL;
-				size_t off = 0, n = txt ? strlen(txt) : 0;
-				while (off < n) {
-					ssize_t w = write(3, txt + off, n - off);
-					if (w < 0 && errno == EINTR)
-						continue;
-					if (w <= 0)
-						break;
-					off += (size_t)w;
-				}
-				_exit(brc ? 1 : 0);
-			}
-			close(pp[1]);
+			json_t *req = json_pack("{s:s,s:O,s:O,s:O}", "name", s->builtin, "args", args,
+						"values", plain, "overrides", ov ? ov : json_null());
+			char *txt = req ? json_dumps(req, JSON_COMPACT) : NULL;
+			/* The values go inside the request, not as NAME=B64 lines. */
+			strbuf_reset(&j->p.in);
+			if (txt)
+				strbuf_addstr(&j->p.in, txt);
+			free(txt);
+			json_decref(req);
 			json_decref(ov);
-			if (pid < 0) {
-				close(pp[0]);
-				strbuf_addstr(&err, strerror(errno));
-			} else {
-				setpgid(pid, pid);
-				j->p.pid = pid;
-				j->p.out_fd = pp[0];
-				fcntl(pp[0], F_SETFL, O_NONBLOCK);
-				ok = 0;
-			}
+			const char *av[] = { self, "apply", "--builtin-child", NULL };
+			struct proc_opts po = PROC_OPTS_INIT;
+			po.argv = av;
+			po.pipe_stdin = true;
+			po.new_pgrp = true;
+			po.die_with_parent = true;
+			ok = proc_start(&j->p, &po, &err);
 		}
 		json_decref(args);
 		json_decref(plain);
@@ -1850,6 +1829,38 @@ static void run_loop(struct run *r)
 	}
 	free(fds);
 	undraw(r);
+}
+
+/* The builtin child (see start_step): one request on stdin, one answer. */
+int run_builtin_child(void)
+{
+	struct strbuf in = STRBUF_INIT;
+	json_error_t je;
+	if (strbuf_read_fd(&in, 0) < 0)
+		return 2;
+	json_t *req = json_loadb(in.buf, in.len, 0, &je);
+	strbuf_release(&in);
+	const char *name = json_string_value(json_object_get(req, "name"));
+	if (!name) {
+		json_decref(req);
+		fputs("clusterc: --builtin-child: malformed request\n", stderr);
+		return 2;
+	}
+	json_t *ov = json_object_get(req, "overrides");
+	json_t *outs = json_object();
+	struct strbuf lg = STRBUF_INIT;
+	int rc = builtin_run(name, json_object_get(req, "args"), json_object_get(req, "values"),
+			     json_is_object(ov) ? ov : NULL, outs, &lg);
+	json_t *res = json_pack("{s:i,s:o,s:s%}", "rc", rc, "outputs", outs, "log", lg.buf, lg.len);
+	char *txt = res ? json_dumps(res, JSON_COMPACT) : NULL;
+	if (txt)
+		fputs(txt, stdout);
+	fflush(stdout);
+	free(txt);
+	json_decref(res);
+	json_decref(req);
+	strbuf_release(&lg);
+	return rc ? 1 : 0;
 }
 
 /* ------------------------------------------------------------ setup */
