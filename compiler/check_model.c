@@ -1254,7 +1254,8 @@ static json_t *build_monitoring(struct ctx *c)
 	struct ast_node *mx = block_get(mb, "matrix");
 	if (mx && mx->kind == AST_BLOCK) {
 		const char *host = str_attr(mx, "host", "");
-		if (!dns_subdomain(host, strlen(host)))
+		/* A missing or unusable host was reported already. */
+		if (str_attr(mx, "host", NULL) && !dns_subdomain(host, strlen(host)))
 			diag_error(c->d, block_get(mx, "host") ? block_get(mx, "host")->loc : mx->u.block.type_loc,
 				   "matrix host '%s' is not a DNS name", host);
 		json_object_set_new(j, "matrix", json_pack("{s:s,s:s}", "host", host, "room", str_attr(mx, "room", "Alerts")));
