@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -2258,8 +2259,37 @@ int run_execute(const struct run_opts *o, const char *dir)
 				sh[nsh++] = r.hosts[i].ssh;
 		struct strbuf cf = STRBUF_INIT;
 		strbuf_addf(&cf, "%s/ssh_config", r.ctl_dir);
-		if (ssh_write_config(cf.buf, sh, nsh, o->connect_timeout) == 0)
+		/* Inventory "ssh_options": {"KexAlgorithms": "curve25519-sha256", ...}
+		 * (operator-chosen; the host-key rules cannot be loosened). */
+		struct strvec extra = STRVEC_INIT;
+		const char *ok;
+		json_t *ov;
+		json_object_foreach(r.have_inv ? json_object_get(r.inv.root, "ssh_options") : NULL,
+				    ok, ov) {
+			const char *val = json_string_value(ov);
+			bool bad = !val || strpbrk(val, "\n\"") || strpbrk(ok, " \t\n=\"");
+			if (!bad && (!strcasecmp(ok, "StrictHostKeyChecking") ||
+				     !strcasecmp(ok, "UserKnownHostsFile") ||
+				     !strcasecmp(ok, "GlobalKnownHostsFile") ||
+				     !strcasecmp(ok, "BatchMode") || !strcasecmp(ok, "ProxyCommand") ||
+				     !strcasecmp(ok, "LocalCommand") || !strcasecmp(ok, "Include") ||
+				     !strcasecmp(ok, "Match") || !strcasecmp(ok, "Host") ||
+				     !strcasecmp(ok, "KnownHostsCommand") ||
+				     !strcasecmp(ok, "HostKeyAlias") ||
+				     !strcasecmp(ok, "VerifyHostKeyDNS") ||
+				     !strcasecmp(ok, "RemoteCommand") ||
+				     !strcasecmp(ok, "PermitLocalCommand")))
+				bad = true;
+			if (bad) {
+				fprintf(stderr, "clusterc: inventory ssh_options: '%s' ignored\n", ok);
+				continue;
+			}
+			strvec_pushf(&extra, "%s \"%s\"", ok, val);
+		}
+		if (ssh_write_config(cf.buf, sh, nsh, o->connect_timeout,
+				     (const char *const *)extra.v) == 0)
 			r.ssh_config = strbuf_detach(&cf, NULL);
+		strvec_clear(&extra);
 		strbuf_release(&cf);
 		free(sh);
 	}

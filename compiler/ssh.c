@@ -33,10 +33,15 @@ static void cfg_list(struct strbuf *sb, const char *key, const struct ssh_host *
 }
 
 int ssh_write_config(const char *path, const struct ssh_host *hosts, size_t n,
-		     int connect_timeout)
+		     int connect_timeout, const char *const *extra)
 {
 	struct strbuf sb = STRBUF_INIT;
-	strbuf_addf(&sb, "# written by clusterc for one run\nHost *\n"
+	/* ssh takes the first value it reads for an option: the operator's
+	 * extra lines (inventory "ssh_options") come before the defaults. */
+	strbuf_addstr(&sb, "# written by clusterc for one run\n");
+	for (; extra && *extra; extra++)
+		strbuf_addf(&sb, "%s\n", *extra);
+	strbuf_addf(&sb, "Host *\n"
 		    "  BatchMode yes\n  StrictHostKeyChecking yes\n  UpdateHostKeys no\n"
 		    "  GlobalKnownHostsFile /dev/null\n  PasswordAuthentication no\n"
 		    "  KbdInteractiveAuthentication no\n  ConnectTimeout %d\n"

@@ -39,7 +39,7 @@ void ssh_argv(struct strvec *av, const struct ssh_host *h, const char *ctl_path,
  * means ~/.ssh/config is not read: how to reach a node comes from the
  * inventory or plan.json only. Returns 0 or -1. */
 int ssh_write_config(const char *path, const struct ssh_host *hosts, size_t n,
-		     int connect_timeout);
+		     int connect_timeout, const char *const *extra);
 
 enum ssh_failure {
 	SSH_FAIL_OTHER,

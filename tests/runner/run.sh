@@ -446,6 +446,16 @@ RC=$?
 expect "proxy_jump: an unknown jump host key is refused too" \
 	sh -c "test $RC = 1 && grep -q 'not trusted' '$TMP/out'"
 
+# ---- inventory ssh_options: operator choices go in, host-key rules stay
+reset_lab
+jq '.ssh_options = {KexAlgorithms: "curve25519-sha256", StrictHostKeyChecking: "no"}' "$INV" \
+	>"$TMP/inv-opts.json"
+(cd "$W" && clusterc apply demo --inventory "$TMP/inv-opts.json" --artifacts "$ART" --only os) \
+	>"$TMP/out" 2>&1
+RC=$?
+expect "ssh_options: applied, a host-key rule refused" \
+	sh -c "test $RC = 0 && grep -q \"ssh_options: 'StrictHostKeyChecking' ignored\" '$TMP/out'"
+
 # ---- a lock held by another apply stops that host, with who and when
 reset_lab
 hput n1 /var/lib/clusterc/demo/lock/owner "othermachine 4242 bob 20261125T000000Z-4242 $(date +%s)"

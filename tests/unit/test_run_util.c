@@ -160,12 +160,14 @@ static void test_ssh_argv(void)
 	struct ssh_host two[2] = { h, h };
 	two[1].known_hosts = "/kh2";
 	strbuf_addf(&all, "%s/cfg", tmpdir);
-	CHECK(ssh_write_config(all.buf, two, 2, 7) == 0, "write config");
+	const char *extra[] = { "KexAlgorithms \"curve25519-sha256\"", NULL };
+	CHECK(ssh_write_config(all.buf, two, 2, 7, extra) == 0, "write config");
 	struct strbuf cfg = STRBUF_INIT;
 	strbuf_read_file(&cfg, all.buf);
 	CHECK(strstr(cfg.buf, "UserKnownHostsFile \"/kh\" \"/kh2\"\n") &&
 	      strstr(cfg.buf, "IdentityFile \"/k\"\n") && strstr(cfg.buf, "BatchMode yes") &&
-	      strstr(cfg.buf, "StrictHostKeyChecking yes") && strstr(cfg.buf, "ConnectTimeout 7"),
+	      strstr(cfg.buf, "StrictHostKeyChecking yes") && strstr(cfg.buf, "ConnectTimeout 7") &&
+	      strstr(cfg.buf, "KexAlgorithms \"curve25519-sha256\"\nHost *\n"),
 	      "config: %s", cfg.buf);
 	strbuf_release(&cfg);
 	CHECK(!strcmp(av.v[av.n - 2], "--") && !strcmp(av.v[av.n - 1], "198.18.0.2"),
