@@ -539,16 +539,17 @@ if [ -n "$PORT" ] && out=$(bootstrap 2>&1); then
 	else
 		fail "matrix-bootstrap: second run skips" "$out"$'\n'"$(cat "$TMP/mock.log")"
 	fi
+	first_bot=$(mock_state | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).users[0])')
 	curl -fsS -X POST "http://127.0.0.1:$PORT/test/revoke-tokens" >/dev/null
 	: >"$TMP/mock.log"
 	if out=$(bootstrap 2>&1); then
 		check "matrix-bootstrap: invalid token: new bot joins the existing room, Secret replaced, bridge restarted" node -e '
 			const s = JSON.parse(process.argv[1]); const log = process.argv[2];
 			const d = s.secrets["matrix-bot"]; const b = (k) => Buffer.from(d[k], "base64").toString();
-			const ok = s.users.length === 2 && Object.keys(s.aliases).length === 1 && b("user-id") === s.users.sort().slice(-1)[0] &&
+			const ok = s.users.length === 2 && Object.keys(s.aliases).length === 1 && s.users.includes(b("user-id")) && b("user-id") !== process.argv[3] &&
 				b("room-id") === "!room1:matrix.k8s.local" && /POST \/_matrix\/client\/v3\/join\//.test(log) &&
 				/PUT \/api\/v1\/namespaces\/monitoring\/secrets\/matrix-bot/.test(log) && /DELETE \/api\/v1\/namespaces\/monitoring\/pods\?labelSelector=app%3Dalertmanager-matrix/.test(log);
-			process.exit(ok ? 0 : 1);' "$(mock_state)" "$(cat "$TMP/mock.log")"
+			process.exit(ok ? 0 : 1);' "$(mock_state)" "$(cat "$TMP/mock.log")" "$first_bot"
 	else
 		fail "matrix-bootstrap: run after the token was revoked" "$out"
 	fi
