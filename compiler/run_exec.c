@@ -1043,6 +1043,9 @@ static void start_step(struct run *r, struct rhost *h, struct step *s)
 			const char *av[] = { self, "apply", "--builtin-child", NULL };
 			struct proc_opts po = PROC_OPTS_INIT;
 			po.argv = av;
+			/* As for local steps: relative paths in args (ISO files) are
+			 * relative to OUTDIR/<cluster>. */
+			po.cwd = r->plan.dir;
 			po.pipe_stdin = true;
 			po.new_pgrp = true;
 			po.die_with_parent = true;
