@@ -50,7 +50,8 @@ static const char APPLY_USAGE[] =
 	"  --known-hosts FILE     pinned host keys when the inventory names none\n"
 	"                         (default: plan.json \"known_hosts\", else\n"
 	"                         $XDG_STATE_HOME/clusterc/<cluster>/known_hosts)\n"
-	"  --env FILE             secrets as KEY=VALUE lines (the environment wins)\n"
+	"  --env FILE             secrets as KEY=VALUE lines (the environment wins;\n"
+	"                         given FILE.cluster, default: the .env beside it)\n"
 	"  --dry-run              show the plan, change nothing\n"
 	"  -y, --yes              do not ask on a terminal (never asked without one)\n"
 	"  --artifacts DIR        where run logs go (default ./artifacts)\n"
@@ -85,6 +86,29 @@ static int parse_num(const char *opt, const char *v, double min, double *out)
 	}
 	*out = d;
 	return 0;
+}
+
+/* The .env file beside a cluster file, as the resolver reads it:
+ * <stem>.env, else .env; NULL when there is none. */
+static char *cluster_dotenv(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	const char *base = slash ? slash + 1 : file;
+	const char *dot = strrchr(base, '.');
+	size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	struct strbuf p = STRBUF_INIT;
+	strbuf_add(&p, file, (size_t)(base - file));
+	strbuf_add(&p, base, stem);
+	strbuf_addstr(&p, ".env");
+	if (access(p.buf, R_OK) == 0)
+		return strbuf_detach(&p, NULL);
+	strbuf_reset(&p);
+	strbuf_add(&p, file, (size_t)(base - file));
+	strbuf_addstr(&p, ".env");
+	if (access(p.buf, R_OK) == 0)
+		return strbuf_detach(&p, NULL);
+	strbuf_release(&p);
+	return NULL;
 }
 
 /* Builds FILE into a fresh temp dir; returns OUTDIR/<cluster> or NULL. */
@@ -245,7 +269,13 @@ static int run_cmd(int argc, char **argv, bool apply)
 	} else {
 		char *tmp = NULL;
 		char *dir = build_first(target, &tmp);
+		/* Secrets come from the same .env the build read (the environment
+		 * still wins), unless --env names another file. */
+		char *dotenv = o.env_file ? NULL : cluster_dotenv(target);
+		if (dotenv)
+			o.env_file = dotenv;
 		status = dir ? run_execute(&o, dir) : 1;
+		free(dotenv);
 		free(dir);
 		if (tmp) {
 			rm_rf(tmp);
