@@ -417,6 +417,13 @@ else
 	pass "ha: storage.ceph refuses a key that is not base64"
 fi
 
+if printf 'CEPH_KEY=%s\nCEPH_ADMIN_KEY=%s\n' "$(printf '%s' "$KEY_TEXT" | base64 -w0)" "$(printf '%s' "$ADMIN_KEY" | base64 -w0)" |
+	run_step ha cluster/steps/storage.ceph.sh >"$TMP/raw.out" 2>&1; then
+	fail "ha: storage.ceph refuses a key given as ceph prints it (not base64-encoded again)" "it ran"
+else
+	has "ha: storage.ceph refuses a key given as ceph prints it (not base64-encoded again)" "$TMP/raw.out" 'decodes to binary'
+fi
+
 if command -v ssh-keygen >/dev/null 2>&1; then
 	rm -f "$STUB/pubkey" "$STUB/known_hosts" && : >"$STUB/kubectl.log"
 	export STUB_REPO_B64; STUB_REPO_B64=$(printf '%s' 'git@gitlab.example.com:me/homelab.git' | base64 -w0)

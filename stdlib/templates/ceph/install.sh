@@ -10,8 +10,9 @@ CC_STEP=storage.ceph
 NS=ceph-csi-cephfs
 cc_ensure_namespace "$NS"
 
-# The Ceph keys arrive already base64-encoded (as `ceph auth get-key | base64`
-# prints them), so they go into `data` as they are; the IDs are plain names.
+# The Ceph keys arrive already base64-encoded, as the reference project's
+# CEPH_K8S_KEY (`ceph auth get-key client.NAME | base64`), so they go into
+# `data` as they are; the IDs are plain names.
 user_key=$(cc_in {{ ceph.key.secret }})
 {{#if ceph.admin_key}}
 admin_id="admin"
@@ -22,7 +23,11 @@ admin_key=$user_key
 {{/if}}
 for key in "$user_key" "$admin_key"; do
 	if ! [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]]; then
-		cc_die "a Ceph key is not base64 text (give it as 'ceph auth get-key' prints it)"
+		cc_die "a Ceph key is not base64 text"
+	fi
+	# A key as `ceph auth get-key` prints it decodes to binary: one base64 short.
+	if printf '%s' "$key" | base64 -d 2>/dev/null | LC_ALL=C grep -q '[^[:print:]]'; then
+		cc_die "a Ceph key decodes to binary: give it base64-encoded once more (ceph auth get-key client.NAME | base64)"
 	fi
 done
 # The manifest goes to kubectl on standard input only: no file, no argv.
