@@ -1265,30 +1265,54 @@ static json_t *build_monitoring(struct ctx *c)
 	return j;
 }
 
+/* Sets versions[key] from a string attribute. Versions become image tags and
+ * chart versions inside manifests, so only tag characters pass. */
+static void set_version(struct ctx *c, json_t *out, const char *key, const struct ast_node *v)
+{
+	if (!v || v->kind != AST_STRING || v->poisoned)
+		return;
+	bool ok = *v->u.str && strlen(v->u.str) <= 128;
+	for (const char *q = v->u.str; ok && *q; q++)
+		ok = isalnum((unsigned char)*q) || strchr("._-:/@+", *q);
+	if (!ok) {
+		diag_error(c->d, v->loc, "version '%s' is not a version or image tag", v->u.str);
+		diag_hint(c->d, "versions are letters, digits and . _ - : / @ +, such as \"1.18.1\"");
+		return;
+	}
+	json_object_set_new(out, key, json_string(v->u.str));
+}
+
 static json_t *build_versions(struct ctx *c)
 {
 	size_t len;
 	char *text = stdlib_read("versions.json", &len);
 	json_error_t err;
-	json_t *v = text ? json_loads(text, 0, &err) : NULL;
+	json_t *pinned = text ? json_loads(text, 0, &err) : NULL;
 	free(text);
-	if (!json_is_object(v)) {
+	if (!json_is_object(pinned)) {
 		diag_error(c->d, LOC_NONE, "the stdlib's versions.json is missing or not a JSON object");
-		json_decref(v);
+		json_decref(pinned);
 		return json_object();
 	}
+	json_t *out = json_deep_copy(pinned);
+	/* The ceph and argocd blocks may pin their own component too. */
+	if (c->b->ceph)
+		set_version(c, out, "ceph_csi", block_get(c->b->ceph, "csi_version"));
+	if (c->b->argocd)
+		set_version(c, out, "argocd", block_get(c->b->argocd, "version"));
 	struct ast_node *vb = c->b->versions;
-	if (!vb)
-		return v;
-	size_t nk = json_object_size(v), k = 0;
+	if (!vb) {
+		json_decref(pinned);
+		return out;
+	}
+	size_t nk = json_object_size(pinned), k = 0;
 	const char **cands = xcalloc(nk + 1, sizeof(*cands));
 	const char *key;
 	json_t *val;
-	json_object_foreach(v, key, val)
+	json_object_foreach(pinned, key, val)
 		cands[k++] = key;
 	struct strmap seen;
 	strmap_init(&seen);
-	json_t *out = json_deep_copy(v);
 	for (struct ast_node *a = vb->u.block.body; a; a = a->next) {
 		if (a->kind != AST_ATTR)
 			continue;
@@ -1299,17 +1323,16 @@ static json_t *build_versions(struct ctx *c)
 			diag_note(c->d, prev->u.attr.name_loc, "first set here");
 			continue;
 		}
-		if (!json_object_get(v, name)) {
+		if (!json_object_get(pinned, name)) {
 			diag_error(c->d, a->u.attr.name_loc, "unknown component '%s' in versions", name);
 			hint_suggest(c->d, name, cands, nk);
 			continue;
 		}
-		if (a->u.attr.value->kind == AST_STRING)
-			json_object_set_new(out, name, json_string(a->u.attr.value->u.str));
+		set_version(c, out, name, a->u.attr.value);
 	}
 	strmap_release(&seen);
 	free(cands);
-	json_decref(v);
+	json_decref(pinned);
 	return out;
 }
 
@@ -1361,6 +1384,10 @@ json_t *check_model(struct unit *u, const struct check_blocks *b)
 	json_object_set_new(c.model, "apps", build_apps(&c));
 	json_object_set_new(c.model, "monitoring", build_monitoring(&c));
 	json_object_set_new(c.model, "versions", build_versions(&c));
+	if (b->monitoring && !b->argocd) {
+		diag_error(c.d, b->monitoring->u.block.type_loc, "monitoring is deployed by ArgoCD, but there is no argocd block");
+		diag_hint(c.d, "add argocd { repo = \"git@host:group/project.git\" }: the monitoring stack is an app tree ArgoCD syncs");
+	}
 	if (any_vm && !b->network && b->nnodes)
 		diag_error(c.d, b->cluster->u.block.type_loc,
 			   "nodes with a vm block are installed with a static address and need a network block");
