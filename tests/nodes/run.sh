@@ -373,7 +373,7 @@ iso_test() {
 
 # ---------------------------------------------------------------- hostile values, real build
 # A cluster file whose strings the checker accepts but the shell and YAML do not like:
-# image locale/keyboard/timezone and ISO URL, the SSH key's comment. The build must quote
+# image locale/keyboard/timezone and ISO URL (';', '&', '|', globs), the SSH key's comment. The build must quote
 # them everywhere; the installer step runs with a curl stub and must pass the URL as is.
 hostile_real_test() {
 	local w=$TMP/hreal p=$TMP/hreal/pwned d out
@@ -387,7 +387,7 @@ cluster hostile {
   ssh { user = "admin"  key = "$w/key" }
 }
 image ubuntu {
-  iso      = "https://releases.invalid/24.04/x'\$(touch $p-iso)y.iso"
+  iso      = "https://releases.invalid/24.04/a;touch&b|c(d)*/x.iso"
   sha256   = "$(sha256sum "$w/orig.iso" | cut -d' ' -f1)"
   locale   = "en_US\\"; \$(touch $p-locale) *"
   keyboard = "us\\nfoo: bar"
@@ -453,7 +453,14 @@ EOF
 		fail "hostile (real build): infra.installer" "$(cat "$w/installer.log")"
 	fi
 	check "hostile (real build): the ISO URL reached curl literally" \
-		grep -qxF "https://releases.invalid/24.04/x'\$(touch $p-iso)y.iso" "$w/curl.urls"
+		grep -qxF "https://releases.invalid/24.04/a;touch&b|c(d)*/x.iso" "$w/curl.urls"
+	# Quotes, '$' and backquotes in an ISO URL never reach a script: the checker refuses them.
+	sed "s|  iso      = .*|  iso      = \"https://releases.invalid/x'\$(touch $p-iso)y.iso\"|" "$w/h.cluster" >"$w/h3.cluster"
+	if clusterc build "$w/h3.cluster" -o "$w/out3" >"$w/build3.log" 2>&1; then
+		fail "hostile (real build): an ISO URL with \$(...) is rejected"
+	else
+		check "hostile (real build): an ISO URL with \$(...) is rejected" grep -q "iso URL must end in a file name" "$w/build3.log"
+	fi
 	if ls "$p"* >/dev/null 2>&1; then fail "hostile (real build): a payload ran" "$(ls "$p"*)"; else pass "hostile (real build): no payload ran"; fi
 	# Proxmox storage names reach the builtin args inside JSON strings; one with a quote
 	# must be rejected by the checker or still give valid JSON.
