@@ -136,3 +136,24 @@ out:
 	json_decref(empty);
 	return rc;
 }
+
+void builtin_log_error(struct strbuf *log, const struct strbuf *err)
+{
+	const char *p = err->buf;
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		if (*p != ' ')
+			strbuf_addstr(log, "error: ");
+		strbuf_add(log, p, n);
+		strbuf_addch(log, '\n');
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
+const char *builtin_str_arg(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}

@@ -24,4 +24,11 @@ int builtin_run(const char *name, const json_t *args, const json_t *values,
 /* 1 when name is a builtin this binary knows. */
 int builtin_exists(const char *name);
 
+/* Helpers the builtins share (builtin.c). */
+/* Writes err to the log, each top-level line as "error: ..."; continuation
+ * lines (indented) as they are. */
+void builtin_log_error(struct strbuf *log, const struct strbuf *err);
+/* obj[key] when it is a string, else NULL. */
+const char *builtin_str_arg(const json_t *obj, const char *key);
+
 #endif

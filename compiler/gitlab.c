@@ -5,41 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "http.h"
 #include "xalloc.h"
 
 /* Pages of deploy keys we are willing to read (100 per page). */
 #define GITLAB_MAX_PAGES 50
-
-/* Writes err to the log, each top-level line as "error: ..."; continuation
- * lines (indented) as they are. */
-static void log_error(struct strbuf *log, const struct strbuf *err)
-{
-	const char *p = err->buf;
-	while (*p) {
-		size_t n = strcspn(p, "\n");
-		if (*p != ' ')
-			strbuf_addstr(log, "error: ");
-		strbuf_add(log, p, n);
-		strbuf_addch(log, '\n');
-		p += n;
-		if (*p)
-			p++;
-	}
-}
-
-static const char *str_arg(const json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void wipe(struct strbuf *sb)
-{
-	if (sb->alloc)
-		memset(sb->buf, 0, sb->alloc);
-	strbuf_release(sb);
-}
 
 static int value_of(const json_t *values, const char *name, struct strbuf *out)
 {
@@ -124,9 +95,9 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 	struct strbuf token = STRBUF_INIT, hdr = STRBUF_INIT, key = STRBUF_INIT, core = STRBUF_INIT;
 	struct strbuf other = STRBUF_INIT, next = STRBUF_INIT, proj = STRBUF_INIT;
 	struct http_response resp;
-	const char *api = str_arg(args, "api"), *project = str_arg(args, "project_path");
-	const char *title = str_arg(args, "title"), *tsec = str_arg(args, "token_secret");
-	const char *kin = str_arg(args, "key_input");
+	const char *api = builtin_str_arg(args, "api"), *project = builtin_str_arg(args, "project_path");
+	const char *title = builtin_str_arg(args, "title"), *tsec = builtin_str_arg(args, "token_secret");
+	const char *kin = builtin_str_arg(args, "key_input");
 	json_t *cp = json_object_get(args, "can_push");
 	json_t *ov = json_object_get(overrides, "gitlab");
 	json_t *body = NULL;
@@ -137,7 +108,7 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 	c.log = log;
 	http_response_init(&resp);
 	if (json_is_object(ov)) {
-		const char *oa = str_arg(ov, "api");
+		const char *oa = builtin_str_arg(ov, "api");
 		if (!oa) {
 			strbuf_addstr(&err, "the inventory has a \"gitlab\" section without \"api\"; refusing "
 				    "to fall back to the cluster file's GitLab\n");
@@ -205,7 +176,7 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 		}
 	}
 	strbuf_addf(&hdr, "PRIVATE-TOKEN: %s", token.buf);
-	wipe(&token);
+	strbuf_wipe(&token);
 	const char *hdrs[] = { hdr.buf, NULL };
 
 	strbuf_addstr(&base, api);
@@ -249,13 +220,13 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 		size_t i;
 		json_t *e;
 		json_array_foreach(list, i, e) {
-			const char *k = str_arg(e, "key");
+			const char *k = builtin_str_arg(e, "key");
 			strbuf_reset(&other);
 			if (k && !gitlab_key_core(k, &other) && !strcmp(other.buf, core.buf)) {
 				json_t *id = json_object_get(e, "id");
 				strbuf_addf(log, "already registered: deploy key id %lld ('%s') on %s\n",
 					    (long long)json_integer_value(id),
-					    str_arg(e, "title") ? str_arg(e, "title") : "", project);
+					    builtin_str_arg(e, "title") ? builtin_str_arg(e, "title") : "", project);
 				json_decref(list);
 				rc = 0;
 				goto out;
@@ -291,11 +262,11 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 	}
 out:
 	if (rc)
-		log_error(log, &err);
+		builtin_log_error(log, &err);
 	strbuf_addf(log, "(%lu HTTP requests)\n", c.requests);
 	json_decref(body);
-	wipe(&hdr);
-	wipe(&token);
+	strbuf_wipe(&hdr);
+	strbuf_wipe(&token);
 	http_response_release(&resp);
 	http_client_release(&c);
 	strbuf_release(&err);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "builtin.h"
 #include "http.h"
 #include "xalloc.h"
 
@@ -25,13 +26,6 @@ struct pve {
 	long task_timeout_s;
 	struct strbuf *log;
 };
-
-static void wipe(struct strbuf *sb)
-{
-	if (sb->alloc)
-		memset(sb->buf, 0, sb->alloc);
-	strbuf_release(sb);
-}
 
 static void pve_init(struct pve *p, struct strbuf *log)
 {
@@ -50,8 +44,8 @@ static void pve_release(struct pve *p)
 {
 	http_client_release(&p->http);
 	strbuf_release(&p->base);
-	wipe(&p->auth_hdr);
-	wipe(&p->csrf_hdr);
+	strbuf_wipe(&p->auth_hdr);
+	strbuf_wipe(&p->csrf_hdr);
 	free(p->node);
 	free(p->user);
 }
@@ -83,29 +77,6 @@ static int plain_id(const char *s)
 	return 1;
 }
 
-/* Writes err to the log, each top-level line as "error: ..."; continuation
- * lines (indented) as they are. */
-static void log_error(struct strbuf *log, const struct strbuf *err)
-{
-	const char *p = err->buf;
-	while (*p) {
-		size_t n = strcspn(p, "\n");
-		if (*p != ' ')
-			strbuf_addstr(log, "error: ");
-		strbuf_add(log, p, n);
-		strbuf_addch(log, '\n');
-		p += n;
-		if (*p)
-			p++;
-	}
-}
-
-static const char *str_arg(const json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* The value of a secret or input by name, without a trailing newline. */
 static int value_of(const json_t *values, const char *name, struct strbuf *out)
 {
@@ -131,9 +102,9 @@ static long client_long(const json_t *args, const char *key, long dflt)
 static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 		     const json_t *overrides, struct strbuf *err)
 {
-	const char *name = str_arg(args, "proxmox");
-	const char *endpoint = str_arg(args, "endpoint");
-	const char *node = str_arg(args, "node");
+	const char *name = builtin_str_arg(args, "proxmox");
+	const char *endpoint = builtin_str_arg(args, "endpoint");
+	const char *node = builtin_str_arg(args, "node");
 	json_t *auth = json_object_get(args, "auth");
 	json_t *ov = json_object_get(overrides, "proxmox");
 	int bad = 0, from_inventory = 0;
@@ -144,7 +115,7 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 	}
 	if (json_is_object(ov) && name) {
 		json_t *mine = json_object_get(ov, name);
-		const char *oe = str_arg(mine, "endpoint");
+		const char *oe = builtin_str_arg(mine, "endpoint");
 		if (!oe) {
 			strbuf_addf(err, "the inventory has a \"proxmox\" section but no endpoint for '%s'; "
 				    "refusing to fall back to the cluster file's endpoint\n", name);
@@ -189,8 +160,8 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 	p->poll_ms = client_long(args, "poll_ms", p->poll_ms);
 	p->task_timeout_s = client_long(args, "task_timeout_s", p->task_timeout_s);
 
-	const char *user = str_arg(auth, "user"), *pw = str_arg(auth, "password_secret");
-	const char *tid = str_arg(auth, "token_id"), *tsec = str_arg(auth, "token_secret");
+	const char *user = builtin_str_arg(auth, "user"), *pw = builtin_str_arg(auth, "password_secret");
+	const char *tid = builtin_str_arg(auth, "token_id"), *tsec = builtin_str_arg(auth, "token_secret");
 	if (!json_is_object(auth) || (!!user + !!tid) != 1) {
 		strbuf_addstr(err, "args: \"auth\" must be {\"user\", \"password_secret\"} or "
 			    "{\"token_id\", \"token_secret\"}\n");
@@ -221,14 +192,14 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 	if (value_of(values, user ? pw : tsec, &secret)) {
 		strbuf_addf(err, "secret '%s' was not provided (declare it in the step's secrets)\n",
 			    user ? pw : tsec);
-		wipe(&secret);
+		strbuf_wipe(&secret);
 		return -1;
 	}
 	for (size_t i = 0; p->token && i < secret.len; i++) {
 		if ((unsigned char)secret.buf[i] < 0x20 || secret.buf[i] == 0x7f) {
 			strbuf_addf(err, "secret '%s' contains a control character; an API token "
 				    "secret is a UUID\n", tsec);
-			wipe(&secret);
+			strbuf_wipe(&secret);
 			return -1;
 		}
 	}
@@ -238,7 +209,7 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 		/* Kept in auth_hdr until login swaps it for the cookie. */
 		strbuf_addstr(&p->auth_hdr, secret.buf);
 	}
-	wipe(&secret);
+	strbuf_wipe(&secret);
 	return 0;
 }
 
@@ -315,7 +286,7 @@ static int pve_login(struct pve *p, struct strbuf *err)
 	int rc = -1;
 	http_form_add(&form, "username", p->user);
 	http_form_add(&form, "password", p->auth_hdr.buf);
-	wipe(&p->auth_hdr);
+	strbuf_wipe(&p->auth_hdr);
 	strbuf_addf(&url, "%s/access/ticket", p->base.buf);
 	/* A wrong password is answered after 3 s; a shorter limit would turn it
 	 * into a timeout and a retried login. */
@@ -335,7 +306,7 @@ static int pve_login(struct pve *p, struct strbuf *err)
 		goto out;
 	}
 	json_t *data = answer_data(&resp, "POST /access/ticket", err);
-	const char *ticket = str_arg(data, "ticket"), *csrf = str_arg(data, "CSRFPreventionToken");
+	const char *ticket = builtin_str_arg(data, "ticket"), *csrf = builtin_str_arg(data, "CSRFPreventionToken");
 	if (!ticket || !csrf) {
 		if (data)
 			strbuf_addstr(err, "POST /access/ticket: the answer has no ticket or CSRFPreventionToken");
@@ -350,7 +321,7 @@ static int pve_login(struct pve *p, struct strbuf *err)
 	json_decref(data);
 	rc = 0;
 out:
-	wipe(&form);
+	strbuf_wipe(&form);
 	http_response_release(&resp);
 	strbuf_release(&url);
 	return rc;
@@ -369,7 +340,7 @@ static void task_log_tail(struct pve *p, const char *node, const char *upid, str
 		if (n)
 			strbuf_addstr(err, "\n  task log (last lines):");
 		for (size_t i = from; i < n; i++) {
-			const char *t = str_arg(json_array_get(data, i), "t");
+			const char *t = builtin_str_arg(json_array_get(data, i), "t");
 			if (t)
 				strbuf_addf(err, "\n    %s", t);
 		}
@@ -413,9 +384,9 @@ static int pve_task_wait(struct pve *p, const char *upid, const char *what, long
 		json_t *data = NULL;
 		if (pve_call(p, "GET", path.buf, NULL, NULL, 0, &data, err))
 			goto out;
-		const char *status = str_arg(data, "status");
+		const char *status = builtin_str_arg(data, "status");
 		if (status && !strcmp(status, "stopped")) {
-			const char *exitstatus = str_arg(data, "exitstatus");
+			const char *exitstatus = builtin_str_arg(data, "exitstatus");
 			if (proxmox_task_ok(exitstatus)) {
 				strbuf_addf(p->log, "%s: task finished (%s) in %.1fs\n", what, exitstatus,
 					    now_s() - start);
@@ -515,7 +486,7 @@ static int vm_parse(const json_t *args, struct vm_spec *v, struct strbuf *err)
 	v->cpu = id_field(vm, "cpu", 0, err);
 	if (!v->cpu)
 		v->cpu = "host";
-	v->iso = str_arg(vm, "iso_volid");
+	v->iso = builtin_str_arg(vm, "iso_volid");
 	if (!v->iso || !strstr(v->iso, ":iso/") || strchr(v->iso, ',') || strchr(v->iso, '=')) {
 		strbuf_addstr(err, "args: vm.iso_volid must be a volume id like local:iso/NAME.iso\n");
 		v->iso = NULL;
@@ -541,8 +512,8 @@ static int vm_parse(const json_t *args, struct vm_spec *v, struct strbuf *err)
 		strbuf_addstr(err, "args: vm.bios must be \"seabios\" or \"ovmf\"\n");
 	json_t *gpu = json_object_get(vm, "gpu");
 	if (gpu && !json_is_null(gpu)) {
-		v->pci = str_arg(gpu, "pci");
-		v->mapping = str_arg(gpu, "mapping");
+		v->pci = builtin_str_arg(gpu, "pci");
+		v->mapping = builtin_str_arg(gpu, "mapping");
 		if (!json_is_object(gpu) || (!!v->pci + !!v->mapping) != 1)
 			strbuf_addstr(err, "args: vm.gpu must be null, {\"pci\": \"0000:01:00\"} or "
 				    "{\"mapping\": \"ID\"}\n");
@@ -632,7 +603,7 @@ static int vm_wait_unlocked(struct pve *p, const char *node, long vmid, struct s
 		json_t *data = NULL;
 		if (pve_call(p, "GET", path.buf, NULL, NULL, 0, &data, err))
 			break;
-		const char *lock = str_arg(data, "lock"), *st = str_arg(data, "status");
+		const char *lock = builtin_str_arg(data, "lock"), *st = builtin_str_arg(data, "status");
 		if (!lock || !*lock) {
 			strbuf_reset(status);
 			strbuf_addstr(status, st ? st : "unknown");
@@ -665,7 +636,7 @@ static int vm_appeared(struct pve *p, const struct vm_spec *v)
 	if (!pve_call(p, "GET", "/cluster/resources?type=vm", NULL, NULL, 0, &list, &e2)) {
 		json_array_foreach(list, i, e) {
 			json_t *id = json_object_get(e, "vmid");
-			const char *nm = str_arg(e, "name");
+			const char *nm = builtin_str_arg(e, "name");
 			if (json_is_integer(id) && json_integer_value(id) == v->vmid && nm &&
 			    !strcmp(nm, v->name))
 				found = 1;
@@ -728,15 +699,15 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 	json_t *same_id = NULL, *same_name = NULL;
 	json_array_foreach(list, i, e) {
 		json_t *id = json_object_get(e, "vmid");
-		const char *nm = str_arg(e, "name");
+		const char *nm = builtin_str_arg(e, "name");
 		if (json_is_integer(id) && json_integer_value(id) == v.vmid)
 			same_id = e;
 		else if (nm && !strcmp(nm, v.name) && !same_name)
 			same_name = e;
 	}
 	if (same_id) {
-		const char *nm = str_arg(same_id, "name"), *type = str_arg(same_id, "type");
-		const char *node = str_arg(same_id, "node"), *status = str_arg(same_id, "status");
+		const char *nm = builtin_str_arg(same_id, "name"), *type = builtin_str_arg(same_id, "type");
+		const char *node = builtin_str_arg(same_id, "node"), *status = builtin_str_arg(same_id, "status");
 		if (!nm || strcmp(nm, v.name) || (type && strcmp(type, "qemu"))) {
 			strbuf_addf(&err, "VMID %ld is already taken by %s '%s' on node %s; the cluster file "
 				    "wants VM '%s' there: choose another vmid or remove the other guest",
@@ -766,7 +737,7 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 		strbuf_addf(&err, "a VM named '%s' already exists with vmid %lld on node %s, but the cluster "
 			    "file says vmid %ld: set vm.vmid to %lld or remove the other VM",
 			    v.name, (long long)json_integer_value(oid),
-			    str_arg(same_name, "node") ? str_arg(same_name, "node") : "?", v.vmid,
+			    builtin_str_arg(same_name, "node") ? builtin_str_arg(same_name, "node") : "?", v.vmid,
 			    (long long)json_integer_value(oid));
 		goto out;
 	}
@@ -806,7 +777,7 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 	rc = 0;
 out:
 	if (rc)
-		log_error(log, &err);
+		builtin_log_error(log, &err);
 	strbuf_addf(log, "(%lu HTTP requests)\n", p.http.requests);
 	json_decref(list);
 	json_decref(data);
@@ -835,8 +806,8 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 	struct pve p;
 	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, suffix = STRBUF_INIT;
 	json_t *list = NULL, *data = NULL;
-	const char *storage = str_arg(args, "iso_storage"), *file = str_arg(args, "file");
-	const char *name = str_arg(args, "name"), *sha = str_arg(args, "sha256");
+	const char *storage = builtin_str_arg(args, "iso_storage"), *file = builtin_str_arg(args, "file");
+	const char *name = builtin_str_arg(args, "name"), *sha = builtin_str_arg(args, "sha256");
 	int rc = 1, bad = 0;
 	(void)outputs;
 
@@ -875,7 +846,7 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 	size_t i;
 	json_t *e;
 	json_array_foreach(list, i, e) {
-		const char *volid = str_arg(e, "volid");
+		const char *volid = builtin_str_arg(e, "volid");
 		size_t vl = volid ? strlen(volid) : 0;
 		if (vl > suffix.len && !strcmp(volid + vl - suffix.len, suffix.buf) &&
 		    (volid[vl - suffix.len - 1] == ':' || volid[vl - suffix.len - 1] == '/')) {
@@ -932,7 +903,7 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 	rc = 0;
 out:
 	if (rc)
-		log_error(log, &err);
+		builtin_log_error(log, &err);
 	strbuf_addf(log, "(%lu HTTP requests)\n", p.http.requests);
 	json_decref(list);
 	json_decref(data);

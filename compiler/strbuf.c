@@ -24,6 +24,13 @@ void strbuf_release(struct strbuf *sb)
 	strbuf_init(sb);
 }
 
+void strbuf_wipe(struct strbuf *sb)
+{
+	if (sb->alloc)
+		memset(sb->buf, 0, sb->alloc);
+	strbuf_release(sb);
+}
+
 void strbuf_reset(struct strbuf *sb)
 {
 	strbuf_setlen(sb, 0);

@@ -19,6 +19,8 @@ extern char strbuf_empty_[];
 
 void strbuf_init(struct strbuf *sb);
 void strbuf_release(struct strbuf *sb);
+/* Zeroes the whole allocation, then releases it: for buffers that held secrets. */
+void strbuf_wipe(struct strbuf *sb);
 void strbuf_reset(struct strbuf *sb);
 /* Returns the buffer (caller frees) and re-initialises sb. */
 char *strbuf_detach(struct strbuf *sb, size_t *len);
