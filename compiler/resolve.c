@@ -166,13 +166,9 @@ static void read_dotenv(struct unit *u, const char *path)
 	}
 }
 
-static void load_dotenv(struct unit *u, const char *cluster_path)
+void dotenv_paths(const char *cluster_path, char **generic, char **specific)
 {
-	/* `.env` beside the file, then `<stem>.env`, which wins over it. */
 	char *dir = dir_of(cluster_path);
-	char *generic = path_join(dir, ".env");
-	read_dotenv(u, generic);
-	free(generic);
 	const char *base = strrchr(cluster_path, '/');
 	base = base ? base + 1 : cluster_path;
 	const char *dot = strrchr(base, '.');
@@ -180,11 +176,21 @@ static void load_dotenv(struct unit *u, const char *cluster_path)
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_add(&sb, base, stem);
 	strbuf_addstr(&sb, ".env");
-	char *specific = path_join(dir, sb.buf);
-	read_dotenv(u, specific);
-	free(specific);
+	*generic = path_join(dir, ".env");
+	*specific = path_join(dir, sb.buf);
 	strbuf_release(&sb);
 	free(dir);
+}
+
+static void load_dotenv(struct unit *u, const char *cluster_path)
+{
+	/* `.env` beside the file, then `<stem>.env`, which wins over it. */
+	char *generic, *specific;
+	dotenv_paths(cluster_path, &generic, &specific);
+	read_dotenv(u, generic);
+	read_dotenv(u, specific);
+	free(generic);
+	free(specific);
 	if (u->ndotenv)
 		qsort(u->dotenv, u->ndotenv, sizeof(*u->dotenv), cmp_env);
 }

@@ -9,6 +9,7 @@
  * a terminal it proceeds, so CI and scripts need no flag; --dry-run shows the
  * plan and changes nothing. */
 #include "commands.h"
+#include "resolve.h"
 #include "run.h"
 #include "xalloc.h"
 
@@ -88,26 +89,20 @@ static int parse_num(const char *opt, const char *v, double min, double *out)
 	return 0;
 }
 
-/* The .env file beside a cluster file, as the resolver reads it:
+/* The .env file beside a cluster file, as the resolver names it:
  * <stem>.env, else .env; NULL when there is none. */
 static char *cluster_dotenv(const char *file)
 {
-	const char *slash = strrchr(file, '/');
-	const char *base = slash ? slash + 1 : file;
-	const char *dot = strrchr(base, '.');
-	size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-	struct strbuf p = STRBUF_INIT;
-	strbuf_add(&p, file, (size_t)(base - file));
-	strbuf_add(&p, base, stem);
-	strbuf_addstr(&p, ".env");
-	if (access(p.buf, R_OK) == 0)
-		return strbuf_detach(&p, NULL);
-	strbuf_reset(&p);
-	strbuf_add(&p, file, (size_t)(base - file));
-	strbuf_addstr(&p, ".env");
-	if (access(p.buf, R_OK) == 0)
-		return strbuf_detach(&p, NULL);
-	strbuf_release(&p);
+	char *generic, *specific;
+	dotenv_paths(file, &generic, &specific);
+	if (access(specific, R_OK) == 0) {
+		free(generic);
+		return specific;
+	}
+	free(specific);
+	if (access(generic, R_OK) == 0)
+		return generic;
+	free(generic);
 	return NULL;
 }
 
