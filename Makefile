@@ -18,22 +18,36 @@ SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
 
 WARN     := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
-CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icompiler -I$(BUILD)/grammar
+CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE
 CFLAGS   ?= -g
 CFLAGS   += $(WARN) $(OPT)
 LDLIBS   += -lyaml -ljansson -lcurl
 LDFLAGS  += $(SAN_LDFLAGS)
 
-# Every compiler/*.c is part of the binary; main.c is the only one with main().
-SRCS      := $(sort $(wildcard compiler/*.c))
-LIB_SRCS  := $(filter-out compiler/main.c,$(SRCS))
+# compiler/<folder>/ is one stage of the pipeline (compiler/README.md). Each
+# folder sees only the headers of the folders it may use, so the layering is
+# enforced by the compiler: the runner (run/, api/) reads only out/ and builds
+# without the front end's and back end's include paths.
+INC_lib   := -Icompiler/lib
+INC_front := -Icompiler/front $(INC_lib) -I$(BUILD)/grammar
+INC_back  := -Icompiler/back $(INC_lib)
+INC_api   := -Icompiler/api $(INC_lib)
+INC_run   := -Icompiler/run $(INC_api)
+INC_cmd   := -Icompiler/cmd -Icompiler/front -Icompiler/back -Icompiler/run $(INC_api) -I$(BUILD)/grammar
+# Tests and test tools may reach every stage.
+INC_tests := $(INC_cmd)
+
+# Every compiler/*/*.c is part of the binary; cmd/main.c is the only one with main().
+SRCS      := $(sort $(wildcard compiler/*/*.c))
+SRCS      := $(filter-out compiler/tools/%,$(SRCS))
+LIB_SRCS  := $(filter-out compiler/cmd/main.c,$(SRCS))
 GRAMMAR_C := $(BUILD)/grammar/parser.c $(BUILD)/grammar/lexer.c
 STDLIB_FILES := $(shell find stdlib -type f ! -name '*~' 2>/dev/null | LC_ALL=C sort)
 STDLIB_C  := $(BUILD)/stdlib_blob.c
 
 LIB_OBJS  := $(LIB_SRCS:compiler/%.c=$(BUILD)/obj/%.o) \
              $(BUILD)/obj/parser.o $(BUILD)/obj/lexer.o $(BUILD)/obj/stdlib_blob.o
-MAIN_OBJ  := $(BUILD)/obj/main.o
+MAIN_OBJ  := $(BUILD)/obj/cmd/main.o
 LIBA      := $(BUILD)/libclusterc.a
 BIN       := $(if $(SANITIZE),$(BUILD)/clusterc,clusterc)
 
@@ -68,20 +82,21 @@ $(STDLIB_C): $(BUILD)/embed $(STDLIB_FILES)
 	@mkdir -p $(@D)
 	$(Q)$(BUILD)/embed stdlib $(STDLIB_FILES) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: compiler/%.c $(BUILD)/grammar/parser.h $(BUILD)/grammar/lexer.h
+# The stem's first component names the folder, and so its include paths.
+$(BUILD)/obj/%.o: compiler/%.c | $(BUILD)/grammar/parser.h $(BUILD)/grammar/lexer.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(INC_$(firstword $(subst /, ,$*))) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # Generated code is compiled without the warnings we cannot fix in flex's output.
 $(BUILD)/obj/parser.o: $(BUILD)/grammar/parser.c $(BUILD)/grammar/lexer.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-parameter -Wno-shadow -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(INC_front) $(CFLAGS) -Wno-unused-function -Wno-unused-parameter -Wno-shadow -MMD -MP -c -o $@ $<
 $(BUILD)/obj/lexer.o: $(BUILD)/grammar/lexer.c $(BUILD)/grammar/parser.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-parameter -Wno-sign-compare -Wno-shadow -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(INC_front) $(CFLAGS) -Wno-unused-function -Wno-unused-parameter -Wno-sign-compare -Wno-shadow -MMD -MP -c -o $@ $<
 $(BUILD)/obj/stdlib_blob.o: $(STDLIB_C)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(INC_lib) $(CFLAGS) -c -o $@ $<
 
 $(LIBA): $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -91,13 +106,13 @@ $(BIN): $(MAIN_OBJ) $(LIBA)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(INC_tests) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIBA)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(INC_tests) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
--include $(wildcard $(BUILD)/obj/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d)
 
 # ---- dependencies: Debian packages and the npm validators, a no-op when present
 deps:

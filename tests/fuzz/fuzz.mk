@@ -24,12 +24,12 @@ $(FUZZ_DIR)/libclusterc.a: FORCE
 		CFLAGS="$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link" $@
 
 $(FUZZ_DIR)/fuzz_parse: tests/fuzz/fuzz_parse.c $(FUZZ_DIR)/libclusterc.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -D_GNU_SOURCE -Icompiler -o $@ $< \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -D_GNU_SOURCE -Icompiler/lib -Icompiler/front -o $@ $< \
 		$(FUZZ_DIR)/libclusterc.a $(LDLIBS)
 
 # The same entry point with a main() that replays files, without libFuzzer.
 $(FUZZ_DIR)/fuzz_replay: tests/fuzz/fuzz_parse.c $(FUZZ_DIR)/libclusterc.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_STANDALONE -D_GNU_SOURCE -Icompiler -o $@ $< \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_STANDALONE -D_GNU_SOURCE -Icompiler/lib -Icompiler/front -o $@ $< \
 		$(FUZZ_DIR)/libclusterc.a $(LDLIBS)
 
 FORCE:
