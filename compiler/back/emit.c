@@ -1,10 +1,10 @@
 #include "emit.h"
+#include "fsutil.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,92 +13,6 @@
 
 long emit_fault_after = -1;
 bool emit_no_exchange;
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	/* nftw says which is a folder: one syscall each, not remove()'s
-	 * unlink-then-rmdir. */
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-/* Removes a tree; errors are ignored: this is cleanup after a failure or of
- * the old output, and the build's result does not depend on it. */
-static void remove_tree(const char *path)
-{
-	nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
-}
-
-static int mkdir_p(const char *path, struct strbuf *err)
-{
-	struct strbuf sb = STRBUF_INIT;
-	strbuf_addstr(&sb, path);
-	for (size_t i = 1; i <= sb.len; i++) {
-		if (i < sb.len && sb.buf[i] != '/')
-			continue;
-		char c = sb.buf[i];
-		sb.buf[i] = '\0';
-		if (mkdir(sb.buf, 0755) && errno != EEXIST) {
-			strbuf_addf(err, "cannot create folder '%s': %s", sb.buf, strerror(errno));
-			strbuf_release(&sb);
-			return -1;
-		}
-		sb.buf[i] = c;
-	}
-	strbuf_release(&sb);
-	return 0;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Creates the folder path (a writable strbuf) and any missing parents:
- * the folder itself first, so a tree of 10,000 node folders costs about one
- * mkdir per folder rather than one per path component. */
-static int ensure_dir(struct strbuf *path, struct strbuf *err)
-{
-	if (!mkdir(path->buf, 0755) || errno == EEXIST)
-		return 0;
-	char *slash = strrchr(path->buf, '/');
-	if (errno != ENOENT || !slash || slash == path->buf) {
-		strbuf_addf(err, "cannot create folder '%s': %s", path->buf, strerror(errno));
-		return -1;
-	}
-	*slash = '\0';
-	struct strbuf parent = STRBUF_INIT;
-	strbuf_addstr(&parent, path->buf);
-	*slash = '/';
-	int rc = ensure_dir(&parent, err);
-	strbuf_release(&parent);
-	if (!rc && mkdir(path->buf, 0755) && errno != EEXIST) {
-		strbuf_addf(err, "cannot create folder '%s': %s", path->buf, strerror(errno));
-		rc = -1;
-	}
-	return rc;
-}
 
 /* Writes every file under root. Folders are created as paths need them; the
  * fileset is sorted, so a folder is usually the previous file's. */
@@ -115,8 +29,10 @@ static int write_files(const char *root, const struct fileset *fs, struct strbuf
 		if (dirlen != lastdir.len || memcmp(lastdir.buf, path.buf, dirlen)) {
 			strbuf_reset(&lastdir);
 			strbuf_add(&lastdir, path.buf, dirlen);
-			if ((rc = ensure_dir(&lastdir, err)))
+			if ((rc = mkdir_p(lastdir.buf, 0755))) {
+				strbuf_addf(err, "cannot create folder '%s': %s", lastdir.buf, strerror(errno));
 				break;
+			}
 		}
 		int fd = open(path.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
@@ -185,7 +101,7 @@ static int swap_in(const char *tmp, const char *target, const char *outdir, cons
 		errno = ENOSYS;
 	else if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_EXCHANGE)) {
 		/* tmp now holds the old output. */
-		remove_tree(tmp);
+		rm_rf(tmp);
 		return 0;
 	}
 	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
@@ -209,7 +125,7 @@ static int swap_in(const char *tmp, const char *target, const char *outdir, cons
 		strbuf_release(&old);
 		return -1;
 	}
-	remove_tree(old.buf);
+	rm_rf(old.buf);
 	strbuf_release(&old);
 	return 0;
 }
@@ -223,7 +139,9 @@ int emit_write(const char *outdir, const char *cluster_name, const struct filese
 		return -1;
 	}
 	struct strbuf err = STRBUF_INIT, tmp = STRBUF_INIT, target = STRBUF_INIT;
-	int rc = mkdir_p(outdir, &err);
+	int rc = mkdir_p(outdir, 0755);
+	if (rc)
+		strbuf_addf(&err, "cannot create folder '%s': %s", outdir, strerror(errno));
 	if (!rc) {
 		strbuf_addf(&tmp, "%s/.%s.tmp-XXXXXX", outdir, cluster_name);
 		strbuf_addf(&target, "%s/%s", outdir, cluster_name);
@@ -235,9 +153,9 @@ int emit_write(const char *outdir, const char *cluster_name, const struct filese
 			   swap_in(tmp.buf, target.buf, outdir, cluster_name, &err)) {
 			if (!err.len)
 				strbuf_addf(&err, "cannot prepare '%s': %s", tmp.buf, strerror(errno));
-			remove_tree(tmp.buf);
+			rm_rf(tmp.buf);
 			rc = -1;
-		} else if (fsync_path(outdir)) {
+		} else if (fsync_dir(outdir)) {
 			/* The swap happened; only its durability is in doubt. */
 			strbuf_addf(&err, "cannot flush '%s': %s", outdir, strerror(errno));
 			rc = -1;

@@ -1,5 +1,6 @@
 #include "tmpl.h"
 #include "quote.h"
+#include "base64.h"
 #include "stdlib_data.h"
 #include "xalloc.h"
 

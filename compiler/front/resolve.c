@@ -22,11 +22,7 @@ void unit_release(struct unit *u)
 	free(u->blocks);
 	free(u->main_path);
 	free(u->main_dir);
-	for (size_t i = 0; i < u->ndotenv; i++) {
-		free(u->dotenv[i].name);
-		free(u->dotenv[i].value);
-	}
-	free(u->dotenv);
+	dotenv_release(&u->dotenv);
 	for (size_t i = 0; i < u->nenv_files; i++)
 		free(u->env_files[i]);
 	free(u->env_files);
@@ -57,45 +53,26 @@ static char *path_join(const char *dir, const char *rel)
 	return strbuf_detach(&sb, NULL);
 }
 
-static int cmp_env(const void *a, const void *b)
-{
-	return strcmp(((const struct env_entry *)a)->name, ((const struct env_entry *)b)->name);
-}
-
-static struct env_entry *dotenv_find(const struct unit *u, const char *name)
-{
-	if (!u->ndotenv)
-		return NULL; /* bsearch() may not be given a NULL array */
-	struct env_entry key = { (char *)name, NULL };
-	return bsearch(&key, u->dotenv, u->ndotenv, sizeof(key), cmp_env);
-}
-
 const char *unit_getenv(const struct unit *u, const char *name)
 {
 	const char *v = getenv(name);
-	if (v)
-		return v;
-	struct env_entry *e = dotenv_find(u, name);
-	return e ? e->value : NULL;
+	return v ? v : dotenv_get(&u->dotenv, name);
 }
 
-static void dotenv_set(struct unit *u, const char *name, size_t nlen, const char *val, size_t vlen)
+struct dotenv_file {
+	struct diag *diag;
+	int32_t file;
+};
+
+static void dotenv_error(void *ctx, const struct dotenv_error *e)
 {
-	for (size_t i = 0; i < u->ndotenv; i++) {
-		if (strlen(u->dotenv[i].name) == nlen && !memcmp(u->dotenv[i].name, name, nlen)) {
-			free(u->dotenv[i].value);
-			u->dotenv[i].value = xstrndup(val, vlen);
-			return;
-		}
-	}
-	XGROW(u->dotenv, u->dotenv_cap, u->ndotenv + 1);
-	u->dotenv[u->ndotenv].name = xstrndup(name, nlen);
-	u->dotenv[u->ndotenv].value = xstrndup(val, vlen);
-	u->ndotenv++;
+	const struct dotenv_file *f = ctx;
+	diag_error(f->diag, (struct loc){ f->file, (uint32_t)e->start, (uint32_t)e->end }, "%s", e->reason);
+	diag_hint(f->diag, "%s", e->hint);
 }
 
-/* The .env format as docker compose and python-dotenv read it, in its common
- * subset: NAME=VALUE, optional `export `, # comments, '...' or "..." quotes. */
+/* Reads one .env file with the reader apply uses too. The diagnostics see a
+ * masked copy, so a snippet under an error never shows a value. */
 static void read_dotenv(struct unit *u, const char *path)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -103,67 +80,13 @@ static void read_dotenv(struct unit *u, const char *path)
 		strbuf_release(&sb);
 		return;
 	}
-	size_t len = sb.len;
-	char *text = strbuf_detach(&sb, NULL);
-	int32_t file = diag_add_source(u->diag, path, text, len);
+	size_t mlen;
+	char *masked = dotenv_mask(sb.buf, sb.len, &mlen);
+	struct dotenv_file f = { u->diag, diag_add_source(u->diag, path, masked, mlen) };
 	u->env_files = xrealloc(u->env_files, (u->nenv_files + 1) * sizeof(char *));
 	u->env_files[u->nenv_files++] = xstrdup(path);
-	size_t i = 0;
-	while (i < len) {
-		size_t ls = i;
-		while (i < len && text[i] != '\n')
-			i++;
-		size_t le = i;
-		if (i < len)
-			i++;
-		size_t p = ls;
-		while (p < le && (text[p] == ' ' || text[p] == '\t'))
-			p++;
-		if (p == le || text[p] == '#')
-			continue;
-		if (le - p > 7 && !strncmp(text + p, "export ", 7))
-			p += 7;
-		size_t ns = p;
-		while (p < le && (text[p] == '_' || (text[p] >= 'A' && text[p] <= 'Z') ||
-				  (text[p] >= 'a' && text[p] <= 'z') || (p > ns && text[p] >= '0' && text[p] <= '9')))
-			p++;
-		size_t ne = p;
-		while (p < le && (text[p] == ' ' || text[p] == '\t'))
-			p++;
-		if (ne == ns || p >= le || text[p] != '=') {
-			diag_error(u->diag, (struct loc){ file, (uint32_t)ls, (uint32_t)le },
-				   "malformed line in .env file");
-			diag_hint(u->diag, "write NAME=value; names are letters, digits and '_'");
-			continue;
-		}
-		p++;
-		while (p < le && (text[p] == ' ' || text[p] == '\t'))
-			p++;
-		size_t vs = p, ve = le;
-		if (ve > vs && text[ve - 1] == '\r')
-			ve--;
-		if (vs < ve && (text[vs] == '"' || text[vs] == '\'')) {
-			char q = text[vs];
-			const char *close = memchr(text + vs + 1, q, ve - vs - 1);
-			if (!close) {
-				diag_error(u->diag, (struct loc){ file, (uint32_t)vs, (uint32_t)ve },
-					   "unterminated quote in .env value");
-				continue;
-			}
-			vs++;
-			ve = (size_t)(close - text);
-		} else {
-			/* An unquoted value ends at a ' #' comment; trailing blanks go. */
-			for (size_t k = vs; k < ve; k++)
-				if (text[k] == '#' && k > vs && (text[k - 1] == ' ' || text[k - 1] == '\t')) {
-					ve = k;
-					break;
-				}
-			while (ve > vs && (text[ve - 1] == ' ' || text[ve - 1] == '\t'))
-				ve--;
-		}
-		dotenv_set(u, text + ns, ne - ns, text + vs, ve - vs);
-	}
+	dotenv_parse(&u->dotenv, sb.buf, sb.len, dotenv_error, &f);
+	strbuf_wipe(&sb);
 }
 
 void dotenv_paths(const char *cluster_path, char **generic, char **specific)
@@ -191,8 +114,6 @@ static void load_dotenv(struct unit *u, const char *cluster_path)
 	read_dotenv(u, specific);
 	free(generic);
 	free(specific);
-	if (u->ndotenv)
-		qsort(u->dotenv, u->ndotenv, sizeof(*u->dotenv), cmp_env);
 }
 
 /* ---- loading and imports ---- */

@@ -11,12 +11,8 @@
 #include "arena.h"
 #include "ast.h"
 #include "diag.h"
+#include "dotenv.h"
 #include "parse.h"
-
-struct env_entry {
-	char *name;
-	char *value;
-};
 
 struct unit {
 	struct arena arena;
@@ -25,8 +21,7 @@ struct unit {
 	size_t nblocks, blocks_cap;
 	char *main_path;            /* the cluster file as named */
 	char *main_dir;             /* its directory, for ~relative paths */
-	struct env_entry *dotenv;   /* from the .env files, sorted by name */
-	size_t ndotenv, dotenv_cap;
+	struct dotenv dotenv;       /* from the .env files */
 	char **env_files;           /* the .env files read */
 	size_t nenv_files;
 	char **missing_env;         /* env() names with no value and no default */

@@ -230,32 +230,3 @@ void yaml_scalar(struct strbuf *sb, const char *s)
 {
 	yaml_scalar_n(sb, s, strlen(s));
 }
-
-void base64_encode(struct strbuf *sb, const void *data, size_t len)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = data;
-	strbuf_grow(sb, (len + 2) / 3 * 4);
-	size_t i = 0;
-	for (; i + 3 <= len; i += 3) {
-		unsigned long v = ((unsigned long)p[i] << 16) | ((unsigned long)p[i + 1] << 8) |
-				  p[i + 2];
-		strbuf_addch(sb, tab[(v >> 18) & 63]);
-		strbuf_addch(sb, tab[(v >> 12) & 63]);
-		strbuf_addch(sb, tab[(v >> 6) & 63]);
-		strbuf_addch(sb, tab[v & 63]);
-	}
-	if (len - i == 1) {
-		unsigned long v = (unsigned long)p[i] << 16;
-		strbuf_addch(sb, tab[(v >> 18) & 63]);
-		strbuf_addch(sb, tab[(v >> 12) & 63]);
-		strbuf_addstr(sb, "==");
-	} else if (len - i == 2) {
-		unsigned long v = ((unsigned long)p[i] << 16) | ((unsigned long)p[i + 1] << 8);
-		strbuf_addch(sb, tab[(v >> 18) & 63]);
-		strbuf_addch(sb, tab[(v >> 12) & 63]);
-		strbuf_addch(sb, tab[(v >> 6) & 63]);
-		strbuf_addch(sb, '=');
-	}
-}

@@ -40,7 +40,5 @@ void json_quote_n(struct strbuf *sb, const char *s, size_t len);
 void toml_quote(struct strbuf *sb, const char *s);
 void toml_quote_n(struct strbuf *sb, const char *s, size_t len);
 
-/* Standard base64 (RFC 4648, with padding) of len bytes. */
-void base64_encode(struct strbuf *sb, const void *data, size_t len);
 
 #endif

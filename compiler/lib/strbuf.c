@@ -27,7 +27,7 @@ void strbuf_release(struct strbuf *sb)
 void strbuf_wipe(struct strbuf *sb)
 {
 	if (sb->alloc)
-		memset(sb->buf, 0, sb->alloc);
+		explicit_bzero(sb->buf, sb->alloc);  /* a memset before free() may be dropped */
 	strbuf_release(sb);
 }
 

@@ -61,3 +61,11 @@ void xgrow(void **array, size_t *cap, size_t need, size_t elem_size)
 	*array = xrealloc(*array, n * elem_size);
 	*cap = n;
 }
+
+void xfree_secret(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

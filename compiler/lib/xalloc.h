@@ -14,6 +14,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Grows *array (of *cap elements of elem_size) to hold at least need elements. */
 void xgrow(void **array, size_t *cap, size_t need, size_t elem_size);
+/* Zeroes a string that held a secret, then frees it (NULL is a no-op).
+ * explicit_bzero, since a compiler may drop a memset before free(). */
+void xfree_secret(char *s);
 #define XGROW(arr, cap, need) xgrow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
 #endif

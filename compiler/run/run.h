@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "fsutil.h"
 #include "inventory.h"
 #include "proc.h"
 #include "ssh.h"
@@ -115,14 +116,11 @@ void b64_encode(struct strbuf *out, const unsigned char *data, size_t len);
 /* Returns 0, -1 on invalid input. */
 int b64_decode(struct strbuf *out, const char *in, size_t len);
 bool b64_valid(const char *s);
-/* Parses KEY=VALUE lines (comments, blank lines, optional quotes) into obj. */
+/* Reads a .env file into obj with the reader build uses (lib/dotenv.h).
+ * Returns 0, or -1 with err naming every malformed line as path:line:col. */
 int env_file_load(json_t *obj, const char *path, struct strbuf *err);
 /* A name safe as a file name and in messages: [A-Za-z0-9._@+-], no leading '-' or '.'. */
 bool safe_name(const char *s);
-int mkdir_p(const char *path, int mode);
-int rm_rf(const char *path);
-/* Writes data to path via path.tmp + rename. */
-int write_file_atomic(const char *path, const char *data, size_t len);
 char *state_home(const char *cluster); /* $XDG_STATE_HOME/clusterc/<cluster> */
 
 /* ---- logging and artifacts (run_log.c) */

@@ -1,14 +1,11 @@
 /* run_util: small helpers of the runner (see run.h). */
-#define _XOPEN_SOURCE 700
+#include "dotenv.h"
 #include "run.h"
 #include "xalloc.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 double now_mono(void)
@@ -85,38 +82,21 @@ int b64_decode(struct strbuf *out, const char *in, size_t len)
 
 int env_file_load(json_t *obj, const char *path, struct strbuf *err)
 {
-	struct strbuf sb = STRBUF_INIT;
-	if (strbuf_read_file(&sb, path) < 0) {
-		strbuf_addf(err, "cannot read env file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	char *line = sb.buf;
-	while (line && *line) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (!strncmp(p, "export ", 7))
-			p += 7;
-		char *eq = strchr(p, '=');
-		if (*p && *p != '#' && eq) {
-			*eq = '\0';
-			char *v = eq + 1;
-			size_t vl = strlen(v);
-			if (vl && v[vl - 1] == '\r')
-				v[--vl] = '\0';
-			if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-				v[vl - 1] = '\0';
-				v++;
-			}
-			json_object_set_new(obj, p, json_string(v));
+	struct dotenv env = DOTENV_INIT;
+	int rc = dotenv_load_file(&env, path, err);
+	for (size_t i = 0; rc == 0 && i < env.n; i++) {
+		/* jansson holds UTF-8 only; a value it refuses is an error, not a
+		 * secret that silently goes missing. */
+		json_t *v = json_string(env.vars[i].value);
+		if (!v) {
+			strbuf_addf(err, "%s: the value of %s is not UTF-8 text", path, env.vars[i].name);
+			rc = -1;
+		} else {
+			json_object_set_new(obj, env.vars[i].name, v);
 		}
-		line = nl ? nl + 1 : NULL;
 	}
-	strbuf_release(&sb);
-	return 0;
+	dotenv_release(&env);
+	return rc;
 }
 
 bool safe_name(const char *s)
@@ -130,69 +110,6 @@ bool safe_name(const char *s)
 			return false;
 	}
 	return true;
-}
-
-int mkdir_p(const char *path, int mode)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	int r = mkdir(p, (mode_t)mode);
-	free(p);
-	return r < 0 && errno != EEXIST ? -1 : 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		return rmdir(path);
-	return unlink(path);
-}
-
-int rm_rf(const char *path)
-{
-	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-int write_file_atomic(const char *path, const char *data, size_t len)
-{
-	struct strbuf tmp = STRBUF_INIT;
-	strbuf_addf(&tmp, "%s.tmp", path);
-	int fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		strbuf_release(&tmp);
-		return -1;
-	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(fd);
-			unlink(tmp.buf);
-			strbuf_release(&tmp);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) < 0 || rename(tmp.buf, path) < 0) {
-		unlink(tmp.buf);
-		strbuf_release(&tmp);
-		return -1;
-	}
-	strbuf_release(&tmp);
-	return 0;
 }
 
 char *state_home(const char *cluster)

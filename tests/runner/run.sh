@@ -280,7 +280,10 @@ expect "missing secret: message says how to set it" grep -q "secret TOKEN is not
 
 # ---- secrets from --env FILE (the environment is not needed)
 reset_lab
-printf 'TOKEN="%s"\n' "from-env-file-9d2" >"$TMP/secrets.env"
+# As an editor on Windows saves it: a byte order mark, CRLF, `export`, blanks
+# around '=' and a trailing comment, all read as build reads them (lib/dotenv).
+printf '\xef\xbb\xbf# secrets\r\nexport TOKEN = "%s"  # the init token\r\n' "from-env-file-9d2" \
+	>"$TMP/secrets.env"
 (unset TOKEN; cd "$W" && clusterc apply demo --inventory "$INV" --artifacts "$ART" \
 	--env "$TMP/secrets.env") >"$TMP/out" 2>&1
 RC=$?
@@ -288,6 +291,17 @@ expect "--env FILE: the secret reaches the step" \
 	sh -c "test $RC = 0 && test \"\$(cat '$(hpath n1 /var/lib/lab/token)')\" = from-env-file-9d2"
 expect "--env FILE: and is redacted from its log" \
 	sh -c "! grep -rq from-env-file-9d2 '$ART'"
+
+# ---- a malformed --env FILE: refused before anything is contacted, located
+reset_lab
+: >"$TRACE"
+printf 'TOKEN=ok\nTOKEN2 from-env-bad-4c1\n' >"$TMP/bad.env"
+(unset TOKEN; cd "$W" && clusterc apply demo --inventory "$INV" --artifacts "$ART" \
+	--env "$TMP/bad.env") >"$TMP/out" 2>&1
+RC=$?
+expect "--env FILE malformed: refused, located, nothing contacted, value not shown" \
+	sh -c "test $RC != 0 && grep -q 'bad.env:2:8: expected' '$TMP/out' && test ! -s '$TRACE' &&
+		! grep -q from-env-bad-4c1 '$TMP/out'"
 
 # ---- a slow host does not hold the others back
 reset_lab

@@ -1,27 +1,15 @@
 /* Unit tests for quote.c: shell words, YAML scalars, JSON and TOML strings,
- * base64, with hostile values. Shell results are checked by running bash and
+ * with hostile values. Shell results are checked by running bash and
  * YAML results by parsing them back with libyaml. */
 #include "quote.h"
 #include "strbuf.h"
+#include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <yaml.h>
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
 
 static void expect(void (*fn)(struct strbuf *, const char *), const char *in, const char *want)
 {
@@ -192,36 +180,10 @@ static void test_json_toml(void)
 	expect(toml_quote, "x\ny", "\"x\\ny\"");
 }
 
-static void expect_b64(const char *in, const char *want)
-{
-	struct strbuf sb = STRBUF_INIT;
-	base64_encode(&sb, in, strlen(in));
-	CHECK(!strcmp(sb.buf, want), "b64 [%s]: got [%s] want [%s]", in, sb.buf, want);
-	strbuf_release(&sb);
-}
-
-static void test_b64(void)
-{
-	/* RFC 4648 section 10 test vectors. */
-	expect_b64("", "");
-	expect_b64("f", "Zg==");
-	expect_b64("fo", "Zm8=");
-	expect_b64("foo", "Zm9v");
-	expect_b64("foob", "Zm9vYg==");
-	expect_b64("fooba", "Zm9vYmE=");
-	expect_b64("foobar", "Zm9vYmFy");
-	struct strbuf sb = STRBUF_INIT;
-	base64_encode(&sb, "\xff\xfe\x00", 3);
-	CHECK(!strcmp(sb.buf, "//4A"), "binary b64 %s", sb.buf);
-	strbuf_release(&sb);
-}
-
 int main(void)
 {
-	test_sq();
-	test_yaml();
-	test_json_toml();
-	test_b64();
-	printf("test_quote: %d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	UNIT_TEST(test_sq);
+	UNIT_TEST(test_yaml);
+	UNIT_TEST(test_json_toml);
+	return unit_done();
 }

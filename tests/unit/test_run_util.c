@@ -6,24 +6,12 @@
 #include "run.h"
 #include "ssh.h"
 #include "strbuf.h"
+#include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
 
 static char tmpdir[] = "/tmp/test_run_util.XXXXXX";
 
@@ -76,7 +64,7 @@ static void test_redact(void)
 static void test_env_file(void)
 {
 	struct strbuf p = STRBUF_INIT, err = STRBUF_INIT;
-	write_file("e.env", "# comment\nA=1\nexport B=\"two words\"\n  C='x=y'\nbad line\nD=\r\n", &p);
+	write_file("e.env", "# comment\nA=1\nexport B=\"two words\"\n  C='x=y'\nD=\r\n", &p);
 	json_t *o = json_object();
 	CHECK(env_file_load(o, p.buf, &err) == 0, "load: %s", err.buf);
 	CHECK(!strcmp(json_string_value(json_object_get(o, "A")), "1"), "A");
@@ -84,6 +72,14 @@ static void test_env_file(void)
 	CHECK(!strcmp(json_string_value(json_object_get(o, "C")), "x=y"), "C");
 	CHECK(!strcmp(json_string_value(json_object_get(o, "D")), ""), "D");
 	CHECK(json_object_size(o) == 4, "size %zu", json_object_size(o));
+	json_decref(o);
+	/* A malformed line is an error naming its place, and nothing is loaded. */
+	strbuf_reset(&p);
+	write_file("bad.env", "A=1\nbad line\n", &p);
+	o = json_object();
+	CHECK(env_file_load(o, p.buf, &err) < 0, "bad line accepted");
+	CHECK(strstr(err.buf, "bad.env:2:5: expected '='") != NULL, "error: %s", err.buf);
+	CHECK(json_object_size(o) == 0, "partial load: %zu", json_object_size(o));
 	json_decref(o);
 	strbuf_release(&p);
 	strbuf_release(&err);
@@ -224,15 +220,14 @@ int main(void)
 		perror("mkdtemp");
 		return 2;
 	}
-	test_base64();
-	test_redact();
-	test_env_file();
-	test_names();
-	test_plan();
-	test_ssh_argv();
-	test_inventory();
-	test_proc();
+	UNIT_TEST(test_base64);
+	UNIT_TEST(test_redact);
+	UNIT_TEST(test_env_file);
+	UNIT_TEST(test_names);
+	UNIT_TEST(test_plan);
+	UNIT_TEST(test_ssh_argv);
+	UNIT_TEST(test_inventory);
+	UNIT_TEST(test_proc);
 	rm_rf(tmpdir);
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return unit_done();
 }

@@ -1,0 +1,24 @@
+/* fsutil: the file-system helpers the compiler (writing out/) and the runner
+ * (its state and artifacts) share. Each returns 0, or -1 with errno set, and
+ * leaves the message to the caller, who knows what the path is for. */
+#ifndef CLUSTERC_FSUTIL_H
+#define CLUSTERC_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Creates path and any missing parents with mode; an existing folder is fine.
+ * Tries the folder itself first, so a tree of 10,000 node folders costs about
+ * one mkdir per folder rather than one per path component. */
+int mkdir_p(const char *path, mode_t mode);
+/* Removes a file or a whole tree without following symlinks. */
+int rm_rf(const char *path);
+/* write(2) until all len bytes are written, across EINTR and short writes. */
+int write_all(int fd, const void *data, size_t len);
+/* fsync(2) of a folder: makes the renames and creations in it durable. */
+int fsync_dir(const char *path);
+/* Replaces path with data (mode 0644) so a reader sees the old content or
+ * the new, never a part: written to path.tmp, flushed, then renamed. */
+int write_file_atomic(const char *path, const char *data, size_t len);
+
+#endif
