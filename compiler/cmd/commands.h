@@ -12,6 +12,4 @@ int cmd_apply(int argc, char **argv);   /* run_cli.c */
 /* Shared option parsing helper: returns 1 when arg is -h/--help. */
 int is_help_flag(const char *arg);
 
-#define CLUSTERC_VERSION "0.1.0"
-
 #endif

@@ -1,5 +1,6 @@
 /* clusterc: compile a .cluster file into reviewable artifacts and apply them. */
 #include "commands.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <string.h>

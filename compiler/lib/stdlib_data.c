@@ -1,4 +1,5 @@
 #include "stdlib_data.h"
+#include "sort.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -60,11 +61,6 @@ char *stdlib_read(const char *path, size_t *len)
 	return xstrndup(e->data, e->len);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void walk(const char *root, const char *rel, const char *prefix, char ***out,
 		 size_t *n, size_t *cap)
 {
@@ -104,7 +100,7 @@ char **stdlib_list(const char *prefix, size_t *n)
 	if (override_dir) {
 		walk(override_dir, "", prefix, &out, n, &cap);
 		if (*n)
-			qsort(out, *n, sizeof(*out), cmp_str);
+			qsort(out, *n, sizeof(*out), cmp_str_ptr);
 	} else {
 		size_t pl = strlen(prefix);
 		for (unsigned long i = 0; i < stdlib_nentries; i++) {
