@@ -4,10 +4,10 @@
 #ifndef CLUSTERC_COMMANDS_H
 #define CLUSTERC_COMMANDS_H
 
-int cmd_check(int argc, char **argv);   /* cmd_build.c */
-int cmd_build(int argc, char **argv);   /* cmd_build.c */
-int cmd_plan(int argc, char **argv);    /* run_cli.c */
-int cmd_apply(int argc, char **argv);   /* run_cli.c */
+int cmd_check(int argc, char **argv);   /* check_build.c */
+int cmd_build(int argc, char **argv);   /* check_build.c */
+int cmd_plan(int argc, char **argv);    /* plan_apply.c */
+int cmd_apply(int argc, char **argv);   /* plan_apply.c */
 
 /* Shared option parsing helper: returns 1 when arg is -h/--help. */
 int is_help_flag(const char *arg);
