@@ -10,6 +10,9 @@
  *                                 opt-in to skip TLS verification
  *   "ca_file": "/path/ca.pem"     optional extra CA (Proxmox:
  *                                 /etc/pve/pve-root-ca.pem copied locally)
+ *   "fingerprint": "sha256:AB:.." optional: trust exactly the server certificate
+ *                                 with this sha256 (`pvenode cert info`);
+ *                                 not with ca_file or verify_tls false
  *   "client": {                   optional tuning, all positive integers:
  *     "timeout_s": 60, "connect_timeout_s": 10,       per HTTP request
  *     "attempts": 4,                                   tries in all
@@ -72,10 +75,10 @@
  *   Already registered when a listed key's "type base64" equals ours. No outputs.
  *
  * OVERRIDES (`overrides`, from the inventory): an object with optional
- *   "proxmox": { "<args.proxmox>": { "endpoint": URL, "verify_tls"?, "ca_file"? } }
- *   "gitlab":  { "api": URL, "verify_tls"?, "ca_file"? }
+ *   "proxmox": { "<args.proxmox>": { "endpoint": URL, "verify_tls"?, "ca_file"?, "fingerprint"? } }
+ *   "gitlab":  { "api": URL, "verify_tls"?, "ca_file"?, "fingerprint"? }
  * (the runner may pass the whole inventory; "hosts" is ignored). A present
- * entry replaces the args' endpoint/api, and its verify_tls/ca_file replace
+ * entry replaces the args' endpoint/api, and its TLS options replace
  * the args' ones (the cluster file's CA belongs to the real server; absent
  * means the defaults: verify on, system CAs). "client" tuning stays from
  * args. When the inventory has a "proxmox" section without an entry for

@@ -12,6 +12,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "base64.h"
+#include "sha256.h"
 #include "xalloc.h"
 
 /* Bounds on what we keep from an answer, so a misbehaving server cannot make
@@ -28,12 +30,14 @@ void http_client_init(struct http_client *c)
 	c->attempts = 4;
 	c->backoff_ms = 1000;
 	c->backoff_max_ms = 16000;
+	strbuf_init(&c->pin_pem);
 }
 
 void http_client_release(struct http_client *c)
 {
 	free(c->ca_file);
 	c->ca_file = NULL;
+	strbuf_release(&c->pin_pem);
 }
 
 void http_response_init(struct http_response *r)
@@ -334,6 +338,87 @@ void http_global_cleanup(void)
 	}
 }
 
+/* The DER bytes of a PEM certificate (the base64 between its BEGIN and END
+ * lines). Returns 0, or -1 when pem is not one. */
+static int pem_to_der(const char *pem, struct strbuf *der)
+{
+	const char *b = strstr(pem, "-----BEGIN CERTIFICATE-----");
+	const char *e = b ? strstr(b, "-----END CERTIFICATE-----") : NULL;
+	if (!e)
+		return -1;
+	b += strlen("-----BEGIN CERTIFICATE-----");
+	struct strbuf b64 = STRBUF_INIT;
+	for (; b < e; b++)
+		if (*b != '\n' && *b != '\r' && *b != ' ')
+			strbuf_addch(&b64, *b);
+	int rc = base64_valid(b64.buf) ? base64_decode(der, b64.buf, b64.len) : -1;
+	strbuf_release(&b64);
+	return rc;
+}
+
+/* Fetches the server's certificate with a TLS handshake and nothing else
+ * (CONNECT_ONLY: no request, so no credential, goes to an unchecked server)
+ * and keeps it in c->pin_pem if its sha256 is the pinned one. */
+static CURLcode fetch_pinned_cert(struct http_client *c, const char *url, struct strbuf *detail)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	CURL *h = curl_easy_init();
+	if (!h) {
+		strbuf_addstr(detail, "cannot initialise libcurl");
+		return CURLE_FAILED_INIT;
+	}
+	errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+	/* Unverified on purpose: this handshake only reads the certificate,
+	 * which is then judged by its fingerprint alone. */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout_s);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
+	c->requests++;
+	CURLcode rc = curl_easy_perform(h);
+	struct curl_certinfo *ci = NULL;
+	const char *pem = NULL;
+	if (rc == CURLE_OK && curl_easy_getinfo(h, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
+	    ci->num_of_certs > 0)
+		for (struct curl_slist *l = ci->certinfo[0]; l; l = l->next)
+			if (!strncmp(l->data, "Cert:", 5))
+				pem = l->data + 5;
+	struct strbuf der = STRBUF_INIT;
+	if (rc != CURLE_OK) {
+		describe_curl(detail, rc, errbuf, c);
+	} else if (!pem || pem_to_der(pem, &der)) {
+		strbuf_addstr(detail, "the server sent no readable TLS certificate");
+		rc = CURLE_PEER_FAILED_VERIFICATION;
+	} else {
+		unsigned char got[SHA256_DIGEST_LEN];
+		struct sha256 sh;
+		sha256_init(&sh);
+		sha256_update(&sh, der.buf, der.len);
+		sha256_final(&sh, got);
+		if (memcmp(got, c->pin, sizeof(got))) {
+			strbuf_addstr(detail, "TLS certificate fingerprint is ");
+			sha256_format_fingerprint(detail, got);
+			strbuf_addstr(detail, ", not the pinned ");
+			sha256_format_fingerprint(detail, c->pin);
+			strbuf_addstr(detail, "; if this host's certificate was renewed, compare with "
+				      "`pvenode cert info` on the host itself and update fingerprint");
+			rc = CURLE_PEER_FAILED_VERIFICATION;
+		} else {
+			strbuf_reset(&c->pin_pem);
+			strbuf_addstr(&c->pin_pem, pem);
+		}
+	}
+	strbuf_release(&der);
+	curl_easy_cleanup(h);
+	return rc;
+}
+
 /* One attempt. Returns the CURLcode; fills resp. */
 static CURLcode attempt(struct http_client *c, const struct http_request *req,
 			struct http_response *resp, struct strbuf *detail)
@@ -361,10 +446,29 @@ static CURLcode attempt(struct http_client *c, const struct http_request *req,
 	} else {
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, req->timeout_s ? req->timeout_s : c->timeout_s);
 	}
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
-	if (c->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	if (c->pinned && !strncmp(req->url, "https:", 6)) {
+		if (!c->pin_pem.len && (rc = fetch_pinned_cert(c, req->url, detail)) != CURLE_OK) {
+			curl_easy_cleanup(h);
+			return rc;
+		}
+		/* Exactly the pinned certificate is trusted: no system store (a
+		 * publicly trusted certificate for any name would otherwise pass,
+		 * as the host name is not checked), and no host-name check, since
+		 * the fingerprint, not the name, says who the server is. OpenSSL
+		 * accepts a trusted leaf as the whole chain (curl sets
+		 * X509_V_FLAG_PARTIAL_CHAIN). */
+		struct curl_blob blob = { c->pin_pem.buf, c->pin_pem.len, CURL_BLOB_COPY };
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	} else {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
+		if (c->ca_file)
+			curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	}
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "clusterc");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
@@ -536,6 +640,21 @@ int http_client_configure(struct http_client *c, const json_t *args, unsigned wh
 		}
 		free(c->ca_file);
 		c->ca_file = xstrdup(json_string_value(v));
+	}
+	v = (what & HTTP_CFG_TLS) ? json_object_get(args, "fingerprint") : NULL;
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v) || sha256_parse_fingerprint(json_string_value(v), c->pin)) {
+			strbuf_addstr(err, "fingerprint must be a certificate's sha256 fingerprint, "
+				      "\"sha256:AB:CD:...\" as `pvenode cert info` prints it");
+			return -1;
+		}
+		if (c->ca_file || !c->verify_tls) {
+			strbuf_addstr(err, "fingerprint cannot be combined with ca_file or verify_tls = false: "
+				      "it says exactly which certificate to trust");
+			return -1;
+		}
+		c->pinned = 1;
+		strbuf_reset(&c->pin_pem);
 	}
 	v = (what & HTTP_CFG_CLIENT) ? json_object_get(args, "client") : NULL;
 	if (!v || json_is_null(v))

@@ -9,6 +9,9 @@
  * message: those name the method, the URL, the status and the server's
  * error text only, so callers must keep secrets out of URLs.
  *
+ * With a fingerprint pin, a server presenting any other certificate is
+ * refused before a request (and its credentials) is sent.
+ *
  * Retries: connection failures (refused, reset, timed out, empty reply), HTTP
  * 5xx and 429 are retried up to `attempts` tries in all, sleeping backoff_ms,
  * then twice that, capped at backoff_max_ms (Retry-After is honoured within
@@ -25,6 +28,13 @@
 struct http_client {
 	int verify_tls;          /* 1 unless explicitly turned off */
 	char *ca_file;           /* owned; NULL: the system store only */
+	/* A pinned server certificate (the sha256 of its DER bytes, as
+	 * `pvenode cert info` prints it): when set, the server's certificate
+	 * is fetched once without sending anything, compared, and every
+	 * request then trusts exactly that certificate and nothing else. */
+	int pinned;
+	unsigned char pin[32];
+	struct strbuf pin_pem;   /* the certificate that matched, once fetched */
 	long connect_timeout_s;  /* default 10 */
 	long timeout_s;          /* whole-request limit; default 60 */
 	int attempts;            /* tries in all, >= 1; default 4 */
@@ -99,8 +109,9 @@ int http_header(const struct http_response *r, const char *name, struct strbuf *
 void http_error_text(const struct http_response *r, struct strbuf *out);
 
 /* Sets TLS and tuning fields from an args file (the keys shared by every
- * builtin): with HTTP_CFG_TLS "verify_tls" (boolean, default true) and
- * "ca_file" (path); with HTTP_CFG_CLIENT the optional "client" object
+ * builtin): with HTTP_CFG_TLS "verify_tls" (boolean, default true),
+ * "ca_file" (path) and "fingerprint" (see sha256_parse_fingerprint; not
+ * with ca_file or verify_tls false); with HTTP_CFG_CLIENT the optional "client" object
  * {"timeout_s", "connect_timeout_s", "attempts", "backoff_ms",
  * "backoff_max_ms"} (positive integers). Returns 0, or -1 with err set. */
 #define HTTP_CFG_TLS 1u

@@ -1,6 +1,8 @@
 #include "sha256.h"
 
+#include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -126,4 +128,39 @@ void sha256_hex(struct strbuf *sb, const void *data, size_t len)
 	sha256_init(&c);
 	sha256_update(&c, data, len);
 	sha256_final_hex(&c, sb);
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int sha256_parse_fingerprint(const char *s, unsigned char out[SHA256_DIGEST_LEN])
+{
+	if (!strncasecmp(s, "sha256:", 7))
+		s += 7;
+	bool colons = strchr(s, ':') != NULL;
+	for (size_t i = 0; i < SHA256_DIGEST_LEN; i++) {
+		if (colons && i > 0 && *s++ != ':')
+			return -1;
+		int hi = hex_value(s[0]), lo = hi < 0 ? -1 : hex_value(s[1]);
+		if (lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+		s += 2;
+	}
+	return *s ? -1 : 0;
+}
+
+void sha256_format_fingerprint(struct strbuf *sb, const unsigned char digest[SHA256_DIGEST_LEN])
+{
+	strbuf_addstr(sb, "sha256:");
+	for (size_t i = 0; i < SHA256_DIGEST_LEN; i++)
+		strbuf_addf(sb, "%s%02X", i ? ":" : "", digest[i]);
 }

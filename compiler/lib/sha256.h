@@ -26,4 +26,12 @@ void sha256_final_hex(struct sha256 *c, struct strbuf *sb);
 /* One-shot: appends the hex digest of data to sb. */
 void sha256_hex(struct strbuf *sb, const void *data, size_t len);
 
+/* Reads a certificate fingerprint as an operator pastes it: "sha256:" and
+ * 64 hex digits, or the colon-separated form `pvenode cert info` and
+ * `openssl x509 -fingerprint -sha256` print ("AB:CD:..."), either case, with
+ * or without the prefix. Returns 0 with the digest in out, or -1. */
+int sha256_parse_fingerprint(const char *s, unsigned char out[SHA256_DIGEST_LEN]);
+/* Appends digest as "sha256:AB:CD:..." (upper case, as pvenode prints it). */
+void sha256_format_fingerprint(struct strbuf *sb, const unsigned char digest[SHA256_DIGEST_LEN]);
+
 #endif

@@ -409,6 +409,55 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 	jq -n --arg api "$TLS/api/v4" '{gitlab: {api: $api, verify_tls: false}}' >"$TMP/ovr-tls-off.json"
 	run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-tls-off.json"
 	expect "tls: verify_tls=false from the inventory entry" eq "$RC" 0
+	# fingerprint pinning: the value `pvenode cert info` prints (colon hex, upper
+	# case) and the same as sha256:hex; a wrong pin sends nothing at all.
+	fp=$(openssl x509 -noout -fingerprint -sha256 -in "$TMP/tls.crt" | sed 's/^.*=//')
+	fphex=$(printf '%s' "$fp" | tr -d : | tr A-F a-f)
+	run gitlab.deploy_key "$(tls_args ". + {fingerprint: \"$fp\"}")" ""
+	expect "tls: fingerprint as pvenode prints it makes the self-signed server trusted" eq "$RC" 0
+	run gitlab.deploy_key "$(tls_args ". + {fingerprint: \"sha256:$fphex\"}")" ""
+	expect "tls: fingerprint as sha256:hex" eq "$RC" 0
+	before=$(wc -l <"$TMP/tls-requests.log")
+	wrong=sha256:$(printf '%064d' 7)
+	run gitlab.deploy_key "$(tls_args ". + {fingerprint: \"$wrong\"}")" ""
+	expect "tls: a wrong fingerprint is refused, names both, says how to check" \
+		bash -c "[ $RC -eq 1 ] && grep -q 'fingerprint is sha256:$fp, not the pinned sha256:00:00' '$LOG' &&
+			grep -q 'pvenode cert info' '$LOG'"
+	expect "tls: ... before any request reached the server, and not retried" \
+		bash -c "[ \"\$(wc -l <'$TMP/tls-requests.log')\" = $before ] && ! grep -q retrying '$LOG'"
+	jq -n --arg api "$TLS/api/v4" --arg fp "$fp" '{gitlab: {api: $api, fingerprint: $fp}}' >"$TMP/ovr-tls-fp.json"
+	run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-tls-fp.json"
+	expect "tls: fingerprint from the inventory entry" eq "$RC" 0
+	run gitlab.deploy_key "$(tls_args ". + {fingerprint: \"$fp\", ca_file: \"$TMP/tls.crt\"}")" ""
+	expect "tls: fingerprint with ca_file is refused" \
+		bash -c "[ $RC -eq 1 ] && grep -q 'fingerprint cannot be combined' '$LOG'"
+	run gitlab.deploy_key "$(tls_args '. + {fingerprint: "sha256:12:34"}')" ""
+	expect "tls: a malformed fingerprint is refused" \
+		bash -c "[ $RC -eq 1 ] && grep -q 'fingerprint must be' '$LOG'"
+	# As Proxmox serves it: a leaf (CA:FALSE, named for another host) signed by
+	# the cluster's own root CA (pve-root-ca.pem), the chain sent. Pinning the
+	# leaf alone must be enough.
+	(cd "$TMP" && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=PVE Root CA" \
+		-keyout pveca.key -out pveca.crt &&
+	 openssl req -newkey rsa:2048 -nodes -subj /CN=pve.lan -keyout pve.key -out pve.csr &&
+	 printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:pve.lan\nextendedKeyUsage=serverAuth\n' >pve.ext &&
+	 openssl x509 -req -in pve.csr -CA pveca.crt -CAkey pveca.key -CAcreateserial -days 2 \
+		-extfile pve.ext -out pve.crt && cat pve.crt pveca.crt >pve-chain.pem) >/dev/null 2>&1
+	python3 "$HERE/mock_server.py" "$TMP/pveport" "$TMP/pve-requests.log" "$TMP/pve-chain.pem" "$TMP/pve.key" \
+		2>"$TMP/pvemock.err" &
+	PVE_TLS_PID=$!
+	at_exit "kill $PVE_TLS_PID 2>/dev/null; wait $PVE_TLS_PID 2>/dev/null"
+	for _ in $(seq 100); do [ -s "$TMP/pveport" ] && break; sleep 0.05; done
+	PVE_TLS=https://127.0.0.1:$(cat "$TMP/pveport")
+	jq -n --arg gl "$GL_TOKEN" '{gitlab_token: $gl, gitlab_projects: {"home/infra/cluster-setup": []}}' |
+		curl -sfk -X POST --data-binary @- "$PVE_TLS/__mock/config" >/dev/null
+	leaf_fp=$(openssl x509 -noout -fingerprint -sha256 -in "$TMP/pve.crt" | sed 's/^.*=//')
+	pve_args() { gl_args | jq --arg api "$PVE_TLS/api/v4" ".api = \$api | $1"; }
+	run gitlab.deploy_key "$(pve_args ". + {fingerprint: \"$leaf_fp\"}")" ""
+	expect "tls: a pinned CA-signed leaf (Proxmox's layout) is trusted without its CA or name" eq "$RC" 0
+	run gitlab.deploy_key "$(pve_args ". + {fingerprint: \"$fp\"}")" ""
+	expect "tls: ... and another server's pin is refused there" \
+		bash -c "[ $RC -eq 1 ] && grep -q 'not the pinned' '$LOG'"
 else
 	fail "tls: openssl can make a test certificate"
 fi
