@@ -17,7 +17,9 @@
  *     "timeout_s": 60, "connect_timeout_s": 10,       per HTTP request
  *     "attempts": 4,                                   tries in all
  *     "backoff_ms": 1000, "backoff_max_ms": 16000,     retry pauses (doubling)
- *     "poll_ms": 1000, "task_timeout_s": 900 }         Proxmox task polling
+ *     "poll_ms": 1000, "task_timeout_s": 900,          Proxmox task polling
+ *     "ticket_renew_s": 3600 }                         renew a login ticket this old
+ *                                                      (Proxmox tickets last 2 hours)
  * Endpoints must be https://; plain http:// is refused unless the host is a
  * loopback address (lab mocks).
  *

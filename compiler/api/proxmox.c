@@ -22,10 +22,14 @@ struct pve {
 	char *user;              /* user@realm (ticket) or user@realm!id (token) */
 	struct strbuf auth_hdr;  /* secret: the cookie or token header */
 	struct strbuf csrf_hdr;  /* secret: CSRFPreventionToken header (ticket only) */
+	struct strbuf ticket;    /* secret: the ticket itself, to renew it */
+	double ticket_at;        /* monotonic seconds when it was issued */
+	long ticket_renew_s;     /* renew a ticket this old (it lasts 2 hours) */
 	long poll_ms;
 	long task_timeout_s;
 	struct strbuf *log;
 };
+
 
 static void pve_init(struct pve *p, struct strbuf *log)
 {
@@ -35,6 +39,8 @@ static void pve_init(struct pve *p, struct strbuf *log)
 	strbuf_init(&p->base);
 	strbuf_init(&p->auth_hdr);
 	strbuf_init(&p->csrf_hdr);
+	strbuf_init(&p->ticket);
+	p->ticket_renew_s = 3600;
 	p->poll_ms = 1000;
 	p->task_timeout_s = 900;
 	p->log = log;
@@ -46,6 +52,7 @@ static void pve_release(struct pve *p)
 	strbuf_release(&p->base);
 	strbuf_wipe(&p->auth_hdr);
 	strbuf_wipe(&p->csrf_hdr);
+	strbuf_wipe(&p->ticket);
 	free(p->node);
 	free(p->user);
 }
@@ -159,6 +166,7 @@ static int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 	}
 	p->poll_ms = client_long(args, "poll_ms", p->poll_ms);
 	p->task_timeout_s = client_long(args, "task_timeout_s", p->task_timeout_s);
+	p->ticket_renew_s = client_long(args, "ticket_renew_s", p->ticket_renew_s);
 
 	const char *user = builtin_str_arg(auth, "user"), *pw = builtin_str_arg(auth, "password_secret");
 	const char *tid = builtin_str_arg(auth, "token_id"), *tsec = builtin_str_arg(auth, "token_secret");
@@ -229,6 +237,101 @@ static json_t *answer_data(const struct http_response *r, const char *what, stru
 	return data;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* POST /access/ticket with password (the user's password at login, the
+ * current ticket to renew it: Proxmox issues a fresh ticket for a valid one,
+ * which is how a run longer than a ticket's 2 hours keeps going without
+ * holding the password). Sets the cookie, CSRF header and ticket. */
+static int ticket_request(struct pve *p, const char *password, const char *what, struct strbuf *err)
+{
+	struct strbuf form = STRBUF_INIT, url = STRBUF_INIT;
+	struct http_response resp;
+	int rc = -1;
+	http_form_add(&form, "username", p->user);
+	http_form_add(&form, "password", password);
+	strbuf_addf(&url, "%s/access/ticket", p->base.buf);
+	/* A wrong password is answered after 3 s; a shorter limit would turn it
+	 * into a timeout and a retried login. */
+	struct http_request req = {
+		.method = "POST", .url = url.buf,
+		.content_type = "application/x-www-form-urlencoded",
+		.body = form.buf, .body_len = form.len,
+		.timeout_s = p->http.timeout_s < 15 ? 15 : p->http.timeout_s,
+	};
+	http_response_init(&resp);
+	if (http_do(&p->http, &req, &resp, err)) {
+		if (resp.status == 401 && p->ticket.len)
+			strbuf_addf(err, "\n  hint: Proxmox refused to renew the ticket of %s (a ticket "
+				    "lasts 2 hours; a single request that long outlives it); re-run apply",
+				    p->user);
+		else if (resp.status == 401)
+			strbuf_addf(err, "\n  hint: Proxmox rejected the user name or password for %s "
+				    "(it answers failed logins after a 3-second delay); check the "
+				    "password secret and the realm", p->user);
+		goto out;
+	}
+	json_t *data = answer_data(&resp, "POST /access/ticket", err);
+	const char *ticket = builtin_str_arg(data, "ticket"), *csrf = builtin_str_arg(data, "CSRFPreventionToken");
+	if (!ticket || !csrf) {
+		if (data)
+			strbuf_addstr(err, "POST /access/ticket: the answer has no ticket or CSRFPreventionToken");
+		json_decref(data);
+		goto out;
+	}
+	strbuf_wipe(&p->auth_hdr);
+	strbuf_wipe(&p->csrf_hdr);
+	strbuf_wipe(&p->ticket);
+	strbuf_addf(&p->auth_hdr, "Cookie: PVEAuthCookie=%s", ticket);
+	strbuf_addf(&p->csrf_hdr, "CSRFPreventionToken: %s", csrf);
+	strbuf_addstr(&p->ticket, ticket);
+	p->ticket_at = now_s();
+	strbuf_addf(p->log, "%s\n", what);
+	/* The parsed answer holds the ticket too; clear it before freeing. */
+	json_string_set(json_object_get(data, "ticket"), "");
+	json_string_set(json_object_get(data, "CSRFPreventionToken"), "");
+	json_decref(data);
+	rc = 0;
+out:
+	strbuf_wipe(&form);
+	http_response_release(&resp);
+	strbuf_release(&url);
+	return rc;
+}
+
+static int pve_login(struct pve *p, struct strbuf *err)
+{
+	if (p->token) {
+		strbuf_addf(p->log, "authenticating with API token %s\n", p->user);
+		return 0;
+	}
+	/* auth_hdr holds the password until the ticket replaces it. */
+	struct strbuf password = STRBUF_INIT;
+	strbuf_addstr(&password, p->auth_hdr.buf);
+	strbuf_wipe(&p->auth_hdr);
+	strbuf_addf(p->log, "logging in to %s as %s\n", p->base.buf, p->user);
+	int rc = ticket_request(p, password.buf, "logged in", err);
+	strbuf_wipe(&password);
+	return rc;
+}
+
+/* Renews the ticket once it is ticket_renew_s old, well before its 2 hours. */
+static int pve_keep_ticket(struct pve *p, struct strbuf *err)
+{
+	if (p->token || !p->ticket.len || now_s() - p->ticket_at < (double)p->ticket_renew_s)
+		return 0;
+	struct strbuf old = STRBUF_INIT;
+	strbuf_addstr(&old, p->ticket.buf);
+	int rc = ticket_request(p, old.buf, "ticket renewed", err);
+	strbuf_wipe(&old);
+	return rc;
+}
+
 /* One API call. form: a urlencoded body for POST or NULL; parts: multipart.
  * Returns 0 with *data set (caller decrefs), or -1 with err set. */
 static int pve_call(struct pve *p, const char *method, const char *path,
@@ -240,6 +343,8 @@ static int pve_call(struct pve *p, const char *method, const char *path,
 	const char *hdrs[3] = { NULL, NULL, NULL };
 	int n = 0, rc = -1;
 
+	if (pve_keep_ticket(p, err))
+		return -1;
 	strbuf_addf(&url, "%s%s", p->base.buf, path);
 	hdrs[n++] = p->auth_hdr.buf;
 	if (!p->token && strcmp(method, "GET"))
@@ -269,61 +374,6 @@ out:
 	http_response_release(&resp);
 	strbuf_release(&url);
 	strbuf_release(&what);
-	return rc;
-}
-
-/* FIXME: a ticket lasts 2 hours and is not renewed (POSTing it back as the
- * password would); one builtin step stays well below that unless an ISO
- * upload crawls, and each step logs in afresh. */
-static int pve_login(struct pve *p, struct strbuf *err)
-{
-	if (p->token) {
-		strbuf_addf(p->log, "authenticating with API token %s\n", p->user);
-		return 0;
-	}
-	struct strbuf form = STRBUF_INIT, url = STRBUF_INIT;
-	struct http_response resp;
-	int rc = -1;
-	http_form_add(&form, "username", p->user);
-	http_form_add(&form, "password", p->auth_hdr.buf);
-	strbuf_wipe(&p->auth_hdr);
-	strbuf_addf(&url, "%s/access/ticket", p->base.buf);
-	/* A wrong password is answered after 3 s; a shorter limit would turn it
-	 * into a timeout and a retried login. */
-	struct http_request req = {
-		.method = "POST", .url = url.buf,
-		.content_type = "application/x-www-form-urlencoded",
-		.body = form.buf, .body_len = form.len,
-		.timeout_s = p->http.timeout_s < 15 ? 15 : p->http.timeout_s,
-	};
-	http_response_init(&resp);
-	strbuf_addf(p->log, "logging in to %s as %s\n", p->base.buf, p->user);
-	if (http_do(&p->http, &req, &resp, err)) {
-		if (resp.status == 401)
-			strbuf_addf(err, "\n  hint: Proxmox rejected the user name or password for %s "
-				    "(it answers failed logins after a 3-second delay); check the "
-				    "password secret and the realm", p->user);
-		goto out;
-	}
-	json_t *data = answer_data(&resp, "POST /access/ticket", err);
-	const char *ticket = builtin_str_arg(data, "ticket"), *csrf = builtin_str_arg(data, "CSRFPreventionToken");
-	if (!ticket || !csrf) {
-		if (data)
-			strbuf_addstr(err, "POST /access/ticket: the answer has no ticket or CSRFPreventionToken");
-		json_decref(data);
-		goto out;
-	}
-	strbuf_addf(&p->auth_hdr, "Cookie: PVEAuthCookie=%s", ticket);
-	strbuf_addf(&p->csrf_hdr, "CSRFPreventionToken: %s", csrf);
-	/* The parsed answer holds the ticket too; clear it before freeing. */
-	json_string_set(json_object_get(data, "ticket"), "");
-	json_string_set(json_object_get(data, "CSRFPreventionToken"), "");
-	json_decref(data);
-	rc = 0;
-out:
-	strbuf_wipe(&form);
-	http_response_release(&resp);
-	strbuf_release(&url);
 	return rc;
 }
 
@@ -357,13 +407,6 @@ static void sleep_ms(long ms)
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Polls a task until it stops; 0 when it ended OK or with warnings. */

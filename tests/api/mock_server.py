@@ -31,6 +31,7 @@ DEFAULTS = {
     "pve_user": "root@pam",
     "pve_password": "",
     "auth_delay": 0.1,          # real Proxmox: 3 s before a 401 on /access/ticket
+    "ticket_lifetime": 7200,    # seconds a ticket is valid (real Proxmox: 2 hours)
     "tokens": {},               # token id -> secret
     "vms": [],                  # {vmid, name, node, status, type}
     "isos": [],                 # volids, or {volid, size}
@@ -66,10 +67,12 @@ class State:
         self.keys = {p: list(k) for p, k in self.cfg["gitlab_projects"].items()}
         self.faults = [dict(f) for f in self.cfg["faults"]]
         self.seq = 0
+        self.tickets = {}           # ticket -> monotonic time issued
+        self.renewals = 0
 
     def snapshot(self):
         return {"vms": list(self.vms.values()), "isos": self.isos, "created": self.created,
-                "uploads": self.uploads, "keys": self.keys}
+                "uploads": self.uploads, "keys": self.keys, "ticket_renewals": self.renewals}
 
 
 STATE = State()
@@ -203,6 +206,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send(404, {"message": "bad control path"})
 
     # ---- Proxmox
+    def ticket_valid(self, t):
+        with STATE.lock:
+            issued = STATE.tickets.get(t)
+        return issued is not None and time.monotonic() - issued < STATE.cfg["ticket_lifetime"]
+
     def pve_auth(self, write):
         """Returns None when authorised, else sends the error and returns True."""
         authz = self.headers.get("Authorization", "")
@@ -219,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
         if "PVEAuthCookie=" in cookie:
             self.auth_kind = "ticket"
             t = cookie.split("PVEAuthCookie=", 1)[1].split(";", 1)[0]
-            if t != TICKET:
+            if not self.ticket_valid(t):
                 self.send(401, {"data": None}, "invalid ticket")
                 return True
             if write and self.headers.get("CSRFPreventionToken") != CSRF:
@@ -247,10 +255,18 @@ class Handler(BaseHTTPRequestHandler):
             form = urllib.parse.parse_qs((self.body() or b"").decode())
             user = form.get("username", [""])[0]
             pw = form.get("password", [""])[0]
-            if user != STATE.cfg["pve_user"] or pw != STATE.cfg["pve_password"] or not pw:
+            # A valid ticket in place of the password renews it, as on a
+            # real Proxmox (pve.proxmox.com/wiki/Proxmox_VE_API, "Authentication").
+            renewing = user == STATE.cfg["pve_user"] and self.ticket_valid(pw)
+            if not renewing and (user != STATE.cfg["pve_user"] or pw != STATE.cfg["pve_password"] or not pw):
                 time.sleep(STATE.cfg["auth_delay"])
                 return self.send(401, {"data": None}, "authentication failure")
-            return self.send(200, {"data": {"username": user, "ticket": TICKET,
+            with STATE.lock:
+                ticket = TICKET if not STATE.tickets else "PVE:%s:%08X::c2lnbmF0dXJlLW5vdC1yZWFs%d" % (
+                    user, int(time.time()), len(STATE.tickets))
+                STATE.tickets[ticket] = time.monotonic()
+                STATE.renewals += renewing
+            return self.send(200, {"data": {"username": user, "ticket": ticket,
                                             "CSRFPreventionToken": CSRF}})
         body = self.body() if write else None
         if self.chunked:

@@ -128,6 +128,22 @@ expect "vm: create params" eq "$(created cpu) $(created scsihw) $(created scsi0)
 	"host virtio-scsi-pci local-lvm:50 virtio,bridge=vmbr0 local:iso/ubuntu-auto.iso,media=cdrom order=scsi0;ide2 1 l26 0 1 12288"
 expect "vm: no GPU, no machine/bios/hostpci" eq "$(created machine)$(created bios)$(created hostpci0)" "(unset)(unset)(unset)"
 
+# ---- a run that outlives its ticket: tickets last 1.5 s here, the task takes
+# 40 polls of 50 ms; renewed at 1 s (POST /access/ticket with the ticket as
+# password), it finishes; without renewal the same run fails with a 401.
+SLOW_TASK='{"ticket_lifetime": 1.5, "task_running_polls": 40}'
+mock "$SLOW_TASK"
+run proxmox.vm "$(vm_args "$AUTH_PW" "" '"client": {"poll_ms": 50, "ticket_renew_s": 1}')"
+renewals=$(mock_state | jq .ticket_renewals)
+expect "ticket: renewed before it expires, the long run succeeds" \
+	bash -c "[ $RC -eq 0 ] && [ $renewals -ge 1 ] && grep -q 'ticket renewed' '$LOG'"
+mock "$SLOW_TASK"
+run proxmox.vm "$(vm_args "$AUTH_PW" "" '"client": {"poll_ms": 50, "ticket_renew_s": 3600}')"
+expect "ticket: ... and without renewal the same run is refused (the test can fail)" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 401' '$LOG'"
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": null')"
+
 : >"$TMP/requests.log"
 run proxmox.vm "$(vm_args "$AUTH_PW")"
 expect "vm: second run reports exists" has "exists: VM 101 'k8s-control-1'"
