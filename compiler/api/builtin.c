@@ -66,6 +66,22 @@
  *   sure way to replace a changed ISO of the same size.
  *   No outputs.
  *
+ * proxmox.hostkey
+ *   { "proxmox": "pve", "endpoint": ..., "node": "pve", "auth": {...},
+ *     "verify_tls": ..., "ca_file": ..., "fingerprint": ...,
+ *     "vm": { "name": "k8s-node-1", "vmid": 181 },
+ *     "marker": "/var/lib/clusterc/installed",  written by the installed system's
+ *                    first boot (cloud-init runcmd), holding the node name
+ *     "key_file": "/etc/ssh/ssh_host_ed25519_key.pub",
+ *     "install_timeout_s": 2700, "poll_s": 10 }
+ *   Waits (one GET status/current, POST agent/ping, GET agent/file-read of
+ *   the marker per poll) until the installed system is up, reporting each
+ *   stage once, then reads key_file. Fails at once on 401/403/a VM that does
+ *   not exist or a marker naming another node; at the deadline with the stage
+ *   reached and where to watch the console. Needs VM.Monitor on /vms/VMID
+ *   (Proxmox's permission for the agent endpoints).
+ *   Output: "host_key_<name>" = "TYPE BASE64", checked to be an OpenSSH key.
+ *
  * gitlab.deploy_key
  *   { "api": "https://gitlab.example.com/api/v4",
  *     "project_path": "group/sub/project",     a trailing .git is dropped; '/' is sent as %2F
@@ -103,6 +119,7 @@ static const struct {
 } builtins[] = {
 	{ "proxmox.vm", proxmox_vm },
 	{ "proxmox.iso", proxmox_iso },
+	{ "proxmox.hostkey", proxmox_hostkey },
 	{ "gitlab.deploy_key", gitlab_deploy_key },
 };
 
@@ -136,7 +153,7 @@ int builtin_run(const char *name, const json_t *args, const json_t *values,
 		}
 	}
 	strbuf_addf(log, "error: unknown builtin '%s' (known: proxmox.vm, proxmox.iso, "
-		    "gitlab.deploy_key)\n", name);
+		    "proxmox.hostkey, gitlab.deploy_key)\n", name);
 out:
 	json_decref(empty);
 	return rc;

@@ -1,11 +1,6 @@
-/* proxmox: the Proxmox VE API client behind the proxmox.vm and proxmox.iso
- * builtins (argument schemas at the top of builtin.c).
- *
- * Authentication is either a ticket (POST /access/ticket with user and
- * password; every later POST carries the CSRFPreventionToken header) or an
- * API token (Authorization: PVEAPIToken=USER@REALM!ID=SECRET, no CSRF). The
- * password, the ticket and the token secret live only in memory, are wiped on
- * release and never reach the log. */
+/* proxmox: the proxmox.* builtins (argument schemas at the top of
+ * builtin.c): proxmox_vm.c, proxmox_iso.c, proxmox_hostkey.c, over the API
+ * session in pve_client.c. */
 #ifndef CLUSTERC_PROXMOX_H
 #define CLUSTERC_PROXMOX_H
 
@@ -18,6 +13,8 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 	       json_t *outputs, struct strbuf *log);
 int proxmox_iso(const json_t *args, const json_t *values, const json_t *overrides,
 		json_t *outputs, struct strbuf *log);
+int proxmox_hostkey(const json_t *args, const json_t *values, const json_t *overrides,
+		    json_t *outputs, struct strbuf *log);
 
 /* 1 when a stopped task's exitstatus means success: "OK" or "WARNINGS: n". */
 int proxmox_task_ok(const char *exitstatus);

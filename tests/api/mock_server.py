@@ -44,6 +44,10 @@ DEFAULTS = {
     "gitlab_role_ok": True,     # False: 403 on deploy key calls
     "gitlab_list_hidden": False,  # True: the list is empty but POST still says "taken"
     "faults": [],               # {method, path (regex on the raw path), mode, times, delay}
+    # The guest side of a VM, for the agent endpoints: vmid -> {"agent_after":
+    # pings answered "not running" first, "files": {path: content}, "files_after":
+    # agent calls before the files appear, "forbidden": 403 on agent calls}.
+    "guests": {},
 }
 
 TICKET = "PVE:root@pam:6745A1B2::c2lnbmF0dXJlLW5vdC1yZWFs"
@@ -238,6 +242,32 @@ class Handler(BaseHTTPRequestHandler):
         self.send(401, {"data": None}, "No ticket")
         return True
 
+    def pve_agent(self, vmid, cmd, query):
+        """The guest agent as Proxmox relays it (PVE/API2/Qemu/Agent.pm):
+        ping is POST, file-read is GET ?file= and answers {content}."""
+        if (cmd == "ping") != (self.command == "POST"):
+            return self.send(501, {"data": None}, "Method not implemented")
+        with STATE.lock:
+            vm = STATE.vms.get(vmid)
+            guest = STATE.cfg["guests"].get(str(vmid), {})
+            if not vm:
+                return self.send(500, {"data": None}, "Configuration file 'nodes/pve/qemu-server/%d.conf' does not exist" % vmid)
+            if guest.get("forbidden"):
+                return self.send(403, {"data": None}, "Permission check failed (/vms/%d, VM.Monitor)" % vmid)
+            if vm.get("status") != "running":
+                return self.send(500, {"data": None}, "VM %d is not running" % vmid)
+            guest["calls"] = guest.get("calls", 0) + 1
+            STATE.cfg["guests"][str(vmid)] = guest
+            if guest["calls"] <= guest.get("agent_after", 0):
+                return self.send(500, {"data": None}, "QEMU guest agent is not running")
+            if cmd == "ping":
+                return self.send(200, {"data": {"result": {}}})
+            path = query.get("file", [""])[0]
+            files = guest.get("files", {}) if guest["calls"] > guest.get("files_after", 0) else {}
+            if path not in files:
+                return self.send(500, {"data": None}, "can't open file - No such file or directory")
+            return self.send(200, {"data": {"content": files[path], "bytes-read": len(files[path])}})
+
     def new_task(self, node, ttype, vmid):
         with STATE.lock:
             STATE.seq += 1
@@ -301,6 +331,9 @@ class Handler(BaseHTTPRequestHandler):
                     vm["lock_left"] -= 1
                     out["lock"] = vm.get("lock", "create")
             return self.send(200, {"data": out})
+        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/agent/(ping|file-read)$", p)
+        if m:
+            return self.pve_agent(int(m.group(2)), m.group(3), query)
         m = re.match(r"^/nodes/([^/]+)/tasks/([^/]+)/(status|log)$", p)
         if m and self.command == "GET":
             enc = self.path.split("/tasks/", 1)[1].split("/", 1)[0]

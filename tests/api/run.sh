@@ -390,6 +390,60 @@ echo '{"gitlab": {}}' >"$TMP/ovr-gl.json"
 run gitlab.deploy_key "$(gl_args)" "$TMP/ovr-gl.json"
 expect "overrides: a gitlab section without api refuses to fall back" bash -c "[ $RC -eq 1 ] && grep -q 'without \"api\"' '$LOG'"
 
+# ---- proxmox.hostkey: the installed system's host key through the guest agent
+ssh-keygen -q -t ed25519 -N '' -C root@k8s-node-1 -f "$TMP/hk" >/dev/null
+HK=$(cat "$TMP/hk.pub")
+hk_args() { # hk_args [TOP-EXTRA]
+	cat <<EOF
+{"proxmox": "pve", "endpoint": "http://127.0.0.1:1", "node": "pve", "auth": $AUTH_TOK, $FAST,
+ "vm": {"name": "k8s-node-1", "vmid": 181}, "marker": "/var/lib/clusterc/installed",
+ "key_file": "/etc/ssh/ssh_host_ed25519_key.pub", "install_timeout_s": 20, "poll_s": 1 ${1:+, $1}}
+EOF
+}
+hk_guest() { # hk_guest MARKER KEYFILE-CONTENT [GUEST-EXTRA]
+	jq -n --arg m "$1" --arg k "$2" --argjson x "${3:-null}" \
+		'{vms: [{vmid: 181, name: "k8s-node-1", node: "pve", status: "running"}],
+		  guests: {"181": ({agent_after: 2, files_after: 4, files: {"/var/lib/clusterc/installed": $m,
+		  "/etc/ssh/ssh_host_ed25519_key.pub": $k}} + ($x // {}))}}'
+}
+mock "$(hk_guest $'k8s-node-1\n' "$HK")"
+run proxmox.hostkey "$(hk_args)"
+want_fp=$(ssh-keygen -lf "$TMP/hk.pub" | awk '{print $2}')
+expect "hostkey: read once the installed system is up" \
+	eq "$RC $(jq -r '."host_key_k8s-node-1"' "$OUT")" "0 $(cut -d' ' -f1,2 <<<"$HK")"
+expect "hostkey: each stage reported once, then the fingerprint ssh-keygen prints" \
+	bash -c "grep -q 'guest agent does not answer yet' '$LOG' && grep -q 'has not finished its first boot' '$LOG' &&
+		grep -q 'installed system is up' '$LOG' && grep -qF '$want_fp' '$LOG' &&
+		[ \$(grep -c 'does not answer yet' '$LOG') = 1 ]"
+expect "hostkey: the agent's 500s while waiting are not retried with backoff" \
+	bash -c "! grep -q retrying '$LOG'"
+mock "$(hk_guest $'k8s-node-9\n' "$HK")"
+run proxmox.hostkey "$(hk_args)"
+expect "hostkey: a marker naming another node fails at once, naming both" \
+	bash -c "[ $RC -eq 1 ] && grep -q \"names 'k8s-node-9', not 'k8s-node-1'\" '$LOG'"
+mock "$(hk_guest $'k8s-node-1\n' 'not a key')"
+run proxmox.hostkey "$(hk_args)"
+expect "hostkey: a key file that is no OpenSSH key is refused" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'is not an OpenSSH public key' '$LOG'"
+mock "$(hk_guest $'k8s-node-1\n' "ssh-ed25519 $(printf '\0\0\0\7ssh-rsaxxxx' | base64 -w0)")"
+run proxmox.hostkey "$(hk_args)"
+expect "hostkey: a blob whose type differs from the line's is refused" eq "$RC" 1
+mock "$(hk_guest '' "$HK" '{"files_after": 1000}')"
+t0=$(date +%s)
+run proxmox.hostkey "$(hk_args '"install_timeout_s": 3')"
+t1=$(date +%s)
+expect "hostkey: at the deadline, the stage reached and where the console is" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'did not finish installing within 3 s' '$LOG' &&
+		grep -q 'has not finished its first boot' '$LOG' && grep -q 'qm terminal 181' '$LOG' && [ $((t1 - t0)) -le 8 ]"
+mock "$(hk_guest $'k8s-node-1\n' "$HK" '{"forbidden": true}')"
+run proxmox.hostkey "$(hk_args)"
+expect "hostkey: a missing VM.Monitor permission fails at once with the hint" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'VM.Monitor' '$LOG' && grep -q 'pveum acl modify' '$LOG' && [ $(requests GET /agent/) = 0 ]"
+mock '{"vms": []}'
+run proxmox.hostkey "$(hk_args)"
+expect "hostkey: a VM that does not exist fails at once" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'does not exist' '$LOG'"
+
 # ---- TLS: a second mock speaking HTTPS with a self-signed certificate for 127.0.0.1
 if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 	-addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/tls.key" -out "$TMP/tls.crt" >/dev/null 2>&1; then
