@@ -80,7 +80,8 @@
  *   not exist or a marker naming another node; at the deadline with the stage
  *   reached and where to watch the console. Needs VM.Monitor on /vms/VMID
  *   (Proxmox's permission for the agent endpoints).
- *   Output: "host_key_<name>" = "TYPE BASE64", checked to be an OpenSSH key.
+ *   Output: "host_key" = "TYPE BASE64", checked to be an OpenSSH key; the
+ *   runner pins it as the known host key of the step's host.
  *
  * gitlab.deploy_key
  *   { "api": "https://gitlab.example.com/api/v4",

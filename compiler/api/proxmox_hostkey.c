@@ -233,10 +233,8 @@ int proxmox_hostkey(const json_t *args, const json_t *values, const json_t *over
 		strbuf_addf(&err, "%s in VM %ld is not an OpenSSH public key", a.key_file, a.vmid);
 		goto out;
 	}
-	struct strbuf name = STRBUF_INIT;
-	strbuf_addf(&name, "host_key_%s", a.name);
-	json_object_set_new(outputs, name.buf, json_string(key.buf));
-	strbuf_release(&name);
+	/* The runner pins it for this step's host (the VM's node). */
+	json_object_set_new(outputs, "host_key", json_string(key.buf));
 	/* The fingerprint as ssh-keygen -l prints it, to compare on the console. */
 	struct strbuf blob = STRBUF_INIT, fp = STRBUF_INIT;
 	const char *b64 = strchr(key.buf, ' ') + 1;

@@ -410,7 +410,7 @@ mock "$(hk_guest $'k8s-node-1\n' "$HK")"
 run proxmox.hostkey "$(hk_args)"
 want_fp=$(ssh-keygen -lf "$TMP/hk.pub" | awk '{print $2}')
 expect "hostkey: read once the installed system is up" \
-	eq "$RC $(jq -r '."host_key_k8s-node-1"' "$OUT")" "0 $(cut -d' ' -f1,2 <<<"$HK")"
+	eq "$RC $(jq -r .host_key "$OUT")" "0 $(cut -d' ' -f1,2 <<<"$HK")"
 expect "hostkey: each stage reported once, then the fingerprint ssh-keygen prints" \
 	bash -c "grep -q 'guest agent does not answer yet' '$LOG' && grep -q 'has not finished its first boot' '$LOG' &&
 		grep -q 'installed system is up' '$LOG' && grep -qF '$want_fp' '$LOG' &&
