@@ -1161,6 +1161,14 @@ static void write_step_log(struct run *r, struct step *s, struct strbuf *log)
 	strbuf_release(&p);
 }
 
+static bool step_declares_output(const struct step *s, const char *name)
+{
+	for (size_t i = 0; i < s->noutputs; i++)
+		if (!strcmp(s->outputs[i], name))
+			return true;
+	return false;
+}
+
 static void step_done(struct run *r, struct job *j)
 {
 	struct step *s = j->s;
@@ -1181,6 +1189,24 @@ static void step_done(struct run *r, struct job *j)
 		json_object_foreach(outs, k, v) {
 			if (!json_is_string(v))
 				continue;
+			/* A host key read through the verified Proxmox API: pinned for
+			 * the step's host before anything connects to it. Only from a
+			 * step that declares it, and only for its own host. */
+			if (!strcmp(k, "host_key") && rc == 0 && !h->local && step_declares_output(s, k)) {
+				struct strbuf e = STRBUF_INIT;
+				if (mkdir_p(r->local_dir, 0700) ||
+				    ssh_learn_host_key(h->ssh.learned_hosts, h->ssh.address, h->ssh.port,
+						       json_string_value(v), &e)) {
+					strbuf_addf(&j->log, "error: cannot pin the host key of %s: %s\n", h->name,
+						    e.len ? e.buf : strerror(errno));
+					rc = 1;
+				} else {
+					strbuf_addf(&j->log, "pinned the host key of %s (%s) in %s\n", h->name,
+						    h->ssh.address, h->ssh.learned_hosts);
+				}
+				strbuf_release(&e);
+				continue;
+			}
 			struct strbuf b = STRBUF_INIT;
 			b64_encode(&b, (const unsigned char *)json_string_value(v),
 				   json_string_length(v));
@@ -1443,11 +1469,21 @@ static bool advance_host(struct run *r, struct rhost *h)
 			while (el && e[el - 1] == '\n')
 				el--;
 			if (f == SSH_FAIL_HOSTKEY) {
-				strbuf_addf(&m, "host key of %s%s%s not trusted (unknown or changed); "
-					    "it is pinned in %s: check the key and fix that file",
+				struct strbuf fp = STRBUF_INIT;
+				strbuf_addf(&m, "host key of %s%s%s not trusted (unknown or changed)",
 					    h->ssh.address, h->ssh.proxy_jump ? " or of its jump host " : "",
-					    h->ssh.proxy_jump ? h->ssh.proxy_jump : "",
+					    h->ssh.proxy_jump ? h->ssh.proxy_jump : "");
+				if (ssh_offered_fingerprint(h->merr.buf, &fp))
+					strbuf_addf(&m, "; it offered %s", fp.buf);
+				strbuf_addf(&m, ". Nothing is trusted on first use: compare with the key on the "
+					    "machine's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and "
+					    "put its line in %s",
 					    h->ssh.known_hosts ? h->ssh.known_hosts : "known_hosts");
+				if (h->ssh.learned_hosts)
+					strbuf_addf(&m, "; a VM clusterc creates has its key read through the "
+						    "Proxmox API into %s by its infra.hostkey step",
+						    h->ssh.learned_hosts);
+				strbuf_release(&fp);
 			} else if (f == SSH_FAIL_AUTH) {
 				strbuf_addf(&m, "authentication failed as %s: %.*s",
 					    h->ssh.user ? h->ssh.user : "(default user)", (int)el, e);
@@ -1997,6 +2033,11 @@ static int setup_hosts(struct run *r, struct strbuf *err)
 				strbuf_addf(&kh, "%s/known_hosts", r->local_dir);
 				h->ssh.known_hosts = strbuf_detach(&kh, NULL);
 			}
+		}
+		if (!h->local) {
+			struct strbuf lk = STRBUF_INIT;
+			strbuf_addf(&lk, "%s/known_hosts.learned", r->local_dir);
+			h->ssh.learned_hosts = strbuf_detach(&lk, NULL);
 		}
 	}
 	return 0;

@@ -1,35 +1,28 @@
 #include "ssh.h"
+#include "fsutil.h"
 #include "xalloc.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void cfg_list(struct strbuf *sb, const char *key, const struct ssh_host *hosts,
-		     size_t n, size_t off)
+/* Appends a quoted value to an option line once per distinct value. */
+static void cfg_add(struct strbuf *sb, const char *key, const char *v, struct strbuf *seen)
 {
-	bool any = false;
-	for (size_t i = 0; i < n; i++) {
-		const char *v = *(char *const *)((const char *)&hosts[i] + off);
-		bool dup = false;
-		if (!v || strchr(v, '"') || strchr(v, '\n'))
-			continue;
-		for (size_t k = 0; k < i; k++) {
-			const char *w = *(char *const *)((const char *)&hosts[k] + off);
-			if (w && !strcmp(w, v))
-				dup = true;
-		}
-		if (dup)
-			continue;
-		if (!any)
+	if (!v || strchr(v, '"') || strchr(v, '\n'))
+		return;
+	struct strbuf q = STRBUF_INIT;
+	strbuf_addf(&q, " \"%s\"", v);
+	if (!strstr(seen->buf, q.buf)) {
+		if (!seen->len)
 			strbuf_addf(sb, "  %s", key);
-		strbuf_addf(sb, " \"%s\"", v);
-		any = true;
+		strbuf_addstr(sb, q.buf);
+		strbuf_addstr(seen, q.buf);
 	}
-	if (any)
-		strbuf_addch(sb, '\n');
+	strbuf_release(&q);
 }
 
 int ssh_write_config(const char *path, const struct ssh_host *hosts, size_t n,
@@ -47,7 +40,14 @@ int ssh_write_config(const char *path, const struct ssh_host *hosts, size_t n,
 		    "  KbdInteractiveAuthentication no\n  ConnectTimeout %d\n"
 		    "  ServerAliveInterval 5\n  ServerAliveCountMax 3\n  LogLevel ERROR\n",
 		    connect_timeout > 0 ? connect_timeout : 10);
-	cfg_list(&sb, "UserKnownHostsFile", hosts, n, offsetof(struct ssh_host, known_hosts));
+	struct strbuf seen = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		cfg_add(&sb, "UserKnownHostsFile", hosts[i].known_hosts, &seen);
+		cfg_add(&sb, "UserKnownHostsFile", hosts[i].learned_hosts, &seen);
+	}
+	if (seen.len)
+		strbuf_addch(&sb, '\n');
+	strbuf_release(&seen);
 	size_t before = sb.len;
 	for (size_t i = 0; i < n; i++)
 		if (hosts[i].key && !strchr(hosts[i].key, '"') && !strchr(hosts[i].key, '\n')) {
@@ -85,7 +85,11 @@ void ssh_argv(struct strvec *av, const struct ssh_host *h, const char *ctl_path,
 	strvec_pushf(av, "-oConnectTimeout=%d", connect_timeout > 0 ? connect_timeout : 10);
 	strvec_push(av, "-oStrictHostKeyChecking=yes");
 	if (h->known_hosts) {
-		strvec_pushf(av, "-oUserKnownHostsFile=%s", h->known_hosts);
+		/* ssh reads several files from one whitespace-separated value. */
+		if (h->learned_hosts && !strpbrk(h->learned_hosts, " \t") && !strpbrk(h->known_hosts, " \t"))
+			strvec_pushf(av, "-oUserKnownHostsFile=%s %s", h->known_hosts, h->learned_hosts);
+		else
+			strvec_pushf(av, "-oUserKnownHostsFile=%s", h->known_hosts);
 		strvec_push(av, "-oGlobalKnownHostsFile=/dev/null");
 	}
 	strvec_push(av, "-oUpdateHostKeys=no");
@@ -148,6 +152,52 @@ void ssh_host_release(struct ssh_host *h)
 	free(h->user);
 	free(h->key);
 	free(h->known_hosts);
+	free(h->learned_hosts);
 	free(h->proxy_jump);
 	memset(h, 0, sizeof(*h));
+}
+
+int ssh_learn_host_key(const char *path, const char *address, int port, const char *key,
+		       struct strbuf *err)
+{
+	struct strbuf name = STRBUF_INIT, old = STRBUF_INIT, out = STRBUF_INIT;
+	if (port > 0 && port != 22)
+		strbuf_addf(&name, "[%s]:%d", address, port);
+	else
+		strbuf_addstr(&name, address);
+	if (strbuf_read_file(&old, path) < 0 && errno != ENOENT) {
+		strbuf_addf(err, "cannot read %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* Every other host's line stays; this host's old key (a rebuilt VM) goes. */
+	for (char *l = old.buf; *l;) {
+		size_t len = strcspn(l, "\n");
+		if (!(len > name.len && !strncmp(l, name.buf, name.len) && l[name.len] == ' '))
+			strbuf_add(&out, l, len), strbuf_addch(&out, '\n');
+		l += len + (l[len] == '\n');
+	}
+	strbuf_addf(&out, "%s %s\n", name.buf, key);
+	if (write_file_atomic(path, out.buf, out.len)) {
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	strbuf_release(&name);
+	strbuf_release(&old);
+	strbuf_release(&out);
+	return 0;
+fail:
+	strbuf_release(&name);
+	strbuf_release(&old);
+	strbuf_release(&out);
+	return -1;
+}
+
+int ssh_offered_fingerprint(const char *stderr_text, struct strbuf *out)
+{
+	const char *f = strstr(stderr_text, "SHA256:");
+	if (!f)
+		return 0;
+	size_t n = strspn(f + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+	strbuf_add(out, f, 7 + n);
+	return 1;
 }

@@ -2,8 +2,10 @@
  * built as an argv vector (never a shell string), with one master connection
  * per host that every later command reuses through its control socket.
  *
- * Host keys are pinned: StrictHostKeyChecking=yes against one known_hosts file
- * (the inventory's, or the cluster's), the global file ignored, so an unknown
+ * Host keys are pinned: StrictHostKeyChecking=yes against the known_hosts file
+ * (the inventory's, or the cluster's) and the keys learned for VMs this run
+ * or an earlier one created (read through the Proxmox API, never from the
+ * connection itself), the global file ignored, so an unknown
  * or changed key stops the host instead of being accepted. BatchMode=yes: no
  * prompt can ever block a run. */
 #ifndef CLUSTERC_SSH_H
@@ -20,6 +22,9 @@ struct ssh_host {
 	char *user;        /* NULL: ssh's default */
 	char *key;         /* identity file or NULL */
 	char *known_hosts; /* the pinned known_hosts file */
+	/* Keys this machine learned through a verified API (proxmox.hostkey),
+	 * consulted as well; NULL for none. A missing file is no key. */
+	char *learned_hosts;
 	char *proxy_jump;  /* NULL or user@host:port,... */
 };
 
@@ -47,6 +52,14 @@ enum ssh_failure {
 	SSH_FAIL_AUTH,     /* permission denied: never retried */
 	SSH_FAIL_CONNECT,  /* refused, timed out, no route: retried */
 };
+/* Adds or replaces, in the file at path, the known_hosts line of a host
+ * (address, port as ssh names it) with key ("TYPE BASE64"). Atomic; 0 or -1
+ * with err set. */
+int ssh_learn_host_key(const char *path, const char *address, int port, const char *key,
+		       struct strbuf *err);
+/* The "SHA256:..." fingerprint ssh printed in stderr_text, appended to out;
+ * returns 1 when there was one. */
+int ssh_offered_fingerprint(const char *stderr_text, struct strbuf *out);
 /* Classifies an ssh client's stderr after exit status 255. */
 enum ssh_failure ssh_classify(const char *stderr_text);
 

@@ -542,6 +542,67 @@ if [ -f "$MOCKPY" ]; then
 	expect "builtin: a re-run skips it and connects to the host at the start" \
 		test "$RC" = 0 -a "$(st infra.key@n3)" = skipped -a "$(st os.base@n3)" = skipped
 	unset GITLAB_TOKEN
+
+	# ---- a VM's host key, learned through the Proxmox API: n3 plays a VM this
+	# run creates. Its inventory known_hosts is empty, so only the key that
+	# proxmox.hostkey read through the (mock) guest agent lets ssh in; a wrong
+	# key there must stop n3, never be replaced by what the connection offers.
+	: >"$TMP/kh-none"
+	n3key=$(grep -F "$(khost n3) " "$LAB/known_hosts" | head -1 | cut -d' ' -f2,3)
+	jq --arg api "$MOCK" --arg kh "$TMP/kh-none" \
+		'.proxmox = {pve: {endpoint: $api}} | .hosts.n3.known_hosts = $kh' "$INV" >"$TMP/inv-pve.json"
+	export PVE_TOKEN=2f4c1d7e-runner-hostkey-check
+	pvecfg() { # pvecfg KEYFILE-CONTENT
+		jq -n --arg tok "$PVE_TOKEN" --arg k "$1" \
+			'{tokens: {"root@pam!clusterc": $tok},
+			  vms: [{vmid: 183, name: "n3", node: "pve", status: "running"}],
+			  guests: {"183": {agent_after: 1, files: {"/var/lib/clusterc/installed": "n3\n",
+			  "/etc/ssh/ssh_host_ed25519_key.pub": $k}}}}' |
+			curl -sf -X POST --data-binary @- "$MOCK/__mock/config" >/dev/null
+	}
+	with_hostkey() {
+		jq -n '{proxmox: "pve", endpoint: "http://127.0.0.1:1", node: "pve",
+			auth: {token_id: "root@pam!clusterc", token_secret: "PVE_TOKEN"},
+			vm: {name: "n3", vmid: 183}, marker: "/var/lib/clusterc/installed",
+			key_file: "/etc/ssh/ssh_host_ed25519_key.pub", install_timeout_s: 30, poll_s: 1}' \
+			>"$W/demo/infra/hostkey.json"
+		jq '.steps = [{id: "infra.hostkey@n3", name: "infra.hostkey", phase: "infra", host: "n3",
+			on: "node", builtin: "proxmox.hostkey", args: "infra/hostkey.json",
+			files: ["infra/hostkey.json"], after: [], hash: "sha256:h1", secrets: ["PVE_TOKEN"],
+			inputs: [], outputs: ["host_key"], timeout: 60}] + .steps
+		| (.steps[] | select(.id == "os.base@n3") | .after) += ["infra.hostkey@n3"]' \
+			"$FIX/plan.json" >"$W/demo/plan.json"
+	}
+	reset_lab
+	rm -f "$XDG_STATE_HOME/clusterc/demo/known_hosts.learned"
+	with_hostkey
+	pvecfg "$n3key root@n3"
+	(cd "$W" && clusterc apply demo --inventory "$TMP/inv-pve.json" --artifacts "$ART") >"$TMP/out" 2>&1
+	RC=$?
+	expect "hostkey: the key read through the API is pinned, and n3 is reached with strict checking" \
+		test "$RC" = 0 -a "$(st infra.hostkey@n3)" = ok -a "$(st os.base@n3)" = ok
+	expect "hostkey: pinned in the private state folder, one line for n3" \
+		sh -c "test \"\$(grep -c . '$XDG_STATE_HOME/clusterc/demo/known_hosts.learned')\" = 1 &&
+			grep -qF '$(khost n3) $n3key' '$XDG_STATE_HOME/clusterc/demo/known_hosts.learned'"
+	expect "hostkey: the ssh argv still says StrictHostKeyChecking=yes, never accept-new" \
+		sh -c "grep -q 'StrictHostKeyChecking=yes' '$TRACE' && ! grep -q 'accept-new' '$TRACE'"
+	expect "hostkey: the API token never reaches logs or command lines" \
+		sh -c "! grep -rqF '$PVE_TOKEN' '$ART' '$TRACE'"
+	# The VM is rebuilt with another key, but the API reports a third one: the
+	# old pin is replaced by the API's, and the connection's own key is refused.
+	ssh-keygen -q -t ed25519 -N '' -f "$TMP/other" >/dev/null
+	pvecfg "$(cat "$TMP/other.pub")"
+	(cd "$W" && clusterc apply demo --inventory "$TMP/inv-pve.json" --artifacts "$ART" --force) >"$TMP/out" 2>&1
+	RC=$?
+	expect "hostkey: a key that is not the host's stops n3 (no trust on first use)" \
+		test "$RC" = 1 -a "$(st os.base@n3)" != ok
+	expect "hostkey: ... the message says nothing is trusted on first use and where keys come from" \
+		sh -c "grep -q 'Nothing is trusted on first use' '$TMP/out' && grep -q 'infra.hostkey' '$TMP/out'"
+	expect "hostkey: ... and the pin was replaced, not added to" \
+		sh -c "test \"\$(grep -c . '$XDG_STATE_HOME/clusterc/demo/known_hosts.learned')\" = 1 &&
+			! grep -qF '$n3key' '$XDG_STATE_HOME/clusterc/demo/known_hosts.learned'"
+	rm -f "$XDG_STATE_HOME/clusterc/demo/known_hosts.learned"
+	unset PVE_TOKEN
 fi
 
 # ---- artifacts are pruned to --keep-runs
