@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# tests/upstream: the committed out/ (kept fresh by tests/golden) against facts
+# taken from the upstream sources of what consumes it: the kernel, Prometheus,
+# container images, Helm charts. Each fact file under facts/ names its source;
+# each check names the rule it states (issue 10, "Defects to fix").
+. "$(dirname "$0")/../lib.sh"
+FACTS=$TOP/tests/upstream/facts
+OUT=$TOP/out
+YAML=$TOP/tests/node_modules/yaml
+command -v node >/dev/null 2>&1 || fail "tool node" "node is not installed (make deps)"
+[ -d "$YAML" ] || fail "tests/node_modules" "run make deps (npm ci in tests/)"
+
+# docs FILE...: every YAML document of the files, as one JSON array (null docs dropped).
+docs() {
+	node -e '
+		const YAML = require(process.argv[1]); const fs = require("fs"); const all = [];
+		for (const f of process.argv.slice(2))
+			for (const d of YAML.parseAllDocuments(fs.readFileSync(f, "utf8"))) { const j = d.toJS(); if (j) all.push(Object.assign(j, {__file: f})); }
+		console.log(JSON.stringify(all));' "$YAML" "$@"
+}
+
+# ---- 3. CephFS kernel mount options: only what fs/ceph/super.c accepts.
+mapfile -t sc < <(find "$OUT" -path '*/cluster/storage/*' -name '*.yaml' | sort)
+if [ ${#sc[@]} -eq 0 ]; then
+	fail "ceph: storage files found under out/"
+else
+	check "ceph: every kernel-mounter mountOption is in fs/ceph/super.c's parameter table" node -e '
+		const fs = require("fs");
+		const table = fs.readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" "));
+		const ok = (opt) => {
+			const [k, v] = opt.includes("=") ? [opt.slice(0, opt.indexOf("=")), opt.slice(opt.indexOf("=") + 1)] : [opt, null];
+			return table.some(([n, kind]) => {
+				if (v === null) return kind === "flag_no" && (k === n || k === "no" + n);
+				if (n !== k) return false;
+				if (kind === "value") return v !== "";
+				if (kind.startsWith("enum:")) return kind.slice(5).split(",").includes(v);
+				return false;
+			});
+		};
+		const docs = JSON.parse(process.argv[2]); const bad = []; let n = 0;
+		const visit = (d, where) => {
+			if (Array.isArray(d)) return d.forEach((x) => visit(x, where));
+			if (!d || typeof d !== "object") return;
+			for (const [k, v] of Object.entries(d)) {
+				if (k === "mountOptions" && Array.isArray(v)) for (const o of v) { n++; if (!ok(String(o))) bad.push(where + ": " + o); }
+				else visit(v, where);
+			}
+		};
+		for (const d of docs) visit(d, d.__file.replace(/.*\/out\//, "out/"));
+		if (bad.length || n === 0) { console.log(n ? "not accepted by the kernel client: " + bad.join(", ") : "no mountOptions found"); process.exit(1); }' \
+		"$FACTS/linux-fs-ceph-mount-options.txt" "$(docs "${sc[@]}")"
+fi
+
+finish
