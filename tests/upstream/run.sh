@@ -51,4 +51,35 @@ else
 		"$FACTS/linux-fs-ceph-mount-options.txt" "$(docs "${sc[@]}")"
 fi
 
+# ---- 5. Every __meta_* label a Prometheus config reads is one the pinned
+# Prometheus sets for that job's kubernetes_sd_configs role.
+mapfile -t proms < <(find "$OUT" -path '*/prometheus/prometheus.yml' | sort)
+pinned=$(node -e 'console.log(require(process.argv[1]).prometheus)' "$TOP/stdlib/versions.json")
+if [ ! -f "$FACTS/prometheus-$pinned-kubernetes-sd-meta-labels.txt" ]; then
+	fail "prometheus: meta-label facts for the pinned $pinned" "add facts/prometheus-$pinned-kubernetes-sd-meta-labels.txt from that tag's discovery/kubernetes/"
+elif [ ${#proms[@]} -eq 0 ]; then
+	fail "prometheus: configs found under out/"
+else
+	check "prometheus: every __meta_ label in the configs is set by Prometheus $pinned for the job's role" node -e '
+		const fs = require("fs");
+		const facts = fs.readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" "));
+		const known = (role, label) => facts.some(([r, n]) => r === role &&
+			(n.endsWith("*") ? label.startsWith(n.slice(0, -1)) && label.length > n.length - 1 : label === n));
+		const bad = []; let n = 0;
+		for (const cfg of JSON.parse(process.argv[2]))
+			for (const job of cfg.scrape_configs || []) {
+				const roles = (job.kubernetes_sd_configs || []).map((k) => k.role);
+				const text = JSON.stringify([job.relabel_configs || [], job.metric_relabel_configs || []]);
+				for (const m of text.matchAll(/__meta_[A-Za-z0-9_]+/g)) {
+					let label = m[0];
+					// a labelmap regex such as __meta_kubernetes_node_label_(.+) reads the prefix
+					if (/_$/.test(label)) label += "x";
+					n++;
+					if (!roles.length || !roles.every((r) => known(r, label))) bad.push(cfg.__file.replace(/.*\/out\//, "out/") + ": job " + job.job_name + " (" + roles.join(",") + "): " + m[0]);
+				}
+			}
+		if (bad.length || !n) { console.log(bad.length ? bad.join("\n") : "no __meta_ labels found"); process.exit(1); }' \
+		"$FACTS/prometheus-$pinned-kubernetes-sd-meta-labels.txt" "$(docs "${proms[@]}")"
+fi
+
 finish
