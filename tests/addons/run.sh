@@ -201,11 +201,12 @@ has "homelab: gatewayAPI" "$V" '^gatewayAPI:$'
 hasnt "homelab: no ingressController" "$V" '^ingressController:'
 has "homelab: hubble relay" "$H/cluster/network/cilium-values.yaml" '^  relay:$'
 has "homelab: IP pool from lb_pool" "$H/cluster/network/resources/lb-ippool.yaml" 'cidr: "?192\.168\.1\.193/27"?$'
-check "homelab: one L2 policy per node, each selecting its node" node -e '
+check "homelab: one L2 policy per worker, each selecting its node, none a control-plane node" node -e '
 	const YAML = require(process.argv[1]); const fs = require("fs");
 	const docs = YAML.parseAllDocuments(fs.readFileSync(process.argv[2], "utf8")).map((d) => d.toJS()).filter(Boolean);
 	const names = docs.map((d) => d.spec.nodeSelector.matchLabels["kubernetes.io/hostname"]);
-	if (JSON.stringify(names) !== JSON.stringify(["k8s-control-1", "k8s-node-1"])) { console.log(names); process.exit(1); }
+	if (JSON.stringify(names) !== JSON.stringify(["k8s-node-1"])) { console.log(names); process.exit(1); }
+	if (!docs.every((d) => d.spec.nodeSelector.matchExpressions.some((e) => e.key === "node-role.kubernetes.io/control-plane" && e.operator === "DoesNotExist"))) process.exit(1);
 	if (!docs.every((d) => d.spec.interfaces.length && d.spec.loadBalancerIPs)) process.exit(1);' \
 	"$TOP/tests/node_modules/yaml" "$H/cluster/network/resources/l2-announcements.yaml"
 has "homelab: Hubble UI route at hubble.<domain>" "$H/cluster/network/resources/hubble-route.yaml" 'hubble\.k8s\.local'
@@ -318,7 +319,7 @@ hasnt "ha: no WireGuard with encryption none" "$X/cluster/network/cilium-values.
 hasnt "ha: no devices with regular-expression interfaces" "$X/cluster/network/cilium-values.yaml" '^devices:'
 has "ha: explicit L2 interfaces" "$X/cluster/network/resources/l2-announcements.yaml" '"\^ens18\$"|\^ens18\$'
 n=$(grep -c '^kind: CiliumL2AnnouncementPolicy' "$X/cluster/network/resources/l2-announcements.yaml")
-if [ "$n" = 7 ]; then pass "ha: 7 L2 policies for 7 nodes"; else fail "ha: L2 policies" "$n"; fi
+if [ "$n" = 4 ]; then pass "ha: 4 L2 policies for 4 workers (none for the 3 control nodes)"; else fail "ha: L2 policies" "$n"; fi
 absent "ha: no Gateway API CRDs" cluster/network/gateway-api
 has "ha: Hubble UI Ingress" "$X/cluster/network/resources/hubble-ingress.yaml" 'hubble\.k8s\.local'
 has "ha: 2 provisioners with 4 workers" "$X/cluster/storage/ceph-csi-values.yaml" '^  replicaCount: 2$'

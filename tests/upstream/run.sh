@@ -82,4 +82,32 @@ else
 		"$FACTS/prometheus-$pinned-kubernetes-sd-meta-labels.txt" "$(docs "${proms[@]}")"
 fi
 
+# ---- 6. L2 announcements only from nodes whose firewall opens 80 and 443
+# (a node holding the lease for a Gateway/Ingress address gets its traffic,
+# cilium/cilium#26366), and never from a control-plane node (kubeadm's label
+# node-role.kubernetes.io/control-plane).
+for l2 in "$OUT"/*/cluster/network/resources/l2-announcements.yaml; do
+	[ -f "$l2" ] || continue
+	c=$(basename "$(dirname "$(dirname "$(dirname "$(dirname "$l2")")")")")
+	check "$c: L2 policies exclude control-plane nodes and select only nodes whose firewall opens 80/443" node -e '
+		const fs = require("fs"); const dir = process.argv[2];
+		const model = JSON.parse(fs.readFileSync(dir + "/model.json", "utf8"));
+		const pols = JSON.parse(process.argv[1]).filter((d) => d.kind === "CiliumL2AnnouncementPolicy");
+		const bad = [];
+		for (const p of pols) {
+			const sel = p.spec.nodeSelector || {};
+			const ex = (sel.matchExpressions || []).some((e) => e.key === "node-role.kubernetes.io/control-plane" && e.operator === "DoesNotExist");
+			if (!ex) bad.push(p.metadata.name + ": nodeSelector does not exclude node-role.kubernetes.io/control-plane");
+			const host = (sel.matchLabels || {})["kubernetes.io/hostname"];
+			const nodes = host ? model.nodes.filter((n) => n.name === host) : model.nodes.filter((n) => n.role !== "control");
+			for (const n of nodes) {
+				if (n.role === "control") bad.push(p.metadata.name + ": selects control node " + n.name);
+				const fw = fs.readFileSync(dir + "/nodes/" + n.name + "/steps/os.firewall.sh", "utf8");
+				for (const port of ["80/tcp", "443/tcp"]) if (!new RegExp("^\\s*" + port + "\\b", "m").test(fw)) bad.push(p.metadata.name + ": " + n.name + "'"'"'s firewall has no " + port);
+			}
+		}
+		if (!pols.length && model.workers.length) bad.push("no policies");
+		if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$(docs "$l2")" "$OUT/$c"
+done
+
 finish
