@@ -110,4 +110,18 @@ for l2 in "$OUT"/*/cluster/network/resources/l2-announcements.yaml; do
 		if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$(docs "$l2")" "$OUT/$c"
 done
 
+# ---- 7. The cluster steps that schedule pods on workers (the Ceph CSI
+# provisioner and node plugin, ArgoCD) wait for every kubernetes.join
+# explicitly, not through Cilium's helm --wait happening to block.
+for plan in "$OUT"/*/plan.json; do
+	c=$(basename "$(dirname "$plan")")
+	check "$c: storage.ceph and gitops.argocd run after every kubernetes.join" node -e '
+		const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+		const joins = p.steps.filter((s) => s.name === "kubernetes.join").map((s) => s.id);
+		const bad = [];
+		for (const s of p.steps.filter((s) => s.name === "storage.ceph" || s.name === "gitops.argocd"))
+			for (const j of joins) if (!s.after.includes(j)) bad.push(s.id + " does not wait for " + j);
+		if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$plan"
+done
+
 finish
