@@ -124,4 +124,33 @@ for plan in "$OUT"/*/plan.json; do
 		if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$plan"
 done
 
+# ---- 2. A file an init container writes into a volume the main container
+# reads: with umask 077 (render-config.sh: the config holds the access token)
+# only the same uid can read it, so the writer runs as the reader's uid. The
+# images' default users are in facts/image-users.txt with their Dockerfiles.
+mapfile -t bridges < <(grep -rl 'matrix-alertmanager-receiver:' "$OUT" --include='*.yaml' | sort)
+if [ ${#bridges[@]} -eq 0 ]; then
+	fail "bridge: deployment found under out/"
+else
+	check "bridge: the init container writing config.yaml runs as the receiver's uid (65532)" node -e '
+		const fs = require("fs");
+		const users = fs.readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" "));
+		const imageUid = (img) => { const i = img.lastIndexOf(":"); const u = users.find(([n, t]) => n === img.slice(0, i) && t === img.slice(i + 1)); return u ? Number(u[2]) : undefined; };
+		const bad = []; let n = 0;
+		for (const d of JSON.parse(process.argv[2])) {
+			const spec = d.spec && d.spec.template && d.spec.template.spec; if (!spec) continue;
+			const uid = (c) => ((c.securityContext || {}).runAsUser ?? (spec.securityContext || {}).runAsUser ?? imageUid(c.image));
+			for (const c of spec.containers.filter((c) => /matrix-alertmanager-receiver:/.test(c.image))) {
+				const reads = new Set((c.volumeMounts || []).map((m) => m.name));
+				for (const i of spec.initContainers || []) {
+					if (!(i.volumeMounts || []).some((m) => reads.has(m.name) && !m.readOnly)) continue;
+					n++;
+					if (uid(i) === undefined || uid(i) !== uid(c)) bad.push(d.__file.replace(/.*\/out\//, "out/") + ": init " + i.name + " runs as " + uid(i) + ", " + c.name + " as " + uid(c));
+				}
+			}
+		}
+		if (bad.length || !n) { console.log(bad.length ? bad.join("\n") : "no writer found"); process.exit(1); }' \
+		"$FACTS/image-users.txt" "$(docs "${bridges[@]}")"
+fi
+
 finish
