@@ -271,7 +271,9 @@ check "homelab: monitoring tree: components, waves, hooks" node -e '
 	const order = [get("StatefulSet","matrix"), get("StatefulSet","alertmanager"), get("Job","matrix-bootstrap"), get("Application","alertmanager-matrix-bridge")].map(wave);
 	if (JSON.stringify(order) !== "[1,2,3,4]") { console.log("waves", order); process.exit(1); }
 	const d = get("DaemonSet","dcgm-exporter").spec.template.spec;
-	if (d.runtimeClassName !== "nvidia" || d.nodeSelector.compute !== "cuda" || d.containers[0].resources.limits["nvidia.com/gpu"] != 1) process.exit(1);
+	const dr = d.containers[0].resources || {}, denv = d.containers[0].env;
+	if (d.runtimeClassName !== "nvidia" || d.nodeSelector.compute !== "cuda" || JSON.stringify(dr).includes("nvidia.com/gpu") ||
+		!denv.some((e) => e.name === "NODE_NAME" && e.valueFrom.fieldRef.fieldPath === "spec.nodeName")) { console.log("dcgm-exporter"); process.exit(1); }
 	if (docs.some((x) => x.kind === "Pod" || (x.spec && x.spec.template && (x.spec.template.metadata || {}).annotations && x.spec.template.metadata.annotations["prometheus.io/scrape"]))) { console.log("pod scrape annotations"); process.exit(1); }
 	const pvc = get("StatefulSet","matrix").spec.volumeClaimTemplates[0].spec.storageClassName;
 	if (pvc !== "cephfs") { console.log("matrix storage", pvc); process.exit(1); }

@@ -153,4 +153,29 @@ else
 		"$FACTS/image-users.txt" "$(docs "${bridges[@]}")"
 fi
 
+# ---- 4. DCGM exporter as upstream's DaemonSet (NVIDIA/dcgm-exporter
+# 3.3.5-3.4.1 dcgm-exporter.yaml, deployment/templates/daemonset.yaml): no
+# nvidia.com/gpu request (the GPUs come from the nvidia runtime class and
+# NVIDIA_VISIBLE_DEVICES), and NODE_NAME from spec.nodeName, which
+# GetHostname (pkg/dcgmexporter/gpu_collector.go) uses as the Hostname label.
+mapfile -t dcgm < <(find "$OUT" -path '*/dcgm-exporter/daemonset.yaml' | sort)
+if [ ${#dcgm[@]} -eq 0 ]; then
+	fail "dcgm-exporter: DaemonSet found under out/"
+else
+	check "dcgm-exporter: no nvidia.com/gpu request; runtimeClass nvidia; NODE_NAME from spec.nodeName" node -e '
+		const bad = [];
+		for (const d of JSON.parse(process.argv[1]).filter((d) => d.kind === "DaemonSet")) {
+			const s = d.spec.template.spec, f = d.__file.replace(/.*\/out\//, "out/");
+			for (const c of s.containers) {
+				if (JSON.stringify(c.resources || {}).includes("nvidia.com/gpu")) bad.push(f + ": " + c.name + " requests nvidia.com/gpu");
+				const env = c.env || [];
+				if (!env.some((e) => e.name === "NODE_NAME" && e.valueFrom && e.valueFrom.fieldRef && e.valueFrom.fieldRef.fieldPath === "spec.nodeName")) bad.push(f + ": " + c.name + " has no NODE_NAME from spec.nodeName");
+				const vis = env.find((e) => e.name === "NVIDIA_VISIBLE_DEVICES");
+				if (vis && vis.value !== "all") bad.push(f + ": NVIDIA_VISIBLE_DEVICES=" + vis.value);
+			}
+			if (s.runtimeClassName !== "nvidia") bad.push(f + ": runtimeClassName " + s.runtimeClassName);
+		}
+		if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$(docs "${dcgm[@]}")"
+fi
+
 finish
