@@ -288,6 +288,8 @@ make_fake_iso() {
 	head -c 4096 /dev/urandom >"$src/boot/grub/i386-pc/eltorito.img"
 	echo kernel >"$src/casper/vmlinuz"
 	echo initrd >"$src/casper/initrd"
+	# The real live-server ISO has this loop (ubuntu -> .).
+	ln -s . "$src/ubuntu"
 	(cd "$src" && find . -type f -exec md5sum {} + >md5sum.txt)
 	head -c 512 /dev/zero >"$w/mbr.img"
 	head -c 1048576 /dev/zero >"$w/efi.img"
@@ -335,6 +337,10 @@ iso_test() {
 			[ "$(grep -m1 "^menuentry" "$f")" = "menuentry \"Install Ubuntu Server (clusterc autoinstall)\" {" ] &&
 			grep -q "linux	/casper/vmlinuz autoinstall ---" "$f" && grep -qx "set timeout=1" "$f" || exit 1
 		done' _ "$w/grub.cfg" "$w/loopback.cfg"
+	# Issue 10, defect 9: the rebuild must not follow symlinks (mkisofs -f): the ISO's
+	# ubuntu -> . stays a symlink instead of becoming a copy of the tree.
+	check "iso: remastered ISO keeps the ubuntu -> . symlink (no -f)" bash -c '
+		xorriso -indev "$1" -lsdl /ubuntu 2>/dev/null | grep -q "^l.* -> '"'"'\.'"'"'$"' _ "$out"
 	check "iso: md5sum.txt no longer lists the edited files" bash -c '! grep -q "grub.cfg\|loopback.cfg" "$1"' _ "$w/md5sum.txt"
 	check "iso: cidata ISOs labelled cidata with user-data and meta-data" bash -c '
 		for n in k8s-control-1 k8s-node-1; do
@@ -359,6 +365,18 @@ iso_test() {
 	(cd "$b" && HOME=$home bash local/steps/infra.installer.sh </dev/null >"$w/run3.log" 2>&1)
 	check "iso: an edited seed rebuilds only its cidata ISO" bash -c '
 		[ "$(grep -c "changed:" "$1")" = 1 ] && grep -q "changed: built clusterc-homelab-k8s-node-1-cidata.iso" "$1"' _ "$w/run3.log"
+	# xorriso's warnings and errors reach the step's log (not /dev/null): a file that
+	# is no ISO at all (its sha256 matching, so it gets as far as the remaster).
+	head -c 200000 /dev/urandom >"$w/junk.iso"
+	jq --arg u "file://$w/junk.iso" --arg s "$(sha256sum "$w/junk.iso" | cut -d' ' -f1)" \
+		'.images[0].iso = $u | .images[0].iso_file = "junk-live-server-amd64.iso" | .images[0].sha256 = $s' \
+		"$FIX/homelab.model.json" >"$w/junk.json"
+	if render_bundle "$w/junk.json" "$w/junkb" 2>/dev/null &&
+		! (cd "$w/junkb" && HOME=$w/home2 bash local/steps/infra.installer.sh </dev/null >"$w/run5.log" 2>&1); then
+		check "iso: xorriso's messages are in the log of a failed remaster" grep -q 'WARNING : No ISO 9660 image' "$w/run5.log"
+	else
+		fail "iso: a remaster of a file that is no ISO fails" "$(cat "$w/run5.log" 2>/dev/null)"
+	fi
 	# A download that does not match its sha256 is removed and the step fails.
 	jq '.images[0].sha256 = ("0" * 64)' "$m" >"$w/bad.json"
 	render_one "$w/bad.json" templates/iso/installer.sh "$b/local/steps/infra.installer.sh"
