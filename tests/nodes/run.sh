@@ -66,6 +66,7 @@ render_bundle() {
 		fi
 		if [ "$gpu" = true ]; then
 			render_one "$m" templates/node/gpu-driver.sh "$s/gpu.driver.sh" "$i" || return 1
+			render_one "$m" templates/node/gpu-verify.sh "$s/gpu.verify.sh" "$i" || return 1
 			render_one "$m" templates/node/gpu-runtime.sh "$s/gpu.runtime.sh" "$i" || return 1
 			render_one "$m" templates/node/crio-nvidia.toml "$d/nodes/$name/gpu/99-nvidia.conf" "$i" || return 1
 			render_one "$m" templates/node/nvidia-container-runtime.toml \
@@ -609,7 +610,7 @@ EOF
 		printf 'join_cert_key=%s\n' "$(printf '' | base64 -w0)"
 	} >"$TMP/join-input"
 	local cp_steps=(os.base os.network os.packages os.firewall os.ceph kubernetes.init kubernetes.credentials kubernetes.kubeconfig)
-	local w_steps=(os.base os.network os.packages os.firewall os.ceph gpu.driver gpu.runtime kubernetes.join)
+	local w_steps=(os.base os.network os.packages os.firewall os.ceph gpu.driver gpu.verify gpu.runtime kubernetes.join)
 	local t0 t1
 	t0=$(date +%s%N)
 	lab_run "$cp" "$d" "$TMP/no-input" 1 "${cp_steps[@]}"
@@ -651,6 +652,23 @@ EOF
 	check "lab: the second-newest server driver was installed (mixed.out -> 535-server)" \
 		grep -q '^nvidia-driver-535-server ' "$wu/var/lib/clusterc-lab/dpkg/installed"
 	check "lab: gpu.driver asked for a reboot on run 1" grep -qx '::clusterc::reboot' "$TMP/lab-$w-run1.log"
+	# Issue 10, defect 8: what ubuntu-drivers names, not the bare metapackage (DKMS).
+	check "lab: gpu.driver installed the prebuilt modules ubuntu-drivers names, and nvidia-utils" bash -c '
+		for p in linux-modules-nvidia-535-server-generic-hwe-24.04 nvidia-driver-535-server nvidia-utils-535-server; do
+			grep -q "^$p " "$1" || exit 1
+		done
+		! grep -q "^nvidia-dkms-" "$1"' _ "$wu/var/lib/clusterc-lab/dpkg/installed"
+	check "lab: the modules and the driver went in one apt transaction" grep -q \
+		'apt-get install .*linux-modules-nvidia-535-server-generic-hwe-24.04 nvidia-driver-535-server nvidia-utils-535-server' \
+		"$wu/var/log/clusterc-shims.log"
+	check "lab: gpu.verify passed after gpu.driver" bash -c 'awk "/^== gpu.verify/ { f = 1; next } f && /^rc=/ { print; exit }" "$1" | grep -qx rc=0' _ "$TMP/lab-$w-run1.log"
+	# gpu.verify on a host whose driver does not answer (the control node, no driver):
+	# the step fails and says why.
+	if lab_ssh "$cp" "cd /root/bundle && bash nodes/$w/steps/gpu.verify.sh" </dev/null >"$TMP/lab-verify-fail.log" 2>&1; then
+		fail "lab: gpu.verify fails where nvidia-smi fails" "$(cat "$TMP/lab-verify-fail.log")"
+	else
+		check "lab: gpu.verify fails where nvidia-smi fails, with the reason" grep -q 'does not work' "$TMP/lab-verify-fail.log"
+	fi
 	check "lab: packages held" bash -c 'for p in cri-o kubelet kubeadm kubectl; do grep -qx $p "$1/var/lib/clusterc-lab/dpkg/held" || exit 1; done' _ "$wu"
 	check "lab: ufw rules (SSH first) and enabled" bash -c 'head -n 1 "$1/var/lib/clusterc-lab/ufw/rules" | grep -qx "allow 22/tcp" &&
 		grep -qx "allow 8472/udp" "$1/var/lib/clusterc-lab/ufw/rules" && test -f "$1/var/lib/clusterc-lab/ufw/enabled"' _ "$wu"
@@ -905,12 +923,12 @@ EOF
 			for h in "$cp" "$w"; do lab_snapshot "$lab/$h/upper" | grep -v ' ./var/lib/clusterc/' >"$TMP/apply-$h-snap1"; done
 		fi
 	done
-	check "apply: run 1 from scratch: every node step ok" grep -q '^apply: 16 ok, 0 skipped, 0 failed, 0 blocked' "$TMP/apply1.log"
+	check "apply: run 1 from scratch: every node step ok" grep -q '^apply: 17 ok, 0 skipped, 0 failed, 0 blocked' "$TMP/apply1.log"
 	check "apply: run 1: the GPU worker rebooted after gpu.driver and came back" bash -c \
 		'grep -q "^reboot  k8s-node-1 (after gpu.driver@k8s-node-1)" "$1" && grep -q "^back    k8s-node-1" "$1"' _ "$TMP/apply1.log"
 	check "apply: run 1: ~/.kube/homelab.conf written, 0600" bash -c '[ "$(stat -c %a "$1")" = 600 ]' _ "$home/.kube/homelab.conf"
-	check "apply: run 2 skips every step" grep -q '^apply: 0 ok, 16 skipped, 0 failed' "$TMP/apply2.log"
-	check "apply: run 3 (--force) runs every step" grep -q '^apply: 16 ok, 0 skipped, 0 failed' "$TMP/apply3.log"
+	check "apply: run 2 skips every step" grep -q '^apply: 0 ok, 17 skipped, 0 failed' "$TMP/apply2.log"
+	check "apply: run 3 (--force) runs every step" grep -q '^apply: 17 ok, 0 skipped, 0 failed' "$TMP/apply3.log"
 	check "apply: run 3: no step changed anything" bash -c '! grep -rl "changed:" "$1"' _ "$TMP/apply-art3"
 	for h in "$cp" "$w"; do
 		lab_snapshot "$lab/$h/upper" | grep -v ' ./var/lib/clusterc/' >"$TMP/apply-$h-snap3"
