@@ -486,34 +486,29 @@ else
 	fail "homelab: network.cilium runs" "$out"
 fi
 
-# The monitoring-init-secrets Job's script: random values through files,
-# never argv; an existing Secret is left alone.
-IS=$TMP/initsec
-mkdir -p "$IS/bin"
-cat >"$IS/bin/kubectl" <<'ISEOF'
-#!/usr/bin/env bash
-printf '%s\n' "$*" >>"$IS_DIR/log"
-case "$1 $2" in
-"get secret") [ -e "$IS_DIR/have-$3" ] ;;
-"create secret")
-	for a in "$@"; do
-		case $a in --from-file=*) f=${a#--from-file=}; printf '%s=%s\n' "$(basename "$f")" "$(cat "$f")" >>"$IS_DIR/created-$4" ;; esac
-	done ;;
-esac
-ISEOF
-chmod +x "$IS/bin/kubectl"
-touch "$IS/have-grafana-admin"
-if out=$(IS_DIR=$IS SECRETS='grafana-admin matrix-db' PATH="$IS/bin:$PATH" sh "$TMP/homelab/apps/monitoring/secrets/init-secrets.sh" 2>&1); then
-	if [ ! -e "$IS/created-grafana-admin" ] && grep -Eq '^postgres-password=[0-9a-f]{64}$' "$IS/created-matrix-db" &&
-		grep -Eq '^registration-shared-secret=[0-9a-f]{64}$' "$IS/created-matrix-db" &&
-		! grep -Eq '[0-9a-f]{64}' "$IS/log"; then
-		pass "init-secrets: creates only the missing Secret, random values through files, none in argv"
+# The monitoring-init-secrets Job's script, against the loopback mock of the
+# Kubernetes Secret API (started below): random values, sent from files, never
+# argv; an existing Secret is left alone.
+init_secrets_test() {
+	local out
+	curl -fsS -X POST -H 'Authorization: Bearer sa-token' -H 'Content-Type: application/json' \
+		--data-binary '{"metadata": {"name": "grafana-admin"}, "stringData": {"admin-user": "keep", "admin-password": "keep-me"}}' \
+		"http://127.0.0.1:$PORT/api/v1/namespaces/monitoring/secrets" >/dev/null
+	if out=$(env SECRETS='grafana-admin matrix-db' KUBE_API="http://127.0.0.1:$PORT" SA_DIR="$SAD" \
+		sh "$TMP/homelab/apps/monitoring/secrets/init-secrets.sh" 2>&1); then
+		check "init-secrets: creates only the missing Secret, 64-hex random values, through the API (no kubectl)" node -e '
+			const s = JSON.parse(process.argv[1]).secrets; const b = (x) => Buffer.from(x || "", "base64").toString();
+			const g = s["grafana-admin"], m = s["matrix-db"] || {};
+			const ok = b(g["admin-password"]) === "keep-me" && /^[0-9a-f]{64}$/.test(b(m["postgres-password"])) &&
+				/^[0-9a-f]{64}$/.test(b(m["registration-shared-secret"])) && b(m["postgres-password"]) !== b(m["registration-shared-secret"]);
+			process.exit(ok ? 0 : 1);' "$(mock_state)"
+		hasnt "init-secrets: prints no value" <(printf '%s' "$out") '[0-9a-f]{64}'
+		hasnt "init-secrets: no kubectl" "$TMP/homelab/apps/monitoring/secrets/init-secrets.sh" '^[^#]*kubectl '
+		has "init-secrets: values sent from a file" "$TMP/homelab/apps/monitoring/secrets/init-secrets.sh" '--data-binary "@\$3"'
 	else
-		fail "init-secrets: Secrets" "$(cat "$IS"/created-* "$IS/log" 2>/dev/null)"
+		fail "init-secrets: runs" "$out"
 	fi
-else
-	fail "init-secrets: runs" "$out"
-fi
+}
 
 # ---- the matrix-bootstrap Job's script against a loopback mock of Synapse's
 # registration and client APIs and of the Kubernetes Secret API.
@@ -534,6 +529,7 @@ bootstrap() {
 		BRIDGE_WEBHOOK_URL=http://alertmanager-matrix.monitoring.svc:3000/alerts/default sh "$MB"
 }
 mock_state() { curl -fsS "http://127.0.0.1:$PORT/test/state"; }
+[ -n "$PORT" ] && init_secrets_test
 if [ -n "$PORT" ] && out=$(bootstrap 2>&1); then
 	pass "matrix-bootstrap: first run"
 	check "matrix-bootstrap: bot registered (HMAC accepted), room #alerts made, matrix-bot Secret written" node -e '

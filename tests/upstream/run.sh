@@ -178,4 +178,37 @@ else
 		if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$(docs "${dcgm[@]}")"
 fi
 
+# ---- 1 (and 11). Every pod script runs in an image that exists at its tag and
+# has the tools the script calls, so nothing is installed at run time (no
+# apk add) and no removed tag stalls the sync (bitnami/kubectl:1.34).
+mapfile -t appyaml < <(find "$OUT" -path '*/apps/*' -name '*.yaml' | sort)
+if [ ${#appyaml[@]} -gt 0 ]; then
+	check "pod scripts: each runs in an image listed in facts/image-tools.txt that has every tool it calls" node -e '
+		const fs = require("fs"), path = require("path");
+		const facts = fs.readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" "));
+		const bad = []; let n = 0;
+		for (const d of JSON.parse(process.argv[2])) {
+			const spec = d.spec && d.spec.template && d.spec.template.spec; if (!spec) continue;
+			for (const c of [...(spec.initContainers || []), ...spec.containers]) {
+				const cmd = c.command || [];
+				const script = cmd.find((a) => /^\/(scripts|templates)\/.*\.(sh|py)$/.test(a)); if (!script) continue;
+				// the script file sits beside the manifest (configMapGenerator files)
+				const file = path.join(path.dirname(d.__file), path.basename(script));
+				if (!fs.existsSync(file)) { bad.push(d.__file + ": " + script + " not found beside it"); continue; }
+				n++;
+				const text = fs.readFileSync(file, "utf8").split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+				const fact = facts.find(([img]) => img === c.image);
+				const where = d.__file.replace(/.*\/out\//, "out/") + ": " + c.name + " (" + c.image + ")";
+				if (!fact) { bad.push(where + ": image not in facts/image-tools.txt"); continue; }
+				const tools = fact[1].split(",");
+				const interp = cmd[0].split("/").pop();
+				if (!tools.includes(interp)) bad.push(where + ": no " + interp);
+				for (const t of ["kubectl", "curl", "jq", "openssl", "python3", "apk", "apt-get"])
+					if (new RegExp("(^|[\\s|;&(`$])" + t + "(\\s|$)", "m").test(text) && !tools.includes(t)) bad.push(where + ": " + path.basename(script) + " calls " + t + ", which the image lacks");
+			}
+		}
+		if (bad.length || !n) { console.log(bad.length ? bad.join("\n") : "no pod scripts found"); process.exit(1); }' \
+		"$FACTS/image-tools.txt" "$(docs "${appyaml[@]}")"
+fi
+
 finish
