@@ -12,6 +12,7 @@
 
 #include "builtin.h"
 #include "http.h"
+#include "sha256.h"
 #include "xalloc.h"
 
 struct pve {
@@ -413,10 +414,46 @@ out:
 	return rc;
 }
 
+/* Content-addressed ISO names (issue 10): Proxmox keeps no checksum of a stored
+ * file, so a name that carries the content hash is how a changed file of the same
+ * size is told apart. ca_name appends to OUT the name NAME (".iso" at its end) with
+ * "-" and the first 16 hex digits of FILE's sha256 before ".iso". */
+static int ca_name(const char *file, const char *name, struct strbuf *out, struct strbuf *err)
+{
+	size_t nl = strlen(name);
+	if (nl < 5 || strcmp(name + nl - 4, ".iso")) {
+		strbuf_addf(err, "content-addressed name: '%s' does not end in .iso\n", name);
+		return 1;
+	}
+	FILE *f = fopen(file, "rb");
+	if (!f) {
+		strbuf_addf(err, "cannot read %s (its sha256 names the ISO): %s\n", file, strerror(errno));
+		return 1;
+	}
+	struct sha256 c;
+	struct strbuf hex = STRBUF_INIT;
+	unsigned char buf[65536];
+	size_t n;
+	sha256_init(&c);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sha256_update(&c, buf, n);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		strbuf_addf(err, "cannot read %s\n", file);
+		return 1;
+	}
+	sha256_final_hex(&c, &hex);
+	strbuf_add(out, name, nl - 4);
+	strbuf_addf(out, "-%.16s.iso", hex.buf);
+	strbuf_release(&hex);
+	return 0;
+}
+
 /* ---- proxmox.vm */
 
 struct vm_spec {
-	const char *name, *storage, *bridge, *iso, *cidata, *machine, *bios, *cpu, *pci, *mapping;
+	const char *name, *storage, *bridge, *iso, *cidata, *cidata_file, *machine, *bios, *cpu, *pci, *mapping;
 	long vmid, cores, memory, disk;
 	int onboot;
 };
@@ -500,6 +537,9 @@ static int vm_parse(const json_t *args, struct vm_spec *v, struct strbuf *err)
 				    "local:iso/NAME-cidata.iso\n");
 			v->cidata = NULL;
 		}
+		/* cidata_file: the local seed ISO; the volid's file name then gets its
+		 * content hash, as proxmox.iso with content_addressed uploads it. */
+		v->cidata_file = builtin_str_arg(vm, "cidata_file");
 	}
 	json_t *ob = json_object_get(vm, "onboot");
 	v->onboot = 1;
@@ -663,6 +703,7 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 	struct pve p;
 	struct vm_spec v;
 	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, form = STRBUF_INIT, st = STRBUF_INIT;
+	struct strbuf cidata = STRBUF_INIT;
 	json_t *list = NULL, *data = NULL;
 	int rc = 1;
 
@@ -742,6 +783,13 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 		goto out;
 	}
 
+	if (v.cidata && v.cidata_file) {
+		const char *slash = strstr(v.cidata, ":iso/") + 5;
+		strbuf_add(&cidata, v.cidata, (size_t)(slash - v.cidata));
+		if (ca_name(v.cidata_file, slash, &cidata, &err))
+			goto out;
+		v.cidata = cidata.buf;
+	}
 	vm_form(&v, &form);
 	strbuf_addf(&path, "/nodes/%s/qemu", p.node);
 	strbuf_addf(log, "creating VM %ld '%s' on node %s: %ld cores, %ld MiB, %s:%ld GiB, bridge %s, "
@@ -785,13 +833,14 @@ out:
 	strbuf_release(&path);
 	strbuf_release(&form);
 	strbuf_release(&st);
+	strbuf_release(&cidata);
 	pve_release(&p);
 	return rc;
 }
 
 /* ---- proxmox.iso */
 
-static int sha256_hex(const char *s)
+static int is_sha256_hex(const char *s)
 {
 	size_t n = 0;
 	for (; s[n]; n++)
@@ -804,10 +853,11 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 		json_t *outputs, struct strbuf *log)
 {
 	struct pve p;
-	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, suffix = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, suffix = STRBUF_INIT, caname = STRBUF_INIT;
 	json_t *list = NULL, *data = NULL;
 	const char *storage = builtin_str_arg(args, "iso_storage"), *file = builtin_str_arg(args, "file");
 	const char *name = builtin_str_arg(args, "name"), *sha = builtin_str_arg(args, "sha256");
+	json_t *ca = json_object_get(args, "content_addressed");
 	int rc = 1, bad = 0;
 	(void)outputs;
 
@@ -826,9 +876,21 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 		bad = 1;
 	}
 	if (json_object_get(args, "sha256") && !json_is_null(json_object_get(args, "sha256")) &&
-	    (!sha || !sha256_hex(sha))) {
+	    (!sha || !is_sha256_hex(sha))) {
 		strbuf_addstr(&err, "args: \"sha256\" must be 64 hex digits\n");
 		bad = 1;
+	}
+	if (ca && !json_is_boolean(ca)) {
+		strbuf_addstr(&err, "args: \"content_addressed\" must be true or false\n");
+		bad = 1;
+	}
+	/* content_addressed: the stored name carries the local file's sha256, so the
+	 * file on the storage is current exactly when that name is there. */
+	if (!bad && json_is_true(ca)) {
+		if (ca_name(file, name, &caname, &err))
+			bad = 1;
+		else
+			name = caname.buf;
 	}
 	bad |= pve_setup(&p, args, values, overrides, &err);
 	if (bad || pve_login(&p, &err))
@@ -910,6 +972,7 @@ out:
 	strbuf_release(&err);
 	strbuf_release(&path);
 	strbuf_release(&suffix);
+	strbuf_release(&caname);
 	pve_release(&p);
 	return rc;
 }
