@@ -211,4 +211,62 @@ if [ ${#appyaml[@]} -gt 0 ]; then
 		"$FACTS/image-tools.txt" "$(docs "${appyaml[@]}")"
 fi
 
+# ---- 11. Smaller defects.
+# node-exporter reports the node, not its pod: hostNetwork and hostPID as the
+# upstream chart (prometheus-community/helm-charts prometheus-node-exporter
+# values.yaml), and every node's firewall lets Prometheus reach 9100.
+for ne in "$OUT"/*/apps/monitoring/node-exporter/daemonset.yaml; do
+	[ -f "$ne" ] || continue
+	c=$(basename "$(dirname "$(dirname "$(dirname "$(dirname "$ne")")")")")
+	check "$c: node-exporter hostNetwork + hostPID; every node's firewall opens 9100/tcp" node -e '
+		const fs = require("fs"); const d = JSON.parse(process.argv[1])[0].spec.template.spec; const bad = [];
+		if (d.hostNetwork !== true) bad.push("no hostNetwork"); if (d.hostPID !== true) bad.push("no hostPID");
+		for (const n of JSON.parse(fs.readFileSync(process.argv[2] + "/model.json", "utf8")).nodes) {
+			const fw = fs.readFileSync(process.argv[2] + "/nodes/" + n.name + "/steps/os.firewall.sh", "utf8");
+			if (!/^\s*9100\/tcp\b/m.test(fw)) bad.push(n.name + ": firewall has no 9100/tcp");
+		}
+		if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$(docs "$ne")" "$OUT/$c"
+done
+# Synapse: federation off on purpose (private server name, no TLS listener),
+# so no 8448 is exposed and Synapse is told so.
+for mx in "$OUT"/*/apps/monitoring/matrix; do
+	[ -d "$mx" ] || continue
+	check "matrix: federation is off consistently (federation_domain_whitelist [], no 8448 port)" bash -c '
+		grep -q "^conf\[\"federation_domain_whitelist\"\] = \[\]$" "$1/configure.py" && ! grep -rEq "(containerPort|port|targetPort): *8448" "$1"/*.yaml' _ "$mx"
+done
+# DCGM metrics: every DCGM_FI_ field a dashboard or rule reads is collected by
+# the pinned exporter's collectors file; panels on profiling fields say that
+# consumer GPUs have none.
+dcgm_ver=$(node -e 'console.log(require(process.argv[1]).dcgm_exporter.replace(/-ubuntu.*$/, ""))' "$TOP/stdlib/versions.json")
+mapfile -t dash < <(find "$OUT" \( -path '*/grafana/dashboards/*.json' -o -name 'alert-rules.yaml' \) | sort)
+if [ ${#dash[@]} -gt 0 ]; then
+	check "dcgm: dashboards and rules read only fields dcgm-exporter $dcgm_ver collects; profiling panels say consumer GPUs lack them" node -e '
+		const fs = require("fs");
+		const have = new Set(fs.readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l && !l.startsWith("#")));
+		const bad = [];
+		for (const f of process.argv.slice(2)) {
+			const text = fs.readFileSync(f, "utf8");
+			for (const m of text.matchAll(/DCGM_FI_[A-Z0-9_]+/g)) if (!have.has(m[0])) bad.push(f.replace(/.*\/out\//, "out/") + ": " + m[0] + " is not collected");
+			if (f.endsWith(".json"))
+				for (const p of JSON.parse(text).panels || [])
+					if (JSON.stringify(p.targets || []).includes("DCGM_FI_PROF_") &&
+						!(p.fieldConfig && p.fieldConfig.defaults && p.fieldConfig.defaults.noValue && /data-center/.test(p.description || "")))
+						bad.push(f.replace(/.*\/out\//, "out/") + ": panel \"" + p.title + "\" reads profiling fields without saying consumer GPUs have none");
+		}
+		if (bad.length) { console.log([...new Set(bad)].join("\n")); process.exit(1); }' \
+		"$FACTS/dcgm-exporter-$dcgm_ver-dcp-metrics-included.txt" "${dash[@]}"
+fi
+# kubeadm certSANs: each name once.
+mapfile -t kinit < <(find "$OUT" -name 'kubeadm-init.yaml' | sort)
+if [ ${#kinit[@]} -gt 0 ]; then
+	check "kubeadm: certSANs list each name once" node -e '
+		const bad = [];
+		for (const d of JSON.parse(process.argv[1]).filter((d) => d.kind === "ClusterConfiguration")) {
+			const sans = (d.apiServer || {}).certSANs || [];
+			const dup = sans.filter((x, i) => sans.indexOf(x) !== i);
+			if (dup.length) bad.push(d.__file.replace(/.*\/out\//, "out/") + ": " + dup.join(", ") + " twice");
+		}
+		if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$(docs "${kinit[@]}")"
+fi
+
 finish
