@@ -4,7 +4,8 @@ set -euo pipefail
 # reboot it asked for, and fails unless nvidia-smi lists a GPU, so that a driver that does
 # not load stops this node here (the container runtime, the join and the device plugin
 # would otherwise come up without a GPU), says why, and is retried by the next apply.
-# Changes nothing.
+# Changes nothing, except that it loads the nvidia module once when nvidia-smi fails (a
+# retry after the cause was fixed, or a module that did not load at boot).
 CC_STEP=gpu.verify
 # ---- clusterc step prelude (stdlib/templates/lib/prelude.sh) --------------------
 # Included by every generated step script right after its first two lines,
@@ -252,6 +253,9 @@ trap cc_finish EXIT
 # ---- end of prelude -----------------------------------------------------------------
 
 gpus=$(nvidia-smi -L 2>&1) || true
+if ! grep -q '^GPU [0-9]' <<<"$gpus" && modprobe nvidia 2>/dev/null; then
+	gpus=$(nvidia-smi -L 2>&1) || true
+fi
 if grep -q '^GPU [0-9]' <<<"$gpus"; then
 	cc_log "nvidia-smi: $(grep -c '^GPU [0-9]' <<<"$gpus") GPU(s): $(grep -m1 '^GPU [0-9]' <<<"$gpus")"
 else
