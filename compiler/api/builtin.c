@@ -34,6 +34,9 @@
  *             "disk_gib": 250, "storage": "local-lvm", "bridge": "vmbr0",
  *             "iso_volid": "local:iso/ubuntu-24.04.3-autoinstall.iso",
  *             "cidata_volid": "local:iso/clusterc-homelab-k8s-node-1-cidata.iso" | null,
+ *             "cidata_file": "infra/media/clusterc-homelab-k8s-node-1-cidata.iso",  optional:
+ *                            the volid's file name gets this file's content hash, as
+ *                            proxmox.iso's content_addressed names it (read only to create)
  *             "machine": null, "bios": null, "cpu": "host",
  *             "gpu": null | { "pci": "0000:01:00" } | { "mapping": "gtx1060" },
  *             "onboot": true } }
@@ -58,7 +61,11 @@
  *                    the runner must set to out/<cluster>/ for builtins as for
  *                    local steps; or absolute. Read only when an upload is needed
  *     "name": "ubuntu-24.04.3-autoinstall.iso",       [A-Za-z0-9_.-]+ ending in .iso
- *     "sha256": "64 hex digits" }                     optional; Proxmox verifies it
+ *     "sha256": "64 hex digits",                      optional; Proxmox verifies it
+ *     "content_addressed": false }   optional; true: the stored name is NAME with "-" and
+ *                    the first 16 hex digits of the file's sha256 before ".iso"
+ *                    (x.iso -> x-0123456789abcdef.iso), so a stored copy is current
+ *                    exactly when that name exists (the cidata seeds use it)
  *   Present when any volid on that storage ends in "iso/<name>": no upload,
  *   unless the local file exists and its size differs from the stored one
  *   (then it is uploaded again; Proxmox replaces the file). Proxmox offers no

@@ -13,7 +13,7 @@
 #include "builtin.h"
 #include "xalloc.h"
 
-static int sha256_hex(const char *s)
+static int is_sha256_hex(const char *s)
 {
 	size_t n = 0;
 	for (; s[n]; n++)
@@ -26,10 +26,11 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 		json_t *outputs, struct strbuf *log)
 {
 	struct pve p;
-	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, suffix = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, suffix = STRBUF_INIT, caname = STRBUF_INIT;
 	json_t *list = NULL, *data = NULL;
 	const char *storage = builtin_str_arg(args, "iso_storage"), *file = builtin_str_arg(args, "file");
 	const char *name = builtin_str_arg(args, "name"), *sha = builtin_str_arg(args, "sha256");
+	json_t *ca = json_object_get(args, "content_addressed");
 	int rc = 1, bad = 0;
 	(void)outputs;
 
@@ -48,9 +49,21 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 		bad = 1;
 	}
 	if (json_object_get(args, "sha256") && !json_is_null(json_object_get(args, "sha256")) &&
-	    (!sha || !sha256_hex(sha))) {
+	    (!sha || !is_sha256_hex(sha))) {
 		strbuf_addstr(&err, "args: \"sha256\" must be 64 hex digits\n");
 		bad = 1;
+	}
+	if (ca && !json_is_boolean(ca)) {
+		strbuf_addstr(&err, "args: \"content_addressed\" must be true or false\n");
+		bad = 1;
+	}
+	/* content_addressed: the stored name carries the local file's sha256, so the
+	 * file on the storage is current exactly when that name is there. */
+	if (!bad && json_is_true(ca)) {
+		if (pve_content_addressed_name(file, name, &caname, &err))
+			bad = 1;
+		else
+			name = caname.buf;
 	}
 	bad |= pve_setup(&p, args, values, overrides, &err);
 	if (bad || pve_login(&p, &err))
@@ -132,6 +145,7 @@ out:
 	strbuf_release(&err);
 	strbuf_release(&path);
 	strbuf_release(&suffix);
+	strbuf_release(&caname);
 	pve_release(&p);
 	return rc;
 }

@@ -14,7 +14,7 @@
 #include "xalloc.h"
 
 struct vm_spec {
-	const char *name, *storage, *bridge, *iso, *cidata, *machine, *bios, *cpu, *pci, *mapping;
+	const char *name, *storage, *bridge, *iso, *cidata, *cidata_file, *machine, *bios, *cpu, *pci, *mapping;
 	long vmid, cores, memory, disk;
 	int onboot;
 };
@@ -98,6 +98,9 @@ static int vm_parse(const json_t *args, struct vm_spec *v, struct strbuf *err)
 				    "local:iso/NAME-cidata.iso\n");
 			v->cidata = NULL;
 		}
+		/* cidata_file: the local seed ISO; the volid's file name then gets its
+		 * content hash, as proxmox.iso with content_addressed uploads it. */
+		v->cidata_file = builtin_str_arg(vm, "cidata_file");
 	}
 	json_t *ob = json_object_get(vm, "onboot");
 	v->onboot = 1;
@@ -261,6 +264,7 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 	struct pve p;
 	struct vm_spec v;
 	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, form = STRBUF_INIT, st = STRBUF_INIT;
+	struct strbuf cidata = STRBUF_INIT;
 	json_t *list = NULL, *data = NULL;
 	int rc = 1;
 
@@ -340,6 +344,13 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 		goto out;
 	}
 
+	if (v.cidata && v.cidata_file) {
+		const char *slash = strstr(v.cidata, ":iso/") + 5;
+		strbuf_add(&cidata, v.cidata, (size_t)(slash - v.cidata));
+		if (pve_content_addressed_name(v.cidata_file, slash, &cidata, &err))
+			goto out;
+		v.cidata = cidata.buf;
+	}
 	vm_form(&v, &form);
 	strbuf_addf(&path, "/nodes/%s/qemu", p.node);
 	strbuf_addf(log, "creating VM %ld '%s' on node %s: %ld cores, %ld MiB, %s:%ld GiB, bridge %s, "
@@ -383,6 +394,7 @@ out:
 	strbuf_release(&path);
 	strbuf_release(&form);
 	strbuf_release(&st);
+	strbuf_release(&cidata);
 	pve_release(&p);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "builtin.h"
+#include "sha256.h"
 #include "xalloc.h"
 void pve_init(struct pve *p, struct strbuf *log)
 {
@@ -427,4 +428,37 @@ out:
 	strbuf_release(&node);
 	strbuf_release(&path);
 	return rc;
+}
+
+int pve_content_addressed_name(const char *file, const char *name, struct strbuf *out,
+			       struct strbuf *err)
+{
+	size_t nl = strlen(name);
+	if (nl < 5 || strcmp(name + nl - 4, ".iso")) {
+		strbuf_addf(err, "content-addressed name: '%s' does not end in .iso\n", name);
+		return 1;
+	}
+	FILE *f = fopen(file, "rb");
+	if (!f) {
+		strbuf_addf(err, "cannot read %s (its sha256 names the ISO): %s\n", file, strerror(errno));
+		return 1;
+	}
+	struct sha256 c;
+	struct strbuf hex = STRBUF_INIT;
+	unsigned char buf[65536];
+	size_t n;
+	sha256_init(&c);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sha256_update(&c, buf, n);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		strbuf_addf(err, "cannot read %s\n", file);
+		return 1;
+	}
+	sha256_final_hex(&c, &hex);
+	strbuf_add(out, name, nl - 4);
+	strbuf_addf(out, "-%.16s.iso", hex.buf);
+	strbuf_release(&hex);
+	return 0;
 }

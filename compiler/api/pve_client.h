@@ -48,6 +48,12 @@ int pve_task_wait(struct pve *p, const char *upid, const char *what, long limit_
 		  struct strbuf *err);
 /* A name that is safe inside a URL path and a Proxmox property string. */
 int pve_plain_id(const char *s);
+/* Content-addressed ISO names: Proxmox keeps no checksum of a stored file, so
+ * a name that carries the content hash is how a changed file of the same size
+ * is told apart. Appends NAME (ending in .iso) with "-" and the first 16 hex
+ * digits of FILE's sha256 before ".iso"; 0, or 1 with err set. */
+int pve_content_addressed_name(const char *file, const char *name, struct strbuf *out,
+			       struct strbuf *err);
 double pve_now_s(void);  /* monotonic seconds */
 void pve_sleep_ms(long ms);
 

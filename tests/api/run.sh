@@ -344,6 +344,36 @@ mock '{faults: [{method: "POST", path: "/upload$", mode: "502", times: 1}]}'
 run proxmox.iso "$(iso_args "$AUTH_TOK" "$TMP/out/auto.iso")"
 expect "iso: upload retried after a 502 (absolute path)" eq "$RC/$(requests POST /upload)" 0/2
 
+# Issue 10, defect 10: a cidata seed is judged by its content, not its size.
+# content_addressed stores it as NAME-<16 hex of its sha256>.iso; proxmox.vm's
+# cidata_file names the same volume.
+ca_args() {
+	cat <<EOF
+{"proxmox": "pve", "endpoint": "http://127.0.0.1:1", "node": "pve", "auth": $1, $FAST,
+ "iso_storage": "local", "file": "seed.iso", "name": "clusterc-lab-n1-cidata.iso", "content_addressed": true}
+EOF
+}
+printf 'user-data: A\n' >"$TMP/out/seed.iso"
+SEED1=$(sha256sum "$TMP/out/seed.iso" | cut -c1-16)
+mock '{isos: [{volid: "local:iso/clusterc-lab-n1-cidata.iso", size: 13}]}'
+run proxmox.iso "$(ca_args "$AUTH_TOK")"
+expect "iso: content_addressed: uploaded under the name with its content hash" \
+	eq "$RC/$(requests POST /upload)/$(mock_state | jq -r '.uploads[0].filename')" "0/1/clusterc-lab-n1-cidata-$SEED1.iso"
+: >"$TMP/requests.log"
+run proxmox.iso "$(ca_args "$AUTH_TOK")"
+expect "iso: content_addressed: the same content is not uploaded again" eq "$RC/$(requests POST /upload)" 0/0
+printf 'user-data: B\n' >"$TMP/out/seed.iso"
+SEED2=$(sha256sum "$TMP/out/seed.iso" | cut -c1-16)
+: >"$TMP/requests.log"
+run proxmox.iso "$(ca_args "$AUTH_TOK")"
+expect "iso: content_addressed: an edited seed of the same size is uploaded, under its new name" \
+	eq "$RC/$(requests POST /upload)/$(mock_state | jq -r '.uploads[-1].filename')" "0/1/clusterc-lab-n1-cidata-$SEED2.iso"
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_TOK" '"cidata_volid": "local:iso/clusterc-lab-n1-cidata.iso", "cidata_file": "seed.iso"')"
+expect "vm: cidata_file: ide3 is the content-addressed seed" eq "$RC $(created ide3)" "0 local:iso/clusterc-lab-n1-cidata-$SEED2.iso,media=cdrom"
+run proxmox.iso "$(ca_args "$AUTH_TOK" | jq '.file = "no-such-seed.iso"')"
+expect "iso: content_addressed: a missing seed is a clear failure" bash -c "[ $RC -eq 1 ] && grep -q 'cannot read no-such-seed.iso' '$LOG'"
+
 # ---- gitlab.deploy_key
 OTHER_KEYS='[range(5) | {id: (10 + .), title: "k\(.)", key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther\(.)xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx u@h"}]'
 mock "{gitlab_projects: {\"home/infra/cluster-setup\": $OTHER_KEYS}, gitlab_page_max: 2}"
@@ -568,8 +598,11 @@ if [ -x "$RENDER" ] && [ -f "$FIX" ]; then
 		run proxmox.vm "$(cat "$TMP/contract-vm-$i.json")"
 		expect "contract: proxmox.vm accepts templates/infra/vm.json (node $i)" eq "$RC" 0
 	done
-	expect "contract: a GPU node's params" eq "$(mock_state | jq -r '[.created[] | select(.hostpci0) | .hostpci0, .machine, .bios, (.efidisk0 | split(",")[1]), .ide3] | join(" ")')" \
-		"0000:01:00,pcie=1,x-vga=0 q35 ovmf efitype=4m local:iso/clusterc-homelab-k8s-node-1-cidata.iso,media=cdrom"
+	seed=$(sha256sum "$TMP/out/$(jq -r .vm.cidata_file "$TMP/contract-vm-1.json")" | cut -c1-16)
+	expect "contract: a GPU node's params (cidata by content)" eq "$(mock_state | jq -r '[.created[] | select(.hostpci0) | .hostpci0, .machine, .bios, (.efidisk0 | split(",")[1]), .ide3] | join(" ")')" \
+		"0000:01:00,pcie=1,x-vga=0 q35 ovmf efitype=4m local:iso/clusterc-homelab-k8s-node-1-cidata-$seed.iso,media=cdrom"
+	expect "contract: the cidata seed was uploaded under that name" eq \
+		"$(mock_state | jq -r --arg n "clusterc-homelab-k8s-node-1-cidata-$seed.iso" '[.uploads[] | select(.filename == $n)] | length')" 1
 	run gitlab.deploy_key "$(cat "$TMP/contract-deploy-key.json")"
 	expect "contract: gitlab.deploy_key accepts templates/argocd/deploy-key.json" eq "$RC/$(requests POST deploy_keys)" 0/1
 	cp "$TMP/values.orig.json" "$TMP/values.json"

@@ -66,6 +66,7 @@ render_bundle() {
 		fi
 		if [ "$gpu" = true ]; then
 			render_one "$m" templates/node/gpu-driver.sh "$s/gpu.driver.sh" "$i" || return 1
+			render_one "$m" templates/node/gpu-verify.sh "$s/gpu.verify.sh" "$i" || return 1
 			render_one "$m" templates/node/gpu-runtime.sh "$s/gpu.runtime.sh" "$i" || return 1
 			render_one "$m" templates/node/crio-nvidia.toml "$d/nodes/$name/gpu/99-nvidia.conf" "$i" || return 1
 			render_one "$m" templates/node/nvidia-container-runtime.toml \
@@ -288,6 +289,8 @@ make_fake_iso() {
 	head -c 4096 /dev/urandom >"$src/boot/grub/i386-pc/eltorito.img"
 	echo kernel >"$src/casper/vmlinuz"
 	echo initrd >"$src/casper/initrd"
+	# The real live-server ISO has this loop (ubuntu -> .).
+	ln -s . "$src/ubuntu"
 	(cd "$src" && find . -type f -exec md5sum {} + >md5sum.txt)
 	head -c 512 /dev/zero >"$w/mbr.img"
 	head -c 1048576 /dev/zero >"$w/efi.img"
@@ -335,6 +338,10 @@ iso_test() {
 			[ "$(grep -m1 "^menuentry" "$f")" = "menuentry \"Install Ubuntu Server (clusterc autoinstall)\" {" ] &&
 			grep -q "linux	/casper/vmlinuz autoinstall ---" "$f" && grep -qx "set timeout=1" "$f" || exit 1
 		done' _ "$w/grub.cfg" "$w/loopback.cfg"
+	# Issue 10, defect 9: the rebuild must not follow symlinks (mkisofs -f): the ISO's
+	# ubuntu -> . stays a symlink instead of becoming a copy of the tree.
+	check "iso: remastered ISO keeps the ubuntu -> . symlink (no -f)" bash -c '
+		xorriso -indev "$1" -lsdl /ubuntu 2>/dev/null | grep -q "^l.* -> '"'"'\.'"'"'$"' _ "$out"
 	check "iso: md5sum.txt no longer lists the edited files" bash -c '! grep -q "grub.cfg\|loopback.cfg" "$1"' _ "$w/md5sum.txt"
 	check "iso: cidata ISOs labelled cidata with user-data and meta-data" bash -c '
 		for n in k8s-control-1 k8s-node-1; do
@@ -359,6 +366,18 @@ iso_test() {
 	(cd "$b" && HOME=$home bash local/steps/infra.installer.sh </dev/null >"$w/run3.log" 2>&1)
 	check "iso: an edited seed rebuilds only its cidata ISO" bash -c '
 		[ "$(grep -c "changed:" "$1")" = 1 ] && grep -q "changed: built clusterc-homelab-k8s-node-1-cidata.iso" "$1"' _ "$w/run3.log"
+	# xorriso's warnings and errors reach the step's log (not /dev/null): a file that
+	# is no ISO at all (its sha256 matching, so it gets as far as the remaster).
+	head -c 200000 /dev/urandom >"$w/junk.iso"
+	jq --arg u "file://$w/junk.iso" --arg s "$(sha256sum "$w/junk.iso" | cut -d' ' -f1)" \
+		'.images[0].iso = $u | .images[0].iso_file = "junk-live-server-amd64.iso" | .images[0].sha256 = $s' \
+		"$FIX/homelab.model.json" >"$w/junk.json"
+	if render_bundle "$w/junk.json" "$w/junkb" 2>/dev/null &&
+		! (cd "$w/junkb" && HOME=$w/home2 bash local/steps/infra.installer.sh </dev/null >"$w/run5.log" 2>&1); then
+		check "iso: xorriso's messages are in the log of a failed remaster" grep -q 'WARNING : No ISO 9660 image' "$w/run5.log"
+	else
+		fail "iso: a remaster of a file that is no ISO fails" "$(cat "$w/run5.log" 2>/dev/null)"
+	fi
 	# A download that does not match its sha256 is removed and the step fails.
 	jq '.images[0].sha256 = ("0" * 64)' "$m" >"$w/bad.json"
 	render_one "$w/bad.json" templates/iso/installer.sh "$b/local/steps/infra.installer.sh"
@@ -591,7 +610,7 @@ EOF
 		printf 'join_cert_key=%s\n' "$(printf '' | base64 -w0)"
 	} >"$TMP/join-input"
 	local cp_steps=(os.base os.network os.packages os.firewall os.ceph kubernetes.init kubernetes.credentials kubernetes.kubeconfig)
-	local w_steps=(os.base os.network os.packages os.firewall os.ceph gpu.driver gpu.runtime kubernetes.join)
+	local w_steps=(os.base os.network os.packages os.firewall os.ceph gpu.driver gpu.verify gpu.runtime kubernetes.join)
 	local t0 t1
 	t0=$(date +%s%N)
 	lab_run "$cp" "$d" "$TMP/no-input" 1 "${cp_steps[@]}"
@@ -633,6 +652,16 @@ EOF
 	check "lab: the second-newest server driver was installed (mixed.out -> 535-server)" \
 		grep -q '^nvidia-driver-535-server ' "$wu/var/lib/clusterc-lab/dpkg/installed"
 	check "lab: gpu.driver asked for a reboot on run 1" grep -qx '::clusterc::reboot' "$TMP/lab-$w-run1.log"
+	# Issue 10, defect 8: what ubuntu-drivers names, not the bare metapackage (DKMS).
+	check "lab: gpu.driver installed the prebuilt modules ubuntu-drivers names, and nvidia-utils" bash -c '
+		for p in linux-modules-nvidia-535-server-generic-hwe-24.04 nvidia-driver-535-server nvidia-utils-535-server; do
+			grep -q "^$p " "$1" || exit 1
+		done
+		! grep -q "^nvidia-dkms-" "$1"' _ "$wu/var/lib/clusterc-lab/dpkg/installed"
+	check "lab: the modules and the driver went in one apt transaction" grep -q \
+		'apt-get install .*linux-modules-nvidia-535-server-generic-hwe-24.04 nvidia-driver-535-server nvidia-utils-535-server' \
+		"$wu/var/log/clusterc-shims.log"
+	check "lab: gpu.verify passed after gpu.driver" bash -c 'awk "/^== gpu.verify/ { f = 1; next } f && /^rc=/ { print; exit }" "$1" | grep -qx rc=0' _ "$TMP/lab-$w-run1.log"
 	check "lab: packages held" bash -c 'for p in cri-o kubelet kubeadm kubectl; do grep -qx $p "$1/var/lib/clusterc-lab/dpkg/held" || exit 1; done' _ "$wu"
 	check "lab: ufw rules (SSH first) and enabled" bash -c 'head -n 1 "$1/var/lib/clusterc-lab/ufw/rules" | grep -qx "allow 22/tcp" &&
 		grep -qx "allow 8472/udp" "$1/var/lib/clusterc-lab/ufw/rules" && test -f "$1/var/lib/clusterc-lab/ufw/enabled"' _ "$wu"
@@ -675,6 +704,14 @@ EOF
 		fi
 	done
 	check "lab: no reboot asked on run 2" bash -c '! grep -q "::clusterc::reboot" "$1"' _ "$TMP/lab-$w-run2.log"
+	# gpu.verify on a host whose driver does not answer (the control node, no driver;
+	# after the idempotence checks, since it loads a module there):
+	# the step fails and says why.
+	if lab_ssh "$cp" "cd /root/bundle && bash nodes/$w/steps/gpu.verify.sh" </dev/null >"$TMP/lab-verify-fail.log" 2>&1; then
+		fail "lab: gpu.verify fails where nvidia-smi fails" "$(cat "$TMP/lab-verify-fail.log")"
+	else
+		check "lab: gpu.verify fails where nvidia-smi fails, with the reason" grep -q 'does not work' "$TMP/lab-verify-fail.log"
+	fi
 	[ "$REAL_BUILD" = 1 ] && lab_labels_test "$cp" "$w"
 }
 
@@ -887,12 +924,12 @@ EOF
 			for h in "$cp" "$w"; do lab_snapshot "$lab/$h/upper" | grep -v ' ./var/lib/clusterc/' >"$TMP/apply-$h-snap1"; done
 		fi
 	done
-	check "apply: run 1 from scratch: every node step ok" grep -q '^apply: 16 ok, 0 skipped, 0 failed, 0 blocked' "$TMP/apply1.log"
+	check "apply: run 1 from scratch: every node step ok" grep -q '^apply: 17 ok, 0 skipped, 0 failed, 0 blocked' "$TMP/apply1.log"
 	check "apply: run 1: the GPU worker rebooted after gpu.driver and came back" bash -c \
 		'grep -q "^reboot  k8s-node-1 (after gpu.driver@k8s-node-1)" "$1" && grep -q "^back    k8s-node-1" "$1"' _ "$TMP/apply1.log"
 	check "apply: run 1: ~/.kube/homelab.conf written, 0600" bash -c '[ "$(stat -c %a "$1")" = 600 ]' _ "$home/.kube/homelab.conf"
-	check "apply: run 2 skips every step" grep -q '^apply: 0 ok, 16 skipped, 0 failed' "$TMP/apply2.log"
-	check "apply: run 3 (--force) runs every step" grep -q '^apply: 16 ok, 0 skipped, 0 failed' "$TMP/apply3.log"
+	check "apply: run 2 skips every step" grep -q '^apply: 0 ok, 17 skipped, 0 failed' "$TMP/apply2.log"
+	check "apply: run 3 (--force) runs every step" grep -q '^apply: 17 ok, 0 skipped, 0 failed' "$TMP/apply3.log"
 	check "apply: run 3: no step changed anything" bash -c '! grep -rl "changed:" "$1"' _ "$TMP/apply-art3"
 	for h in "$cp" "$w"; do
 		lab_snapshot "$lab/$h/upper" | grep -v ' ./var/lib/clusterc/' >"$TMP/apply-$h-snap3"

@@ -38,6 +38,9 @@ rules=(
 	4250/tcp        # Cilium mutual authentication
 	8472/udp        # Cilium VXLAN overlay
 	51871/udp       # Cilium WireGuard
+{{#if monitoring and argocd}}
+	9100/tcp        # node-exporter (hostNetwork), scraped by Prometheus
+{{/if}}
 )
 
 added=$(ufw show added 2>/dev/null || true)

@@ -320,6 +320,22 @@ grub_autoinstall() {
 	grep -q '^set timeout=1' "$cfg" || sed -i '1i set timeout=1' "$cfg"
 }
 
+# xorriso_run ARGS...: xorriso with its messages kept in a log. Warnings and errors
+# (xorriso's and libisofs' WARNING/SORRY/FAILURE/FATAL lines) go to stderr; when
+# xorriso fails, its whole log does, and the step fails.
+xorriso_run() {
+	local log rc=0
+	log=$(mktemp)
+	xorriso "$@" >"$log" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		cat "$log" >&2
+		rm -f "$log"
+		cc_die "xorriso failed (exit $rc)"
+	fi
+	grep -E ': (WARNING|SORRY|FAILURE|FATAL|ABORT) :' "$log" >&2 || true
+	rm -f "$log"
+}
+
 # remaster SRC OUT: the installer with autoinstall on the kernel command line.
 remaster() {
 	local src=$1 out=$2 work label report efi_range start end
@@ -327,7 +343,7 @@ remaster() {
 	work=$(mktemp -d "$ISO_DIR/.remaster.XXXXXX")
 	trap 'rm -rf "$work"; cc_finish' EXIT
 	cc_log "remastering $(basename "$src")"
-	xorriso -osirrox on -indev "$src" -extract / "$work/root" >/dev/null 2>&1
+	xorriso_run -osirrox on -indev "$src" -extract / "$work/root"
 	chmod -R u+w "$work/root"
 	grub_autoinstall "$work/root/boot/grub/grub.cfg"
 	grub_autoinstall "$work/root/boot/grub/loopback.cfg"
@@ -346,14 +362,17 @@ remaster() {
 	start=${efi_range#local_fs:} start=${start%%d-*}
 	end=${efi_range##*-} end=${end%d}
 	dd if="$src" of="$work/efi.img" bs=512 skip="$start" count=$((end - start + 1)) status=none
-	xorriso -as mkisofs -r -f -V "${label:-Ubuntu-Server autoinstall}" -o "$out.part" \
+	# No -f (follow symbolic links): the extraction keeps the ISO's symlinks, and the
+	# Ubuntu ISO has `ubuntu -> .`, which -f turns into an endless directory loop.
+	# -r records them as Rock Ridge symlinks, as in the original.
+	xorriso_run -as mkisofs -r -V "${label:-Ubuntu-Server autoinstall}" -o "$out.part" \
 		--grub2-mbr "$work/mbr.img" -partition_offset 16 --mbr-force-bootable \
 		-append_partition 2 28732ac11ff8d211ba4b00a0c93ec93b "$work/efi.img" \
 		-appended_part_as_gpt -iso_mbr_part_type a2a0d0ebe5b9334487c068b6b72699c7 \
 		-c /boot.catalog -b /boot/grub/i386-pc/eltorito.img \
 		-no-emul-boot -boot-load-size 4 -boot-info-table --grub2-boot-info \
 		-eltorito-alt-boot -e '--interval:appended_partition_2:::' -no-emul-boot \
-		"$work/root" >/dev/null 2>&1
+		"$work/root"
 	mv -f "$out.part" "$out"
 	rm -rf "$work"
 	trap cc_finish EXIT
@@ -378,8 +397,8 @@ cidata() {
 	if [ -f "$out" ] && [ "$(cat "$out.sha256" 2>/dev/null || true)" = "$sum" ]; then
 		return 0
 	fi
-	xorriso -as mkisofs -quiet -V cidata -J -r -o "$out.part" \
-		-graft-points "user-data=$dir/user-data" "meta-data=$dir/meta-data" >/dev/null 2>&1
+	xorriso_run -as mkisofs -V cidata -J -r -o "$out.part" \
+		-graft-points "user-data=$dir/user-data" "meta-data=$dir/meta-data"
 	mv -f "$out.part" "$out"
 	printf '%s\n' "$sum" >"$out.sha256"
 	cc_changed "built $(basename "$out")"

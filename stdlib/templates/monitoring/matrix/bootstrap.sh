@@ -3,10 +3,20 @@
 # Environment: MATRIX_URL, MATRIX_SERVER_NAME, MATRIX_ROOM, BRIDGE_WEBHOOK_URL,
 # REGISTRATION_SHARED_SECRET. Talks to the Kubernetes API with the pod's
 # ServiceAccount (RBAC in rbac.yaml). KUBE_API and SA_DIR exist for tests.
+#
+# Runs in the Synapse image itself (matrixdotorg/synapse, docker/Dockerfile at the
+# pinned tag: python:3.11-slim-bookworm with curl and openssl installed), so nothing
+# is installed at run time; JSON is read and written with python3's json module.
 set -eu
-if ! command -v curl >/dev/null || ! command -v jq >/dev/null || ! command -v openssl >/dev/null; then
-	apk add --no-cache curl jq openssl >/dev/null
-fi
+
+# jget KEY...: the value at that key path of the JSON on stdin ("" when absent).
+jget() {
+	python3 -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$@"
+}
 
 SA=${SA_DIR:-/var/run/secrets/kubernetes.io/serviceaccount}
 NS=$(cat "$SA/namespace")
@@ -49,7 +59,7 @@ done
 # A valid Secret means the bot exists and works: nothing to do.
 code=$(kube GET "/api/v1/namespaces/$NS/secrets/matrix-bot")
 if [ "$code" = 200 ]; then
-	token=$(jq -r '.data["access-token"] // empty' "$OUT" | base64 -d)
+	token=$(jget data access-token <"$OUT" | base64 -d)
 	if [ -n "$token" ] && matrix GET /_matrix/client/v3/account/whoami >/dev/null 2>&1; then
 		echo "Secret matrix-bot exists and its token is valid"
 		exit 0
@@ -67,40 +77,43 @@ fi
 # "notadmin", NUL-separated, keyed with registration_shared_secret.
 user="alertbot-$(date +%s)-$(openssl rand -hex 3)"
 password=$(openssl rand -hex 24)
-nonce=$(curl -fsS "$MATRIX_URL/_synapse/admin/v1/register" | jq -r .nonce)
+nonce=$(curl -fsS "$MATRIX_URL/_synapse/admin/v1/register" | jget nonce)
 mac=$(printf '%s\000%s\000%s\000notadmin' "$nonce" "$user" "$password" |
 	openssl dgst -sha1 -hmac "$REGISTRATION_SHARED_SECRET" | sed 's/^.*= //')
-registered=$(jq -n --arg nonce "$nonce" --arg user "$user" --arg password "$password" --arg mac "$mac" \
-	'{nonce: $nonce, username: $user, password: $password, admin: false, mac: $mac}' |
+registered=$(nonce=$nonce username=$user password=$password mac=$mac python3 -c 'import json, os
+b = {k: os.environ[k] for k in ("nonce", "username", "password", "mac")}
+b["admin"] = False
+print(json.dumps(b))' |
 	curl -fsS -H 'Content-Type: application/json' --data-binary @- "$MATRIX_URL/_synapse/admin/v1/register")
-token=$(printf '%s' "$registered" | jq -r .access_token)
-user_id=$(printf '%s' "$registered" | jq -r .user_id)
+token=$(printf '%s' "$registered" | jget access_token)
+user_id=$(printf '%s' "$registered" | jget user_id)
 echo "registered $user_id"
 
 # The room: join it when its alias exists (a bot registered earlier made it),
 # else create it.
 alias_local=$(printf '%s' "$MATRIX_ROOM" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_.=-' '-')
-alias_enc=$(jq -rn --arg a "#$alias_local:$MATRIX_SERVER_NAME" '$a | @uri')
+alias_enc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "#$alias_local:$MATRIX_SERVER_NAME")
 if room=$(matrix GET "/_matrix/client/v3/directory/room/$alias_enc" 2>/dev/null); then
-	room_id=$(printf '%s' "$room" | jq -r .room_id)
+	room_id=$(printf '%s' "$room" | jget room_id)
 	matrix POST "/_matrix/client/v3/join/$alias_enc" '{}' >/dev/null
 	echo "joined $room_id"
 else
-	room_id=$(jq -n --arg name "$MATRIX_ROOM" --arg alias "$alias_local" '{
-		name: $name, room_alias_name: $alias, preset: "public_chat", visibility: "public",
-		initial_state: [{type: "m.room.history_visibility", state_key: "",
-			content: {history_visibility: "world_readable"}}]}' |
-		{ body=$(cat); matrix POST /_matrix/client/v3/createRoom "$body"; } | jq -r .room_id)
+	room_id=$(name=$MATRIX_ROOM alias=$alias_local python3 -c 'import json, os
+print(json.dumps({"name": os.environ["name"], "room_alias_name": os.environ["alias"],
+    "preset": "public_chat", "visibility": "public",
+    "initial_state": [{"type": "m.room.history_visibility", "state_key": "",
+        "content": {"history_visibility": "world_readable"}}]}))' |
+		{ body=$(cat); matrix POST /_matrix/client/v3/createRoom "$body"; } | jget room_id)
 	echo "created room $room_id"
 fi
 
 # The Secret the bridge reads.
-secret=$(jq -n --arg ns "$NS" --arg user_id "$user_id" --arg token "$token" \
-	--arg room_id "$room_id" --arg webhook "$BRIDGE_WEBHOOK_URL" '{
-	apiVersion: "v1", kind: "Secret",
-	metadata: {name: "matrix-bot", namespace: $ns, labels: {"app.kubernetes.io/managed-by": "matrix-bootstrap"}},
-	type: "Opaque",
-	stringData: {"user-id": $user_id, "access-token": $token, "room-id": $room_id, "webhook-url": $webhook}}')
+secret=$(ns=$NS user_id=$user_id token=$token room_id=$room_id webhook=$BRIDGE_WEBHOOK_URL python3 -c 'import json, os
+e = os.environ
+print(json.dumps({"apiVersion": "v1", "kind": "Secret",
+    "metadata": {"name": "matrix-bot", "namespace": e["ns"], "labels": {"app.kubernetes.io/managed-by": "matrix-bootstrap"}},
+    "type": "Opaque",
+    "stringData": {"user-id": e["user_id"], "access-token": e["token"], "room-id": e["room_id"], "webhook-url": e["webhook"]}}))')
 if [ "$secret_exists" = 1 ]; then
 	code=$(kube PUT "/api/v1/namespaces/$NS/secrets/matrix-bot" "$secret")
 else

@@ -31,6 +31,13 @@ conf["enable_registration"] = True
 conf["enable_registration_without_verification"] = True
 conf["report_stats"] = False
 conf["public_baseurl"] = os.environ["SYNAPSE_PUBLIC_BASEURL"]
+# No federation: the server name is a private cluster domain that no other
+# homeserver can resolve, and Matrix federation needs TLS on 8448 (or delegation),
+# which this pod does not serve: the image's generated config has one plain-HTTP
+# listener on 8008 (synapse/config/server.py, generate with --open-private-ports,
+# at the pinned tag). So no 8448 port is exposed, and an empty whitelist makes
+# Synapse refuse federation both ways instead of trying it.
+conf["federation_domain_whitelist"] = []
 for listener in conf.get("listeners") or []:
     if listener.get("port") == 8008:
         listener["x_forwarded"] = True

@@ -274,6 +274,7 @@ rules=(
 	4250/tcp        # Cilium mutual authentication
 	8472/udp        # Cilium VXLAN overlay
 	51871/udp       # Cilium WireGuard
+	9100/tcp        # node-exporter (hostNetwork), scraped by Prometheus
 )
 
 added=$(ufw show added 2>/dev/null || true)
