@@ -26,4 +26,8 @@ json_t *check_model(struct unit *u, const struct check_blocks *b);
  * the first one written; NULL when absent. */
 struct ast_node *block_get(const struct ast_node *block, const char *name);
 
+/* check_tls.c: a proxmox block's TLS settings (fingerprint, ca_file,
+ * verify_tls), as the API client will apply them. */
+void check_proxmox_tls(struct diag *d, const struct ast_node *proxmox);
+
 #endif

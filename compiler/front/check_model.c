@@ -512,8 +512,10 @@ static json_t *build_proxmox(struct ctx *c, struct strmap *by_name)
 		json_object_set_new(j, "storage", json_string(str_attr(p, "storage", "local-lvm")));
 		json_object_set_new(j, "iso_storage", json_string(str_attr(p, "iso_storage", "local")));
 		json_object_set_new(j, "bridge", json_string(str_attr(p, "bridge", "vmbr0")));
+		check_proxmox_tls(c->d, p);
 		json_object_set_new(j, "verify_tls", json_boolean(bool_attr(p, "verify_tls", 1)));
 		json_object_set_new(j, "ca_file", jstr_or_null(str_attr(p, "ca_file", NULL)));
+		json_object_set_new(j, "fingerprint", jstr_or_null(str_attr(p, "fingerprint", NULL)));
 		json_array_append_new(arr, j);
 	}
 	return arr;
@@ -907,6 +909,14 @@ static json_t *build_nodes(struct ctx *c, struct netinfo *ni, struct strmap *pro
 				diag_error(c->d, mv->loc, "memory must be a whole number of MiB, at least 512MiB");
 			if (dv && dv->kind == AST_SIZE && (disk % (1u << 30) || disk < (8ull << 30)))
 				diag_error(c->d, dv->loc, "disk must be a whole number of GiB, at least 8GiB");
+			/* From VM start to the installed system's first boot: a live ISO
+			 * boot, subiquity with security updates, a reboot. 8 to 15 minutes
+			 * are common; 45 leaves room for a slow mirror. */
+			struct ast_node *itv = value_get(vm, "install_timeout");
+			long long install = int_attr(vm, "install_timeout", 45 * 60);
+			if (itv && itv->kind == AST_DURATION && (install < 5 * 60 || install > 24 * 3600))
+				diag_error(c->d, itv->loc, "install_timeout must be between 5m and 24h");
+			json_object_set_new(jv, "install_timeout_s", json_integer(install));
 			json_object_set_new(jv, "memory_mib", json_integer((json_int_t)(mem >> 20)));
 			json_object_set_new(jv, "disk_gib", json_integer((json_int_t)(disk >> 30)));
 			check_pve_id(c, vm, "storage");

@@ -42,6 +42,7 @@ static const struct sattr proxmox[] = {
 	{ "bridge", S_STRING, 0, 0, NULL, NULL, NULL },
 	{ "verify_tls", S_BOOL, 0, 0, NULL, NULL, NULL },
 	{ "ca_file", S_STRING, 0, 0, NULL, NULL, NULL },
+	{ "fingerprint", S_STRING, 0, 0, NULL, NULL, NULL },
 };
 
 static const struct sattr image[] = {
@@ -78,6 +79,7 @@ static const struct sattr vm[] = {
 	{ "storage", S_STRING, 0, 0, NULL, NULL, NULL },
 	{ "image", S_REF, 0, 0, NULL, NULL, "image" },
 	{ "bios", S_ENUM, 0, 0, bioses, NULL, NULL },
+	{ "install_timeout", S_DURATION, 0, 0, NULL, NULL, NULL },
 };
 static const struct sblock b_vm = { "vm", NAME_NONE, 1, false, ATTRS(vm), false };
 

@@ -605,6 +605,25 @@ if [ -x "$RENDER" ] && [ -f "$FIX" ]; then
 		"$(mock_state | jq -r --arg n "clusterc-homelab-k8s-node-1-cidata-$seed.iso" '[.uploads[] | select(.filename == $n)] | length')" 1
 	run gitlab.deploy_key "$(cat "$TMP/contract-deploy-key.json")"
 	expect "contract: gitlab.deploy_key accepts templates/argocd/deploy-key.json" eq "$RC/$(requests POST deploy_keys)" 0/1
+	# templates/infra/hostkey.json, with a fingerprint on the proxmox block and
+	# the node's install_timeout: what the model says reaches the builtin.
+	jq '.proxmox[0].fingerprint = "sha256:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
+		| .proxmox[0].ca_file = null | .nodes[1].vm.install_timeout_s = 1200' "$FIX" >"$TMP/fp.model.json"
+	"$RENDER" --stdlib "$TOP/stdlib" --context "$TMP/fp.model.json" templates/infra/hostkey.json --set "node=@nodes.1" \
+		2>>"$TMP/render.err" >"$TMP/contract-hostkey-1.json"
+	expect "contract: hostkey.json carries the fingerprint and the install deadline" \
+		eq "$(jq -r '[.fingerprint, .install_timeout_s, .vm.vmid] | join(" ")' "$TMP/contract-hostkey-1.json")" \
+		"sha256:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89 1200 181"
+	jq '.nodes[1].vm.install_timeout_s = 2700' "$FIX" >"$TMP/hk.model.json"
+	"$RENDER" --stdlib "$TOP/stdlib" --context "$TMP/hk.model.json" templates/infra/hostkey.json --set "node=@nodes.1" \
+		2>>"$TMP/render.err" | jq '.endpoint = "http://127.0.0.1:1" | .poll_s = 1' >"$TMP/contract-hostkey-plain.json"
+	mock "{pve_user: $(jq '.auth.user' "$TMP/contract-hostkey-plain.json"),
+		vms: [{vmid: 181, name: \"k8s-node-1\", node: \"pve\", status: \"running\"}],
+		guests: {\"181\": {files: {\"/var/lib/clusterc/installed\": \"k8s-node-1\\n\",
+		\"/etc/ssh/ssh_host_ed25519_key.pub\": $(jq -Rs . "$TMP/hk.pub")}}}}"
+	run proxmox.hostkey "$(cat "$TMP/contract-hostkey-plain.json")"
+	expect "contract: proxmox.hostkey accepts templates/infra/hostkey.json" \
+		eq "$RC $(jq -r .host_key "$OUT")" "0 $(cut -d' ' -f1,2 "$TMP/hk.pub")"
 	cp "$TMP/values.orig.json" "$TMP/values.json"
 else
 	echo "# contract tests not run: $RENDER or $FIX missing"
