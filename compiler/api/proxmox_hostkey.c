@@ -253,12 +253,7 @@ int proxmox_hostkey(const json_t *args, const json_t *values, const json_t *over
 	strbuf_release(&fp);
 	rc = 0;
 out:
-	if (rc)
-		builtin_log_error(log, &err);
-	strbuf_addf(log, "(%lu HTTP requests)\n", p.http.requests);
-	strbuf_release(&err);
 	strbuf_release(&content);
 	strbuf_release(&key);
-	pve_release(&p);
-	return rc;
+	return pve_finish(&p, rc, &err);
 }

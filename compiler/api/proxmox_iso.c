@@ -137,15 +137,10 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 	strbuf_addf(log, "uploaded: %s:iso/%s\n", storage, name);
 	rc = 0;
 out:
-	if (rc)
-		builtin_log_error(log, &err);
-	strbuf_addf(log, "(%lu HTTP requests)\n", p.http.requests);
 	json_decref(list);
 	json_decref(data);
-	strbuf_release(&err);
 	strbuf_release(&path);
 	strbuf_release(&suffix);
 	strbuf_release(&caname);
-	pve_release(&p);
-	return rc;
+	return pve_finish(&p, rc, &err);
 }

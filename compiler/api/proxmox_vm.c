@@ -385,16 +385,11 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 	strbuf_addf(log, "created and started VM %ld '%s'\n", v.vmid, v.name);
 	rc = 0;
 out:
-	if (rc)
-		builtin_log_error(log, &err);
-	strbuf_addf(log, "(%lu HTTP requests)\n", p.http.requests);
 	json_decref(list);
 	json_decref(data);
-	strbuf_release(&err);
 	strbuf_release(&path);
 	strbuf_release(&form);
 	strbuf_release(&st);
 	strbuf_release(&cidata);
-	pve_release(&p);
-	return rc;
+	return pve_finish(&p, rc, &err);
 }

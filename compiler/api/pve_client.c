@@ -38,6 +38,16 @@ void pve_release(struct pve *p)
 	free(p->user);
 }
 
+int pve_finish(struct pve *p, int rc, struct strbuf *err)
+{
+	if (rc)
+		builtin_log_error(p->log, err);
+	strbuf_addf(p->log, "(%lu HTTP requests)\n", p->http.requests);
+	strbuf_release(err);
+	pve_release(p);
+	return rc;
+}
+
 int proxmox_task_ok(const char *exitstatus)
 {
 	return exitstatus && (!strcmp(exitstatus, "OK") || !strncmp(exitstatus, "WARNINGS", 8));

@@ -32,6 +32,9 @@ struct pve {
 };
 void pve_init(struct pve *p, struct strbuf *log);
 void pve_release(struct pve *p);
+/* The end of every proxmox.* builtin: err into the log when rc is non-zero,
+ * the request count, then err and p released. Returns rc. */
+int pve_finish(struct pve *p, int rc, struct strbuf *err);
 /* Reads endpoint, node, auth and the client options; applies the inventory
  * override. Nothing is sent. Returns 0, or -1 with err set. */
 int pve_setup(struct pve *p, const json_t *args, const json_t *values,
