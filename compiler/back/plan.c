@@ -1,5 +1,6 @@
 #include "plan.h"
 #include "sha256.h"
+#include "sort.h"
 #include "stdlib_data.h"
 #include "strbuf.h"
 #include "tmpl.h"
@@ -656,11 +657,6 @@ static void suggest_name(struct planner *pl, const char *name)
 	free(cands);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int cmp_size(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -1047,7 +1043,7 @@ int plan_build(const json_t *model, struct fileset *out, struct diag *d)
 			const char **ids = xcalloc(s->ndeps + 1, sizeof(*ids));
 			for (size_t k = 0; k < s->ndeps; k++)
 				ids[k] = pl.steps[s->deps[k]].id;
-			qsort(ids, s->ndeps, sizeof(*ids), cmp_str);
+			qsort(ids, s->ndeps, sizeof(*ids), cmp_str_ptr);
 			for (size_t k = 0; k < s->ndeps; k++)
 				json_array_append_new(after, json_string(ids[k]));
 			free(ids);

@@ -6,14 +6,13 @@
 #include "net.h"
 #include "stdlib_data.h"
 #include "strmap.h"
+#include "version.h"
 #include "xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CLUSTERC_VERSION_STR "0.1.0"
 
 struct ctx {
 	struct unit *u;
@@ -1371,7 +1370,7 @@ json_t *check_model(struct unit *u, const struct check_blocks *b)
 	strmap_init(&proxmox);
 	strmap_init(&images);
 
-	json_object_set_new(c.model, "clusterc", json_pack("{s:s}", "version", CLUSTERC_VERSION_STR));
+	json_object_set_new(c.model, "clusterc", json_pack("{s:s}", "version", CLUSTERC_VERSION));
 	json_t *cluster = build_cluster(&c, &ni);
 	json_object_set_new(c.model, "cluster", cluster);
 	json_object_set_new(c.model, "network", build_network(&c, &ni));

@@ -951,7 +951,7 @@ static int step_stdin(struct run *r, struct step *s, struct strbuf *in, json_t *
 			return -1;
 		}
 		strbuf_addf(in, "%s=", s->secrets[i]);
-		b64_encode(in, (const unsigned char *)v, strlen(v));
+		base64_encode(in, (const unsigned char *)v, strlen(v));
 		strbuf_addch(in, '\n');
 		if (plain)
 			json_object_set_new(plain, s->secrets[i], json_string(v));
@@ -967,7 +967,7 @@ static int step_stdin(struct run *r, struct step *s, struct strbuf *in, json_t *
 		strbuf_addf(in, "%s=%s\n", s->inputs[i], v);
 		if (plain) {
 			struct strbuf d = STRBUF_INIT;
-			b64_decode(&d, v, strlen(v));
+			base64_decode(&d, v, strlen(v));
 			json_object_set_new(plain, s->inputs[i], json_stringn(d.buf, d.len));
 			strbuf_release(&d);
 		}
@@ -1122,7 +1122,7 @@ static void step_stdout_lines(struct run *r, struct job *j, bool flush)
 				for (size_t k = 0; k < j->s->noutputs; k++)
 					if (!strcmp(j->s->outputs[k], name))
 						declared = true;
-				if (!b64_valid(v)) {
+				if (!base64_valid(v)) {
 					strbuf_addf(&j->log, "clusterc: output %s is not base64; ignored\n",
 						    name);
 				} else {
@@ -1208,7 +1208,7 @@ static void step_done(struct run *r, struct job *j)
 				continue;
 			}
 			struct strbuf b = STRBUF_INIT;
-			b64_encode(&b, (const unsigned char *)json_string_value(v),
+			base64_encode(&b, (const unsigned char *)json_string_value(v),
 				   json_string_length(v));
 			json_object_set_new(r->values, k, json_string(b.buf));
 			redact_add_value(&r->red, k, b.buf);
@@ -2259,7 +2259,7 @@ int run_execute(const struct run_opts *o, const char *dir)
 				if (!strcmp(r.plan.steps[i].secrets[s], k)) {
 					const char *val = lookup_secret(&r, k);
 					struct strbuf b = STRBUF_INIT;
-					b64_encode(&b, (const unsigned char *)val, strlen(val));
+					base64_encode(&b, (const unsigned char *)val, strlen(val));
 					redact_add_value(&r.red, k, b.buf);
 					strbuf_release(&b);
 				}
@@ -2269,7 +2269,7 @@ int run_execute(const struct run_opts *o, const char *dir)
 			const char *val = getenv(r.plan.steps[i].secrets[s]);
 			if (val) {
 				struct strbuf b = STRBUF_INIT;
-				b64_encode(&b, (const unsigned char *)val, strlen(val));
+				base64_encode(&b, (const unsigned char *)val, strlen(val));
 				redact_add_value(&r.red, r.plan.steps[i].secrets[s], b.buf);
 				strbuf_release(&b);
 			}

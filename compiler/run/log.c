@@ -3,6 +3,7 @@
  * secret and every value a step hands on is replaced before anything is
  * written, in its plain and its base64 form. */
 #include "run.h"
+#include "sort.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -33,7 +34,7 @@ void redact_add_value(struct redactor *r, const char *label, const char *b64)
 {
 	struct strbuf plain = STRBUF_INIT;
 	redact_add(r, label, b64, strlen(b64));
-	if (!b64_decode(&plain, b64, strlen(b64))) {
+	if (!base64_decode(&plain, b64, strlen(b64))) {
 		redact_add(r, label, plain.buf, plain.len);
 		/* Values often end with a newline; hide the bare value too. */
 		while (plain.len && (plain.buf[plain.len - 1] == '\n' || plain.buf[plain.len - 1] == '\r'))
@@ -82,11 +83,6 @@ void redact_release(struct redactor *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* A run id: 20261125T201533Z-12345 (sorts by time). */
 static bool is_run_id(const char *s)
 {
@@ -109,7 +105,7 @@ static void prune(const char *artifacts, int keep)
 	}
 	closedir(d);
 	if (n)
-		qsort(names, n, sizeof(char *), cmp_str);
+		qsort(names, n, sizeof(char *), cmp_str_ptr);
 	for (size_t i = 0; i < n; i++) {
 		if (keep > 0 && n - i > (size_t)keep) {
 			struct strbuf p = STRBUF_INIT;

@@ -5,7 +5,7 @@
  *                state reads, bundle shipping, steps), hosts as state machines
  *   run_log.c    artifacts/<run>/: per-step logs, events.jsonl, summary,
  *                redaction of secrets and step outputs, progress display
- *   run_util.c   base64, clocks, small file helpers, .env parsing
+ *   util.c       clocks, names, the .env adapter (base64 and fs helpers are in lib/)
  *   run_cli.c    option parsing for plan and apply
  *
  * Everything a run allocates hangs off struct run and is freed by run_free. */
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "base64.h"
 #include "fsutil.h"
 #include "inventory.h"
 #include "proc.h"
@@ -112,10 +113,6 @@ struct run_opts {
 
 /* ---- utilities (run_util.c) */
 double now_mono(void);
-void b64_encode(struct strbuf *out, const unsigned char *data, size_t len);
-/* Returns 0, -1 on invalid input. */
-int b64_decode(struct strbuf *out, const char *in, size_t len);
-bool b64_valid(const char *s);
 /* Reads a .env file into obj with the reader build uses (lib/dotenv.h).
  * Returns 0, or -1 with err naming every malformed line as path:line:col. */
 int env_file_load(json_t *obj, const char *path, struct strbuf *err);

@@ -30,23 +30,23 @@ static void test_base64(void)
 				   { "foob", "Zm9vYg==" }, { "a b'$\n", "YSBiJyQK" } };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct strbuf e = STRBUF_INIT, d = STRBUF_INIT;
-		b64_encode(&e, (const unsigned char *)cases[i][0], strlen(cases[i][0]));
+		base64_encode(&e, (const unsigned char *)cases[i][0], strlen(cases[i][0]));
 		CHECK(!strcmp(e.buf, cases[i][1]), "encode %zu: %s", i, e.buf);
-		CHECK(b64_decode(&d, e.buf, e.len) == 0 && !strcmp(d.buf, cases[i][0]), "decode %zu", i);
-		CHECK(b64_valid(e.buf), "valid %zu", i);
+		CHECK(base64_decode(&d, e.buf, e.len) == 0 && !strcmp(d.buf, cases[i][0]), "decode %zu", i);
+		CHECK(base64_valid(e.buf), "valid %zu", i);
 		strbuf_release(&e);
 		strbuf_release(&d);
 	}
-	CHECK(!b64_valid("abc"), "length not a multiple of 4");
-	CHECK(!b64_valid("ab=c"), "padding in the middle");
-	CHECK(!b64_valid("a b="), "space");
+	CHECK(!base64_valid("abc"), "length not a multiple of 4");
+	CHECK(!base64_valid("ab=c"), "padding in the middle");
+	CHECK(!base64_valid("a b="), "space");
 }
 
 static void test_redact(void)
 {
 	struct redactor r = { 0 };
 	struct strbuf b = STRBUF_INIT, sb = STRBUF_INIT;
-	b64_encode(&b, (const unsigned char *)"hunter2\n", 8);
+	base64_encode(&b, (const unsigned char *)"hunter2\n", 8);
 	redact_add_value(&r, "PW", b.buf);
 	redact_add(&r, "X", "ab", 2); /* too short to redact */
 	strbuf_addf(&sb, "pw=hunter2 b64=%s ab\n", b.buf);
