@@ -18,9 +18,11 @@ the state and sets the scenario (see DEFAULTS); GET /__mock/state returns it.
 """
 import hashlib
 import json
+import os
 import re
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -48,6 +50,15 @@ DEFAULTS = {
     # pings answered "not running" first, "files": {path: content}, "files_after":
     # agent calls before the files appear, "forbidden": 403 on agent calls}.
     "guests": {},
+    # The simulator side (tests/e2e): "store" is a folder where uploaded volumes
+    # are kept (STORE/STORAGE/iso/NAME), so a later step reads what was really
+    # sent; "boot_hook" is an argv run when a VM starts, after "install_delay"
+    # seconds, with VMID NAME CIDATA_PATH appended: it "installs" the VM from its
+    # seed and prints the guest as JSON ({"root": DIR, "alias": {path: path},
+    # "files": {path: content}}), which the agent endpoints then serve.
+    "store": "",
+    "boot_hook": [],
+    "install_delay": 0,
 }
 
 TICKET = "PVE:root@pam:6745A1B2::c2lnbmF0dXJlLW5vdC1yZWFs"
@@ -73,10 +84,13 @@ class State:
         self.seq = 0
         self.tickets = {}           # ticket -> monotonic time issued
         self.renewals = 0
+        self.boots = []             # {vmid, name, rc, stderr}: boot hook runs
+        self.configs = {}           # vmid -> the create parameters (GET .../config)
 
     def snapshot(self):
         return {"vms": list(self.vms.values()), "isos": self.isos, "created": self.created,
-                "uploads": self.uploads, "keys": self.keys, "ticket_renewals": self.renewals}
+                "uploads": self.uploads, "keys": self.keys, "ticket_renewals": self.renewals,
+                "boots": self.boots}
 
 
 STATE = State()
@@ -258,15 +272,25 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(500, {"data": None}, "VM %d is not running" % vmid)
             guest["calls"] = guest.get("calls", 0) + 1
             STATE.cfg["guests"][str(vmid)] = guest
-            if guest["calls"] <= guest.get("agent_after", 0):
+            booting = STATE.cfg["boot_hook"] and not guest.get("booted")
+            if guest["calls"] <= guest.get("agent_after", 0) or booting:
                 return self.send(500, {"data": None}, "QEMU guest agent is not running")
             if cmd == "ping":
                 return self.send(200, {"data": {"result": {}}})
             path = query.get("file", [""])[0]
             files = guest.get("files", {}) if guest["calls"] > guest.get("files_after", 0) else {}
-            if path not in files:
+            content = files.get(path)
+            if content is None and guest.get("root") and path.startswith("/") and ".." not in path:
+                # The booted lab host's own files: what its seed really wrote.
+                real = guest.get("alias", {}).get(path, path)
+                try:
+                    with open(guest["root"] + real, encoding="utf-8", errors="replace") as f:
+                        content = f.read()
+                except OSError:
+                    content = None
+            if content is None:
                 return self.send(500, {"data": None}, "can't open file - No such file or directory")
-            return self.send(200, {"data": {"content": files[path], "bytes-read": len(files[path])}})
+            return self.send(200, {"data": {"content": content, "bytes-read": len(content)}})
 
     def new_task(self, node, ttype, vmid):
         with STATE.lock:
@@ -318,8 +342,44 @@ class Handler(BaseHTTPRequestHandler):
                 vm = STATE.vms.get(vmid)
                 if not vm:
                     return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist" % (m.group(1), vmid))
+                was = vm.get("status")
                 vm["status"] = "running"
+                boot = STATE.cfg["boot_hook"] and was != "running"
+            if boot:
+                threading.Thread(target=boot_vm, args=(vmid,), daemon=True).start()
             return self.send(200, {"data": self.new_task(m.group(1), "qmstart", vmid)})
+        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/status/(stop|shutdown)$", p)
+        if m and self.command == "POST":
+            vmid = int(m.group(2))
+            with STATE.lock:
+                vm = STATE.vms.get(vmid)
+                if not vm:
+                    return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist" % (m.group(1), vmid))
+                vm["status"] = "stopped"
+                STATE.cfg["guests"].get(str(vmid), {}).pop("booted", None)
+            return self.send(200, {"data": self.new_task(m.group(1), "qm" + m.group(3), vmid)})
+        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)$", p)
+        if m and self.command == "DELETE":
+            vmid = int(m.group(2))
+            with STATE.lock:
+                vm = STATE.vms.get(vmid)
+                if not vm:
+                    return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist" % (m.group(1), vmid))
+                if vm.get("status") == "running":
+                    return self.send(500, {"data": None}, "VM %d is running - destroy failed" % vmid)
+                del STATE.vms[vmid]
+                STATE.configs.pop(vmid, None)
+                STATE.cfg["guests"].pop(str(vmid), None)
+            return self.send(200, {"data": self.new_task(m.group(1), "qmdestroy", vmid)})
+        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/config$", p)
+        if m and self.command == "GET":
+            with STATE.lock:
+                cfg = STATE.configs.get(int(m.group(2)))
+                if cfg is None:
+                    return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%s.conf' does not exist" % (m.group(1), m.group(2)))
+                out = {k: v for k, v in cfg.items() if k not in ("vmid", "node", "start")}
+                out["digest"] = hashlib.sha1(json.dumps(out, sort_keys=True).encode()).hexdigest()
+            return self.send(200, {"data": out})
         m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/status/current$", p)
         if m and self.command == "GET":
             with STATE.lock:
@@ -392,6 +452,7 @@ class Handler(BaseHTTPRequestHandler):
                                "status": "stopped", "type": "qemu", "lock": "create",
                                "lock_left": STATE.cfg["lock_polls"]}
             STATE.created.append(params)
+            STATE.configs[vmid] = dict(params)
         return self.send(200, {"data": self.new_task(node, "qmcreate", vmid)})
 
     def pve_upload(self, node, storage, body):
@@ -432,6 +493,12 @@ class Handler(BaseHTTPRequestHandler):
                                   "content_length": int(self.headers["Content-Length"])})
             if "imgcopy" not in STATE.cfg["task_exit"]:
                 volid = "%s:iso/%s" % (storage, fname)
+                if STATE.cfg["store"] and "/" not in fname and not fname.startswith("."):
+                    d = os.path.join(STATE.cfg["store"], storage, "iso")
+                    os.makedirs(d, exist_ok=True)
+                    with open(os.path.join(d, fname + ".part"), "wb") as f:
+                        f.write(fdata)
+                    os.replace(os.path.join(d, fname + ".part"), os.path.join(d, fname))
                 STATE.isos = [i for i in STATE.isos if i["volid"] != volid]
                 STATE.isos.append({"volid": volid, "size": len(fdata)})
         return self.send(200, {"data": self.new_task(node, "imgcopy", "")})
@@ -480,6 +547,38 @@ class Handler(BaseHTTPRequestHandler):
         self.send(405, {"message": "405 Method Not Allowed"})
 
 
+def boot_vm(vmid):
+    """A started VM "installs" itself: after install_delay the boot hook applies
+    the seed on the VM's cidata volume (ide3) to the lab host that plays it."""
+    time.sleep(STATE.cfg["install_delay"])
+    with STATE.lock:
+        vm = STATE.vms.get(vmid)
+        cfg = STATE.configs.get(vmid, {})
+        hook = list(STATE.cfg["boot_hook"])
+        store = STATE.cfg["store"]
+        if not vm or vm.get("status") != "running":
+            return
+        name = vm["name"]
+    cidata = ""
+    m = re.match(r"^([^:,]+):iso/([^,]+),media=cdrom$", cfg.get("ide3", ""))
+    if m and store:
+        cidata = os.path.join(store, m.group(1), "iso", m.group(2))
+    proc = subprocess.run(hook + [str(vmid), name, cidata], capture_output=True, text=True)
+    guest = {}
+    if proc.returncode == 0:
+        try:
+            guest = json.loads(proc.stdout or "{}")
+        except ValueError:
+            proc = subprocess.CompletedProcess(proc.args, 99, proc.stdout, "hook printed no JSON")
+    with STATE.lock:
+        STATE.boots.append({"vmid": vmid, "name": name, "rc": proc.returncode,
+                            "stderr": proc.stderr[-2000:]})
+        if proc.returncode == 0 and vmid in STATE.vms:
+            g = STATE.cfg["guests"].setdefault(str(vmid), {})
+            g.update(guest)
+            g["booted"] = True
+
+
 def main():
     global LOG_PATH
     port_file, LOG_PATH = sys.argv[1], sys.argv[2]
@@ -493,7 +592,6 @@ def main():
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
-    import os
     os.rename(port_file + ".tmp", port_file)
     srv.serve_forever()
 

@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# tests/e2e/run.sh [CLUSTER_FILE...]: the run users do, from an empty Proxmox
+# host to a working cluster, as one `clusterc apply`, on lab hosts and Proxmox
+# simulators (tests/api/mock_server.py over self-signed TLS, pinned by
+# fingerprint). With no argument: clusters/homelab.cluster and clusters/ha.cluster.
+#
+# For any cluster file it: builds it with the operator key of this run; maps
+# every node onto a lab host of the same name and every proxmox block onto its
+# own simulator (inventory overrides); seeds the installer ISO cache with a
+# small stand-in ISO (the real one is 3 GB); applies; and checks that every
+# step ran, with strict host-key checking on every connection and no secret in
+# out/, artifacts/, argv or the simulators' request logs. Then a second apply
+# changes nothing and sends the API nothing but reads, a runner killed in the
+# infra phase converges on the re-run without a duplicate VM or upload.
+#
+# VM nodes start with no usable login: the lab host refuses every key and its
+# host key is in no known_hosts file. Only the simulator's boot hook
+# (boot_vm.py) applying the seed the run uploaded lets the runner in, and only
+# the host key read through the guest agent lets ssh trust it.
+source "$(dirname "$0")/../lib.sh"
+cd "$TOP"
+HERE=$TOP/tests/e2e
+MOCKPY=$TOP/tests/api/mock_server.py
+LAB=$TOP/tests/lab/lab.sh
+# Seconds from VM start to the "installed system": long enough that the runner
+# must wait through every stage, short enough for CI.
+E2E_INSTALL_DELAY=${E2E_INSTALL_DELAY:-2}
+
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(clusters/homelab.cluster clusters/ha.cluster)
+
+for t in openssl xorriso jq python3 ssh-keygen; do
+	command -v "$t" >/dev/null || { fail "e2e: $t is not installed (make deps)"; finish; exit; }
+done
+python3 -c 'import yaml' 2>/dev/null || { fail "e2e: python3-yaml is not installed (make deps)"; finish; exit; }
+[ -x "$CLUSTERC_BIN" ] || { fail "e2e: $CLUSTERC_BIN is not built (make)"; finish; exit; }
+
+# expect NAME CMD...: like check, for the scenario's many small assertions.
+expect() { check "$CURRENT: $1" "${@:2}"; }
+
+# start_sim DIR NAME [CERT KEY]: a simulator on 127.0.0.1; its port in SIM_PORT.
+start_sim() {
+	local d=$1 n=$2 t pid
+	python3 "$MOCKPY" "$d/$n.port" "$d/$n.requests.log" "${@:3}" >"$d/$n.out" 2>"$d/$n.err" &
+	pid=$!
+	at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	for ((t = 0; t < 200; t++)); do [ -s "$d/$n.port" ] && break; sleep 0.05; done
+	SIM_PORT=$(cat "$d/$n.port")
+}
+
+# with_operator_key SRC KEYTEXT: the cluster file as this run's operator would
+# write it, with public_key naming the run's own key (the file's key belongs to
+# someone else; the seed must carry a key the run can log in with).
+with_operator_key() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+path, key = sys.argv[1], sys.argv[2]
+s = open(path, encoding="utf-8").read()
+lit = '"' + key + '"'
+if re.search(r"(?m)^\s*public_key\s*=", s):
+    s = re.sub(r"(?m)^(\s*public_key\s*=\s*).*$", lambda m: m.group(1) + lit, s, count=1)
+elif re.search(r"(?m)^\s*ssh\s*\{", s):
+    s = re.sub(r"(?m)^(\s*)ssh\s*\{", lambda m: m.group(0) + " public_key = " + lit, s, count=1)
+else:
+    sys.exit("no ssh block in the cluster block: cannot give the run's operator key")
+open(path, "w", encoding="utf-8").write(s)
+PY
+}
+
+# apply_run N [ARGS...]: apply number N of the scenario; log in $w/applyN.log.
+apply_run() {
+	local n=$1
+	shift
+	(cd "$w" && HOME=$w/home XDG_STATE_HOME=$w/state CLUSTERC_TRACE_ARGV=$w/argv.log \
+		"$CLUSTERC_BIN" apply "$w/out/$name" --inventory "$w/inventory.json" --env "$w/secrets.env" \
+		--yes --artifacts "$w/artifacts" --connect-timeout 5 "$@" </dev/null >"$w/apply$n.log" 2>&1)
+}
+
+last_summary() { ls -d "$w"/artifacts/*/ 2>/dev/null | LC_ALL=C sort | tail -n 1 | sed 's:/$:/summary.json:'; }
+count_writes() { cat "$w"/sim/*.requests.log 2>/dev/null | jq -s '[.[] | select(.method != "GET")] | length'; }
+
+e2e_cluster() {
+	local file=$1 src lab hosts vmhosts h secret
+	name=$(basename "$file" .cluster)
+	CURRENT=e2e/$name
+	w=$TMP/$name
+	lab=$w/lab
+	mkdir -p "$w/src" "$w/home/.ssh" "$w/state" "$w/sim" "$w/store"
+	chmod 0700 "$w/home" "$w/state"
+
+	# ---- the operator's key and the cluster file
+	ssh-keygen -q -t ed25519 -N '' -C "operator@e2e-$name" -f "$w/operator"
+	src=$w/src/$name.cluster
+	cp "$file" "$src"
+	for e in "$(dirname "$file")/.env" "$(dirname "$file")/$name.env"; do
+		[ -f "$e" ] && cp "$e" "$w/src/"
+	done
+	if ! out=$(with_operator_key "$src" "$(cat "$w/operator.pub")" 2>&1); then
+		fail "$CURRENT: map the operator key" "$out"; return
+	fi
+	if ! (cd "$w/src" && HOME=$w/home "$CLUSTERC_BIN" build "$name.cluster" -o "$w/out") >"$w/build.log" 2>&1; then
+		fail "$CURRENT: build" "$(cat "$w/build.log")"; return
+	fi
+	pass "$CURRENT: build with the run's operator key"
+	local plan=$w/out/$name/plan.json
+	mapfile -t hosts < <(jq -r '.hosts | keys[]' "$plan")
+	mapfile -t vmhosts < <(jq -r '.steps[] | select(.builtin == "proxmox.vm") | .host' "$plan" | sort -u)
+
+	# ---- secrets: a fresh random value for every secret a step names
+	: >"$w/secrets.env"
+	chmod 0600 "$w/secrets.env"
+	for secret in $(jq -r '[.steps[].secrets[]] | unique[]' "$plan"); do
+		printf '%s=e2e-%s-%s\n' "$secret" "$secret" "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$w/secrets.env"
+	done
+	secret_of() { sed -n "s/^$1=//p" "$w/secrets.env"; }
+
+	# ---- lab hosts, one per node, named as the nodes
+	# E2E_KEEP=DIR keeps the run's files (logs, hosts' written files) for a post-mortem.
+	[ -z "${E2E_KEEP:-}" ] || at_exit "mkdir -p '$E2E_KEEP' && cp -a '$w' '$E2E_KEEP/' 2>/dev/null"
+	at_exit "bash '$LAB' down '$lab' >/dev/null 2>&1"
+	if ! bash "$LAB" up "${#hosts[@]}" "$lab" --names "$(IFS=,; echo "${hosts[*]}")" >"$w/lab.log" 2>&1; then
+		fail "$CURRENT: lab up" "$(tail -n 20 "$w/lab.log")"; return
+	fi
+	# Every host refuses the lab's key. A VM's login and its host key come only
+	# from its seed (boot_vm.py); an existing machine is one the operator set up:
+	# its user with passwordless sudo and the operator's key, its key pinned.
+	: >"$w/known_hosts.vms"
+	: >"$w/known_hosts.machines"
+	local user addr
+	for h in "${hosts[@]}"; do
+		bash "$LAB" exec "$lab/$h" -- sh -c ': > /etc/clusterc-lab/authorized_keys'
+		addr=$(jq -r --arg h "$h" '.hosts[$h].address' "$lab/inventory.json")
+		if ! printf '%s\n' "${vmhosts[@]}" | grep -qx -- "$h"; then
+			user=$(jq -r --arg h "$h" '.hosts[$h].user' "$plan")
+			bash "$LAB" exec "$lab/$h" -- sh -c "id '$user' >/dev/null 2>&1 || useradd -m -s /bin/bash '$user'; usermod -p '*' '$user'
+				printf '%s ALL=(ALL) NOPASSWD:ALL\n' '$user' > /etc/sudoers.d/90-operator
+				cat > /etc/clusterc-lab/authorized_keys && chmod 0644 /etc/clusterc-lab/authorized_keys" <"$w/operator.pub"
+			grep -F "$addr " "$lab/known_hosts" >>"$w/known_hosts.machines"
+		fi
+	done
+	jq --slurpfile plan "$plan" --arg key "$w/operator" --arg vmkh "$w/known_hosts.vms" \
+		--arg mkh "$w/known_hosts.machines" --argjson vms "$(printf '%s\n' "${vmhosts[@]}" | jq -R . | jq -s 'map(select(. != ""))')" '
+		.hosts |= with_entries(.value += {user: $plan[0].hosts[.key].user, key: $key,
+			known_hosts: (if (.key | IN($vms[])) then $vmkh else $mkh end)})' \
+		"$lab/inventory.json" >"$w/inventory.base.json"
+
+	# ---- one simulator per proxmox block, self-signed TLS pinned by fingerprint
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=pve.e2e -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$w/sim/tls.key" -out "$w/sim/tls.crt" >/dev/null 2>&1
+	local fp port pve args overrides='{}' cfg
+	fp=$(openssl x509 -noout -fingerprint -sha256 -in "$w/sim/tls.crt" | sed 's/^.*=//')
+	for args in $(jq -r '.steps[] | select(.builtin // "" | startswith("proxmox.")) | .args' "$plan" | sort -u); do
+		pve=$(jq -r .proxmox "$w/out/$name/$args")
+		[ -f "$w/sim/pve-$pve.port" ] && continue
+		start_sim "$w/sim" "pve-$pve" "$w/sim/tls.crt" "$w/sim/tls.key"
+		port=$SIM_PORT
+		cfg=$(jq -n --argjson a "$(jq .auth "$w/out/$name/$args")" --arg store "$w/store/$pve" \
+			--arg pw "$(secret_of "$(jq -r '.auth.password_secret // ""' "$w/out/$name/$args")")" \
+			--arg tok "$(secret_of "$(jq -r '.auth.token_secret // ""' "$w/out/$name/$args")")" \
+			--arg hook "$HERE/boot_vm.py" --arg lab "$lab" --argjson delay "$E2E_INSTALL_DELAY" '
+			{store: $store, boot_hook: ["python3", $hook, $lab], install_delay: $delay,
+			 task_running_polls: 1}
+			+ (if $a.user then {pve_user: $a.user, pve_password: $pw} else {} end)
+			+ (if $a.token_id then {tokens: {($a.token_id): $tok}} else {} end)')
+		curl -sf --cacert "$w/sim/tls.crt" -X POST --data-binary "$cfg" "https://127.0.0.1:$port/__mock/config" >/dev/null ||
+			{ fail "$CURRENT: configure simulator $pve"; return; }
+		overrides=$(jq --arg n "$pve" --arg e "https://127.0.0.1:$port" --arg fp "$fp" \
+			'.proxmox[$n] = {endpoint: $e, fingerprint: $fp}' <<<"$overrides")
+	done
+	# ---- GitLab, when the plan registers a deploy key
+	args=$(jq -r '[.steps[] | select(.builtin == "gitlab.deploy_key") | .args][0] // empty' "$plan")
+	if [ -n "$args" ]; then
+		start_sim "$w/sim" gitlab
+		port=$SIM_PORT
+		cfg=$(jq -n --arg t "$(secret_of "$(jq -r '.token_secret // ""' "$w/out/$name/$args")")" \
+			--arg p "$(jq -r .project_path "$w/out/$name/$args")" '{gitlab_token: $t, gitlab_projects: {($p): []}}')
+		curl -sf -X POST --data-binary "$cfg" "http://127.0.0.1:$port/__mock/config" >/dev/null ||
+			{ fail "$CURRENT: configure the GitLab mock"; return; }
+		overrides=$(jq --arg a "http://127.0.0.1:$port/api/v4" '.gitlab = {api: $a}' <<<"$overrides")
+	fi
+	jq --argjson o "$overrides" '. + $o' "$w/inventory.base.json" >"$w/inventory.json"
+
+	# ---- the installer ISO, as a finished download in the cache (stamp and all)
+	local cache=$w/home/.cache/clusterc/iso iso sha
+	mkdir -p "$cache"
+	bash "$TOP/tests/tools/fake-ubuntu-iso.sh" "$w/iso"
+	while read -r iso sha; do
+		cp "$w/iso/orig.iso" "$cache/$iso"
+		printf '%s %s\n' "$sha" "$(stat -c '%s %Y' "$cache/$iso")" >"$cache/$iso.verified"
+	done < <(jq -r '.images[]? | "\(.iso_file) \(.sha256)"' "$w/out/$name/model.json")
+
+	# ---- apply 1: from empty
+	apply_run 1
+	local rc=$? sum nsteps
+	sum=$(last_summary)
+	nsteps=$(jq '.steps | length' "$plan")
+	expect "apply from an empty Proxmox exits 0" test "$rc" = 0
+	expect "every one of the $nsteps steps ran ok" \
+		bash -c "test \"\$(jq '.counts.ok' '$sum')\" = $nsteps" 
+	[ "$rc" = 0 ] || { sed -n '1,60p' "$w/apply1.log" | sed 's/^/    /'; jq -c '.boots' <(curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$(cat "$w"/sim/pve-*.port | head -n1)/__mock/state") 2>/dev/null | head -c 2000; echo; }
+	local nvms=${#vmhosts[@]}
+	expect "one VM per VM node ($nvms), each booted once from its own seed" bash -c '
+		n=0; for s in "$1"/sim/pve-*.port; do
+			st=$(curl -sf --cacert "$1/sim/tls.crt" "https://127.0.0.1:$(cat "$s")/__mock/state") || exit 1
+			[ "$(jq "[.boots[] | select(.rc != 0)] | length" <<<"$st")" = 0 ] || { jq -c .boots <<<"$st"; exit 1; }
+			n=$((n + $(jq ".vms | length" <<<"$st")))
+		done; [ "$n" = "$2" ]' _ "$w" "$nvms"
+	expect "every ssh connection used StrictHostKeyChecking=yes, none accept-new or no" bash -c '
+		grep -q "StrictHostKeyChecking=yes\|StrictHostKeyChecking yes" "$1"/argv.log "$1"/artifacts/*/ssh_config 2>/dev/null &&
+		! grep -rqiE "StrictHostKeyChecking[= ](accept-new|no|off)" "$1/argv.log" "$1/artifacts"' _ "$w"
+	expect "the VMs' host keys were learned through the API (one pin per VM)" bash -c '
+		f=$(ls "$1"/state/clusterc/*/known_hosts.learned 2>/dev/null | head -n 1)
+		[ "$2" = 0 ] || [ "$(grep -c . "$f")" = "$2" ]' _ "$w" "$nvms"
+	expect "no secret in out/, artifacts/, argv or the request logs" bash -c '
+		while IFS= read -r line; do
+			v=${line#*=}
+			if grep -rqF -- "$v" "$1/out" "$1/artifacts" "$1/argv.log" "$1"/sim/*.requests.log; then
+				echo "found ${line%%=*}"; exit 1; fi
+		done <"$1/secrets.env"
+		! grep -rqF "PRIVATE KEY" "$1/out" "$1/artifacts" "$1"/sim/*.requests.log' _ "$w"
+
+	# ---- apply 2: nothing to do, and the API hears only reads
+	local writes
+	writes=$(count_writes)
+	apply_run 2
+	rc=$?
+	sum=$(last_summary)
+	expect "a second apply exits 0 and skips every step" \
+		bash -c "test $rc = 0 && test \"\$(jq '.counts.skipped' '$sum')\" = $nsteps"
+	expect "... and sends the Proxmox and GitLab APIs no write" test "$(count_writes)" = "$writes"
+
+	# ---- an apply killed during the infra phase, then re-run
+	if [ "$nvms" -gt 0 ]; then
+		e2e_killed_infra
+	fi
+}
+
+# The runner is killed (SIGKILL: no cleanup at all) while a VM is installing;
+# the re-run must converge with no second VM and no second upload.
+e2e_killed_infra() {
+	local h=${vmhosts[0]} pid t vms1 ups1 st port
+	port=$(cat "$w"/sim/pve-*.port | head -n 1)
+	# Forget h: its VM, its learned pin and its steps' state, as after a rebuild.
+	(cd "$w" && HOME=$w/home XDG_STATE_HOME=$w/state "$CLUSTERC_BIN" apply "$w/out/$name" \
+		--inventory "$w/inventory.json" --env "$w/secrets.env" --yes --artifacts "$w/artifacts" \
+		--force --limit "$h" --only infra </dev/null >"$w/apply3.log" 2>&1) &
+	pid=$!
+	for ((t = 0; t < 600; t++)); do
+		grep -q 'infra.hostkey' "$w/apply3.log" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	st=$(curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$port/__mock/state")
+	vms1=$(jq '.vms | length' <<<"$st")
+	ups1=$(jq '.uploads | length' <<<"$st")
+	apply_run 4
+	local rc=$?
+	st=$(curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$port/__mock/state")
+	expect "a re-run after the runner was killed in the infra phase exits 0" test "$rc" = 0
+	expect "... with no duplicate VM" test "$(jq '.vms | length' <<<"$st")" = "$vms1"
+	expect "... and no second upload of an ISO already there" test "$(jq '.uploads | length' <<<"$st")" = "$ups1"
+}
+
+for f in "${files[@]}"; do
+	if [ ! -f "$f" ]; then fail "e2e: no such cluster file $f"; continue; fi
+	e2e_cluster "$f"
+done
+finish
