@@ -292,6 +292,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(500, {"data": None}, "can't open file - No such file or directory")
             return self.send(200, {"data": {"content": content, "bytes-read": len(content)}})
 
+    def no_vm(self, node, vmid):
+        return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%s.conf' does not exist" % (node, vmid))
+
     def new_task(self, node, ttype, vmid):
         with STATE.lock:
             STATE.seq += 1
@@ -341,7 +344,7 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 vm = STATE.vms.get(vmid)
                 if not vm:
-                    return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist" % (m.group(1), vmid))
+                    return self.no_vm(m.group(1), vmid)
                 was = vm.get("status")
                 vm["status"] = "running"
                 boot = STATE.cfg["boot_hook"] and was != "running"
@@ -354,7 +357,7 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 vm = STATE.vms.get(vmid)
                 if not vm:
-                    return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist" % (m.group(1), vmid))
+                    return self.no_vm(m.group(1), vmid)
                 vm["status"] = "stopped"
                 STATE.cfg["guests"].get(str(vmid), {}).pop("booted", None)
             return self.send(200, {"data": self.new_task(m.group(1), "qm" + m.group(3), vmid)})
@@ -364,7 +367,7 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 vm = STATE.vms.get(vmid)
                 if not vm:
-                    return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist" % (m.group(1), vmid))
+                    return self.no_vm(m.group(1), vmid)
                 if vm.get("status") == "running":
                     return self.send(500, {"data": None}, "VM %d is running - destroy failed" % vmid)
                 del STATE.vms[vmid]
@@ -376,7 +379,7 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 cfg = STATE.configs.get(int(m.group(2)))
                 if cfg is None:
-                    return self.send(500, {"data": None}, "Configuration file 'nodes/%s/qemu-server/%s.conf' does not exist" % (m.group(1), m.group(2)))
+                    return self.no_vm(m.group(1), m.group(2))
                 out = {k: v for k, v in cfg.items() if k not in ("vmid", "node", "start")}
                 out["digest"] = hashlib.sha1(json.dumps(out, sort_keys=True).encode()).hexdigest()
             return self.send(200, {"data": out})
