@@ -338,29 +338,21 @@ class Handler(BaseHTTPRequestHandler):
         m = re.match(r"^/nodes/([^/]+)/qemu$", p)
         if m and self.command == "POST":
             return self.pve_create(m.group(1), body)
-        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/status/start$", p)
+        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/status/(start|stop|shutdown)$", p)
         if m and self.command == "POST":
-            vmid = int(m.group(2))
+            vmid, action = int(m.group(2)), m.group(3)
             with STATE.lock:
                 vm = STATE.vms.get(vmid)
                 if not vm:
                     return self.no_vm(m.group(1), vmid)
                 was = vm.get("status")
-                vm["status"] = "running"
-                boot = STATE.cfg["boot_hook"] and was != "running"
+                vm["status"] = "running" if action == "start" else "stopped"
+                boot = action == "start" and STATE.cfg["boot_hook"] and was != "running"
+                if action != "start":
+                    STATE.cfg["guests"].get(str(vmid), {}).pop("booted", None)
             if boot:
                 threading.Thread(target=boot_vm, args=(vmid,), daemon=True).start()
-            return self.send(200, {"data": self.new_task(m.group(1), "qmstart", vmid)})
-        m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/status/(stop|shutdown)$", p)
-        if m and self.command == "POST":
-            vmid = int(m.group(2))
-            with STATE.lock:
-                vm = STATE.vms.get(vmid)
-                if not vm:
-                    return self.no_vm(m.group(1), vmid)
-                vm["status"] = "stopped"
-                STATE.cfg["guests"].get(str(vmid), {}).pop("booted", None)
-            return self.send(200, {"data": self.new_task(m.group(1), "qm" + m.group(3), vmid)})
+            return self.send(200, {"data": self.new_task(m.group(1), "qm" + action, vmid)})
         m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)$", p)
         if m and self.command == "DELETE":
             vmid = int(m.group(2))

@@ -33,9 +33,13 @@ def die(msg):
     sys.exit(1)
 
 
-def in_host(lab, host, argv, stdin=None):
-    proc = subprocess.run(["bash", LAB_SH, "exec", os.path.join(lab, host), "--"] + argv,
+def run_in_host(lab, host, argv, stdin=None):
+    return subprocess.run(["bash", LAB_SH, "exec", os.path.join(lab, host), "--"] + argv,
                           input=stdin, capture_output=True, text=True)
+
+
+def in_host(lab, host, argv, stdin=None):
+    proc = run_in_host(lab, host, argv, stdin)
     if proc.returncode != 0:
         die("%s: %s failed (exit %d): %s" % (host, " ".join(argv), proc.returncode,
                                              proc.stderr.strip()[-500:]))
@@ -82,15 +86,12 @@ def main():
     for u in ud.get("users") or []:
         if not isinstance(u, dict) or not u.get("name"):
             continue
-        have = subprocess.run(["bash", LAB_SH, "exec", os.path.join(lab, name), "--", "id", u["name"]],
-                              capture_output=True).returncode == 0
+        have = run_in_host(lab, name, ["id", u["name"]]).returncode == 0
         if not have:
             groups = u.get("groups") or []
             if isinstance(groups, str):
                 groups = [g.strip() for g in groups.split(",")]
-            present = [g for g in groups
-                       if subprocess.run(["bash", LAB_SH, "exec", os.path.join(lab, name), "--",
-                                          "getent", "group", g], capture_output=True).returncode == 0]
+            present = [g for g in groups if run_in_host(lab, name, ["getent", "group", g]).returncode == 0]
             argv = ["useradd", "-m", "-s", u.get("shell", "/bin/sh")]
             if present:
                 argv += ["-G", ",".join(present)]
