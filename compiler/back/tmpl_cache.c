@@ -124,14 +124,6 @@ static void cache_insert(struct tmpl_engine *e, struct tmpl *t)
 	e->count++;
 }
 
-static char *display_name(const char *path)
-{
-	struct strbuf sb = STRBUF_INIT;
-	const char *dir = stdlib_dir();
-	strbuf_addf(&sb, "%s/%s", dir ? dir : "stdlib", path);
-	return strbuf_detach(&sb, NULL);
-}
-
 enum tmpl_ctx tmpl_ctx_for_path(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -194,7 +186,7 @@ struct tmpl *tmpl_get(struct tmpl_engine *e, char kind, const char *name, const 
 			return NULL;
 		}
 		t->len = len;
-		t->name = display_name(name);
+		t->name = stdlib_display_path(name);
 		t->ctx = tmpl_ctx_for_path(name);
 	} else {
 		t->text = xstrdup(text);
