@@ -3,6 +3,7 @@
  * expression), compiling on first use. */
 #include "tmpl_internal.h"
 #include "stdlib_data.h"
+#include "strmap.h"
 #include "xalloc.h"
 
 #include <stdarg.h>
@@ -71,16 +72,6 @@ static void tmpl_free(struct tmpl *t)
 
 /* ---- the cache ------------------------------------------------------------ */
 
-static uint64_t hash_str(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 struct tmpl_engine *tmpl_engine_new(void)
 {
 	struct tmpl_engine *e = xcalloc(1, sizeof(*e));
@@ -102,7 +93,7 @@ void tmpl_engine_free(struct tmpl_engine *e)
 static struct tmpl **slot_for(struct tmpl_engine *e, const char *key, size_t klen)
 {
 	size_t mask = e->nslots - 1;
-	size_t i = (size_t)hash_str(key, klen) & mask;
+	size_t i = (size_t)strmap_hash(key, klen) & mask;
 	while (e->slots[i] && strcmp(e->slots[i]->key, key))
 		i = (i + 1) & mask;
 	return &e->slots[i];

@@ -172,6 +172,18 @@ static void number_text(struct strbuf *sb, const json_t *v)
 		strbuf_addstr(sb, ".0");
 }
 
+/* Numbers and booleans read the same in every context; true when v is one. */
+static bool number_or_bool_text(struct strbuf *sb, const json_t *v)
+{
+	if (json_is_integer(v) || json_is_real(v))
+		number_text(sb, v);
+	else if (json_is_boolean(v))
+		strbuf_addstr(sb, json_is_true(v) ? "true" : "false");
+	else
+		return false;
+	return true;
+}
+
 static int refuse_secret(struct render *r, struct tmpl *t, const struct expr *at, const json_t *v)
 {
 	tmpl_error(t, r->d, at->off, at->end, "refusing to write secret '%s' into a generated file",
@@ -185,19 +197,11 @@ static int refuse_secret(struct render *r, struct tmpl *t, const struct expr *at
 static int scalar_text(struct render *r, struct tmpl *t, const struct expr *at, const json_t *v,
 		       struct strbuf *sb)
 {
+	if (number_or_bool_text(sb, v))
+		return 0;
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		strbuf_add(sb, json_string_value(v), json_string_length(v));
-		return 0;
-	case JSON_INTEGER:
-	case JSON_REAL:
-		number_text(sb, v);
-		return 0;
-	case JSON_TRUE:
-		strbuf_addstr(sb, "true");
-		return 0;
-	case JSON_FALSE:
-		strbuf_addstr(sb, "false");
 		return 0;
 	case JSON_NULL:
 		tmpl_error(t, r->d, at->off, at->end, "'%.*s' is null", (int)(at->end - at->off),
@@ -213,6 +217,8 @@ static int scalar_text(struct render *r, struct tmpl *t, const struct expr *at, 
 			   t->text + at->off, tmpl_type_name(v));
 		diag_hint(r->d, "Use | join \",\", | json or {{#each}}.");
 		return -1;
+	default:  /* a number or a boolean, written above */
+		break;
 	}
 	return -1;
 }
@@ -240,22 +246,14 @@ static int write_json(struct render *r, struct tmpl *t, const struct expr *at, c
 		tmpl_error(t, r->d, at->off, at->end, "value nests too deeply to print");
 		return -1;
 	}
+	if (number_or_bool_text(sb, v))
+		return 0;
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		if (toml)
 			toml_quote_n(sb, json_string_value(v), json_string_length(v));
 		else
 			json_quote_n(sb, json_string_value(v), json_string_length(v));
-		return 0;
-	case JSON_INTEGER:
-	case JSON_REAL:
-		number_text(sb, v);
-		return 0;
-	case JSON_TRUE:
-		strbuf_addstr(sb, "true");
-		return 0;
-	case JSON_FALSE:
-		strbuf_addstr(sb, "false");
 		return 0;
 	case JSON_NULL:
 		if (toml) {
@@ -300,6 +298,8 @@ static int write_json(struct render *r, struct tmpl *t, const struct expr *at, c
 		free(keys);
 		return 0;
 	}
+	default:  /* a number or a boolean, written above */
+		break;
 	}
 	return -1;
 }

@@ -211,6 +211,17 @@ static void render_release(struct render *r)
 	free(r->loops);
 }
 
+/* Renders a whole template in its own context. */
+static int render_root(struct tmpl_engine *e, struct tmpl *t, const struct tmpl_scope *scope,
+		       struct strbuf *out, struct diag *d)
+{
+	struct render r;
+	render_init(&r, e, scope, d);
+	int rc = render_body(&r, t, &t->root, t->ctx, out);
+	render_release(&r);
+	return rc;
+}
+
 int tmpl_render(struct tmpl_engine *e, const char *path, const struct tmpl_scope *scope,
 		struct strbuf *out, struct diag *d)
 {
@@ -221,11 +232,7 @@ int tmpl_render(struct tmpl_engine *e, const char *path, const struct tmpl_scope
 			diag_error(d, LOC_NONE, "no template '%s' in the stdlib", path);
 		return -1;
 	}
-	struct render r;
-	render_init(&r, e, scope, d);
-	int rc = render_body(&r, t, &t->root, t->ctx, out);
-	render_release(&r);
-	return rc;
+	return render_root(e, t, scope, out, d);
 }
 
 int tmpl_render_text(struct tmpl_engine *e, const char *name, const char *text,
@@ -235,11 +242,7 @@ int tmpl_render_text(struct tmpl_engine *e, const char *name, const char *text,
 	struct tmpl *t = tmpl_get(e, 's', name, text, ctx, d, NULL);
 	if (!t)
 		return -1;
-	struct render r;
-	render_init(&r, e, scope, d);
-	int rc = render_body(&r, t, &t->root, t->ctx, out);
-	render_release(&r);
-	return rc;
+	return render_root(e, t, scope, out, d);
 }
 
 int tmpl_eval(struct tmpl_engine *e, const char *name, const char *expr,
