@@ -1,4 +1,5 @@
 #include "fileset.h"
+#include "strmap.h"
 #include "xalloc.h"
 
 #include <stdint.h>
@@ -11,16 +12,6 @@ struct fileset_slot {
 	long index;
 	bool own_key;
 };
-
-static uint64_t hash_mem(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 void fileset_init(struct fileset *fs)
 {
@@ -72,7 +63,7 @@ static struct fileset_slot *find_slot(const struct fileset *fs, const char *key,
 	if (!fs->nslots)
 		return NULL;
 	size_t mask = fs->nslots - 1;
-	size_t i = (size_t)hash_mem(key, klen) & mask;
+	size_t i = (size_t)strmap_hash(key, klen) & mask;
 	while (fs->slots[i].key) {
 		if (!strncmp(fs->slots[i].key, key, klen) && !fs->slots[i].key[klen])
 			return &fs->slots[i];

@@ -1,4 +1,5 @@
-/* plan: component manifests -> rendered files and the step graph (plan.json).
+/* plan: component manifests -> rendered files (render.c) and the step graph
+ * (step_graph.c, plan.json); plan.c drives both.
  *
  * plan_build reads every stdlib manifest (components/NAME.json) in name order (through
  * stdlib_read, so --stdlib DIR applies), evaluates each component's, file's

@@ -2,7 +2,8 @@
  *  check_schema.c: block types, names, attribute names and types, required
  *    attributes, counts, secrets only where allowed ("did you mean" on typos);
  *  check_model.c:  cross-block rules (duplicates, subnets, overlaps, labels,
- *    references, versions) while it builds the resolved model as JSON.
+ *    references, versions), applied by model_build (model.h) while it builds
+ *    the resolved model as JSON.
  * Both report through the unit's diag and never stop at the first problem. */
 #ifndef CLUSTERC_CHECK_H
 #define CLUSTERC_CHECK_H
@@ -19,8 +20,6 @@ struct check_blocks {
 
 void check_blocks_release(struct check_blocks *b);
 void check_schema(struct unit *u, struct check_blocks *out);
-/* Returns the model (caller owns it), or NULL when anything was wrong. */
-json_t *check_model(struct unit *u, const struct check_blocks *b);
 
 /* The value of attribute `name` in a block (or the nested block of that type),
  * the first one written; NULL when absent. */

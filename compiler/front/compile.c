@@ -1,5 +1,6 @@
 #include "compile.h"
 #include "check.h"
+#include "model.h"
 #include "resolve.h"
 
 static json_t *compile_unit(struct unit *u, bool resolved)
@@ -11,7 +12,7 @@ static json_t *compile_unit(struct unit *u, bool resolved)
 		check_schema(u, &b);
 		/* Cross-block rules run even after schema errors, so one run shows
 		 * as much as it can; the model is only handed on when all is clean. */
-		model = check_model(u, &b);
+		model = model_build(u, &b);
 		check_blocks_release(&b);
 		if (diag_failed(d)) {
 			json_decref(model);

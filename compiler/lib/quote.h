@@ -1,6 +1,6 @@
 /* quote: the one place values are escaped for the languages clusterc writes
  * (STYLE.md habit 7). Every function appends to sb and never fails; the
- * template engine (tmpl.c) is their main caller.
+ * template engine (back/tmpl_eval.c) is their main caller.
  *
  * Inputs are byte strings with an explicit length (the _n forms) or
  * NUL-terminated. Strings from the model are valid UTF-8 (jansson checks);

@@ -21,6 +21,14 @@ const char *stdlib_dir(void)
 	return override_dir;
 }
 
+char *stdlib_display_path(const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *dir = stdlib_dir();
+	strbuf_addf(&sb, "%s/%s", dir ? dir : "stdlib", path);
+	return strbuf_detach(&sb, NULL);
+}
+
 static const struct stdlib_entry *find_embedded(const char *path)
 {
 	unsigned long lo = 0, hi = stdlib_nentries;

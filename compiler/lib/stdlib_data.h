@@ -17,6 +17,9 @@ extern const unsigned long stdlib_nentries;
 /* Uses DIR instead of the embedded tree from now on (NULL: back to embedded). */
 void stdlib_set_dir(const char *dir);
 const char *stdlib_dir(void);
+/* "stdlib/PATH", or "DIR/PATH" under --stdlib DIR: how messages name a stdlib
+ * file. The caller frees it. */
+char *stdlib_display_path(const char *path);
 /* Reads a stdlib file. Returns a NUL-terminated buffer the caller frees, or NULL
  * when there is no such file; *len gets its length. */
 char *stdlib_read(const char *path, size_t *len);

@@ -16,12 +16,17 @@ void strmap_release(struct strmap *m)
 	strmap_init(m);
 }
 
-static uint64_t hash_str(const char *s)
+uint64_t strmap_hash(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
 	return h;
+}
+
+static uint64_t hash_str(const char *s)
+{
+	return strmap_hash(s, strlen(s));
 }
 
 static uint64_t hash_u32(uint32_t k)

@@ -19,6 +19,9 @@ struct strmap {
 	size_t cap, n;
 };
 
+/* FNV-1a over n bytes: the one string hash of clusterc's hash tables. */
+uint64_t strmap_hash(const char *s, size_t n);
+
 void strmap_init(struct strmap *m);
 void strmap_release(struct strmap *m);
 /* Returns the existing value for key, or NULL after inserting value. */

@@ -1,4 +1,4 @@
-/* Unit tests for tmpl.c: expressions, filters, blocks, standalone lines,
+/* Unit tests for the template engine (back/tmpl_*.c): expressions, filters, blocks, standalone lines,
  * escaping by context, includes, and errors with their line:column. */
 #include "diag.h"
 #include "stdlib_data.h"
