@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# tests/consumers: the programs that read the generated artifacts, run on every
+# committed out/<cluster>/ (issue 10, "Real consumers in the tests"): promtool,
+# amtool, cloud-init schema, visudo, tomllib, Grafana datasource uids.
+# Debian's tools may be older than the pinned components: the skew is printed
+# in the test names, never skipped.
+. "$(dirname "$0")/../lib.sh"
+OUT=$TOP/out
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+for tool in promtool amtool cloud-init visudo; do
+	command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin
+	command -v "$tool" >/dev/null 2>&1 || fail "tool $tool" "$tool is not installed (make deps)"
+done
+pinned() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$TOP/stdlib/versions.json" "$1"; }
+PROMTOOL_V=$(promtool --version 2>&1 | awk 'NR==1{print $3}')
+AMTOOL_V=$(amtool --version 2>&1 | awk 'NR==1{print $3}')
+
+for root in "$OUT"/*/; do
+	c=$(basename "$root")
+	# ---- Prometheus: promtool on a copy without kubernetes_sd_configs (Debian
+	# builds promtool without Kubernetes discovery); the sd blocks' keys and roles
+	# checked against v2.48.0's SDConfig (discovery/kubernetes/kubernetes.go).
+	while IFS= read -r cfg; do
+		d=$(dirname "$cfg") w=$TMP/$c/prom
+		mkdir -p "$w"
+		cp "$d"/*.yaml "$d"/*.yml "$w/" 2>/dev/null
+		check "$c: kubernetes_sd_configs use only Prometheus $(pinned prometheus) keys and roles" "$PY" - "$cfg" <<'PY'
+import sys, yaml
+keys = {"api_server", "role", "kubeconfig_file", "namespaces", "selectors", "attach_metadata",
+        "basic_auth", "authorization", "oauth2", "bearer_token", "bearer_token_file", "tls_config",
+        "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header",
+        "follow_redirects", "enable_http2"}
+roles = {"node", "pod", "service", "endpoints", "endpointslice", "ingress"}
+bad = []
+for job in yaml.safe_load(open(sys.argv[1])).get("scrape_configs", []):
+    for sd in job.get("kubernetes_sd_configs", []):
+        bad += ["%s: key %s" % (job["job_name"], k) for k in sd if k not in keys]
+        if sd.get("role") not in roles: bad.append("%s: role %s" % (job["job_name"], sd.get("role")))
+        bad += ["%s: namespaces.%s" % (job["job_name"], k) for k in sd.get("namespaces", {}) if k not in ("own_namespace", "names")]
+if bad: sys.exit("\n".join(bad))
+PY
+		"$PY" - "$cfg" "$w/prometheus.yml" "$w" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+for job in c.get("scrape_configs", []):
+    if job.pop("kubernetes_sd_configs", None) is not None: job.setdefault("static_configs", [{"targets": []}])
+c["rule_files"] = [sys.argv[3] + "/" + r.rsplit("/", 1)[-1] for r in c.get("rule_files", [])]
+# The pod's service-account mount, which promtool stats, stands in under the work dir.
+sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
+open(sys.argv[2], "w").write(yaml.safe_dump(c).replace(sa, sys.argv[3] + "/sa/"))
+PY
+		mkdir -p "$w/sa" && : >"$w/sa/token" && : >"$w/sa/ca.crt"
+		check "$c: promtool $PROMTOOL_V check config (pinned Prometheus $(pinned prometheus))" promtool check config "$w/prometheus.yml"
+		# Every PromQL expression of the rules and the dashboards, parsed by promtool
+		# as recording rules.
+		"$PY" - "$w/exprs.yaml" "$d"/*rules*.yaml "$d"/../grafana/dashboards/*.json <<'PY'
+import json, sys, yaml
+exprs = []
+for f in sys.argv[2:]:
+    if f.endswith(".json"):
+        for p in json.load(open(f)).get("panels", []):
+            exprs += [t["expr"] for t in p.get("targets", []) if "expr" in t]
+    else:
+        for g in yaml.safe_load(open(f)).get("groups", []):
+            exprs += [r["expr"] for r in g.get("rules", [])]
+rules = [{"record": "clusterc:expr%d" % i, "expr": e} for i, e in enumerate(exprs)]
+yaml.safe_dump({"groups": [{"name": "exprs", "rules": rules}]}, open(sys.argv[1], "w"))
+PY
+		check "$c: every PromQL expression in rules and dashboards parses (promtool $PROMTOOL_V)" promtool check rules "$w/exprs.yaml"
+		for r in "$d"/*rules*.yaml; do
+			check "$c: promtool check rules ${r#"$OUT"/}" promtool check rules "$r"
+		done
+	done < <(find "$root" -name prometheus.yml | sort)
+	# ---- Alertmanager
+	while IFS= read -r f; do
+		check "$c: amtool $AMTOOL_V check-config ${f#"$OUT"/} (pinned Alertmanager $(pinned alertmanager))" amtool check-config "$f"
+	done < <(find "$root" -name alertmanager.yml | sort)
+	# ---- Grafana: panel datasource uids exist; dashboard uids unique.
+	while IFS= read -r ds; do
+		check "$c: Grafana panels name provisioned datasource uids; dashboard uids unique" "$PY" - "$ds" "$(dirname "$ds")"/dashboards/*.json <<'PY'
+import json, sys, yaml
+uids = {d.get("uid") for d in yaml.safe_load(open(sys.argv[1])).get("datasources", [])}
+bad, seen = [], {}
+for f in sys.argv[2:]:
+    d = json.load(open(f))
+    if d.get("uid") in seen: bad.append("dashboard uid %s twice" % d.get("uid"))
+    seen[d.get("uid")] = f
+    for p in d.get("panels", []):
+        for x in [p] + p.get("targets", []):
+            u = (x.get("datasource") or {}).get("uid")
+            if u is not None and u not in uids: bad.append("%s: panel %s: datasource uid %s" % (f, p.get("title"), u))
+if bad: sys.exit("\n".join(bad))
+PY
+	done < <(find "$root" -name datasources.yaml | sort)
+	# ---- the autoinstall's user-data for the installed system, and the sudoers
+	# file its late-command writes (run with the path moved under $TMP).
+	while IFS= read -r ud; do
+		n=$(basename "$(dirname "$ud")") w=$TMP/$c/ai-$n
+		mkdir -p "$w"
+		check "$c: cloud-init schema on the autoinstall of $n" cloud-init schema -c "$ud"
+		"$PY" - "$ud" "$w" <<'PY'
+import sys, yaml
+ai = yaml.safe_load(open(sys.argv[1]))["autoinstall"]
+with open(sys.argv[2] + "/user-data", "w") as f:
+    f.write("#cloud-config\n" + yaml.safe_dump(ai.get("user-data", {})))
+for i, cmd in enumerate(ai.get("late-commands", [])):
+    if isinstance(cmd, list) and "sudoers" in " ".join(cmd):
+        with open(sys.argv[2] + "/sudoers-cmd.%d" % i, "w") as f: f.write("\0".join(cmd[cmd.index("--") + 1:]))
+PY
+		check "$c: cloud-init schema on $n's installed-system user-data" cloud-init schema -c "$w/user-data"
+		for s in "$w"/sudoers-cmd.*; do
+			[ -f "$s" ] || continue
+			mapfile -d '' argv <"$s"
+			argv[2]=${argv[2]//\/etc\/sudoers.d\//$w\/}
+			argv[2]=${argv[2]//visudo -cf/true}
+			"${argv[@]}" >/dev/null 2>&1
+			check "$c: visudo -cf on the sudoers file $n's late-command writes" visudo -cf "$w/90-clusterc"
+		done
+	done < <(find "$root" -path '*/autoinstall/*/user-data' | sort)
+	# ---- TOML: *.toml and the CRI-O drop-ins.
+	while IFS= read -r f; do
+		check "$c: ${f#"$OUT"/} parses (tomllib)" "$PY" -c 'import sys, tomllib; tomllib.load(open(sys.argv[1], "rb"))' "$f"
+	done < <(find "$root" \( -name '*.toml' -o -path '*/gpu/99-nvidia.conf' \) | sort)
+done
+finish
