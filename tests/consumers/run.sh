@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/consumers: the programs that read the generated artifacts, run on every
 # committed out/<cluster>/ (issue 10, "Real consumers in the tests"): promtool,
-# amtool, cloud-init schema, visudo, tomllib, Grafana datasource uids.
+# amtool, cloud-init schema, netplan generate, visudo, tomllib, Grafana datasource uids.
 # Debian's tools may be older than the pinned components: the skew is printed
 # in the test names, never skipped.
 . "$(dirname "$0")/../lib.sh"
@@ -109,6 +109,17 @@ for i, cmd in enumerate(ai.get("late-commands", [])):
         with open(sys.argv[2] + "/sudoers-cmd.%d" % i, "w") as f: f.write("\0".join(cmd[cmd.index("--") + 1:]))
 PY
 		check "$c: cloud-init schema on $n's installed-system user-data" cloud-init schema -c "$w/user-data"
+		# The netplan the installer writes to the target, then with the file
+		# os.network adds (60-clusterc.yaml, interface name filled in).
+		mkdir -p "$w/root/etc/netplan"
+		"$PY" -c 'import sys, yaml; ai = yaml.safe_load(open(sys.argv[1]))["autoinstall"]; open(sys.argv[2], "w").write(yaml.safe_dump({"network": ai["network"]}))' \
+			"$ud" "$w/root/etc/netplan/50-cloud-init.yaml" && chmod 600 "$w/root/etc/netplan/50-cloud-init.yaml"
+		check "$c: netplan generate on the netplan $n's autoinstall writes" netplan generate --root-dir "$w/root"
+		if [ -f "$root/nodes/$n/os/netplan.yaml" ]; then
+			sed 's/__CLUSTERC_INTERFACE__/ens18/' "$root/nodes/$n/os/netplan.yaml" >"$w/root/etc/netplan/60-clusterc.yaml"
+			chmod 600 "$w/root/etc/netplan/60-clusterc.yaml"
+			check "$c: netplan generate with $n's os.network file added" netplan generate --root-dir "$w/root"
+		fi
 		for s in "$w"/sudoers-cmd.*; do
 			[ -f "$s" ] || continue
 			mapfile -d '' argv <"$s"
