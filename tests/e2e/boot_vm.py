@@ -66,6 +66,27 @@ def command_argv(cmd):
     return ["sh", "-c", str(cmd)]
 
 
+def apply_network(lab, name, network):
+    """The installer applies the autoinstall `network:` (netplan v2) and hands it to
+    the installed system, where cloud-init renders /etc/netplan/50-cloud-init.yaml
+    at first boot. Here: the same file, and the addresses on the lab host's uplink
+    (eth0 in its namespace; the VM's would match `en*`). Routes are written to the
+    file but not installed: the lab has no gateway, and no packet may leave it."""
+    if not isinstance(network, dict) or network.get("version") != 2:
+        die("the autoinstall has no netplan version 2 `network:` section")
+    eths = network.get("ethernets") or {}
+    if len(eths) != 1:
+        die("expected one ethernet in the autoinstall network, found %d" % len(eths))
+    (_, eth), = eths.items()
+    addrs = eth.get("addresses") or []
+    if not addrs:
+        die("the autoinstall network gives the uplink no static address")
+    in_host(lab, name, ["sh", "-c", "umask 077 && mkdir -p /etc/netplan && cat > /etc/netplan/50-cloud-init.yaml"],
+            stdin=yaml.safe_dump({"network": network}, sort_keys=False))
+    for a in addrs:
+        in_host(lab, name, ["ip", "addr", "replace", str(a), "dev", "eth0"])
+
+
 def main():
     if len(sys.argv) != 5:
         die("usage: boot_vm.py LAB_DIR VMID NAME CIDATA_ISO")
@@ -109,6 +130,14 @@ def main():
     # Either way only the seed's keys get in: the lab's own key is gone.
     in_host(lab, name, ["sh", "-c", "cat > /etc/clusterc-lab/authorized_keys && chmod 0644 /etc/clusterc-lab/authorized_keys"],
             stdin="".join(k + "\n" for k in keys))
+    apply_network(lab, name, ai.get("network"))
+    if ud.get("hostname"):
+        # curtin writes /etc/hosts with the installed hostname on 127.0.1.1
+        # (curtin/commands/curthooks.py apply_networking/hostname), so sudo
+        # resolves it; without it every sudo prints "unable to resolve host".
+        in_host(lab, name, ["sh", "-c",
+                            'grep -q "^127.0.1.1[[:space:]]" /etc/hosts || '
+                            'printf "127.0.1.1 %s\\n" "$1" >> /etc/hosts', "sh", ud["hostname"]])
     prefix = ["curtin", "in-target", "--"]
     for cmd in ai.get("late-commands") or []:
         argv = command_argv(cmd)
