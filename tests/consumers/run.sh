@@ -125,6 +125,12 @@ PY
 			mapfile -d '' argv <"$s"
 			argv[2]=${argv[2]//\/etc\/sudoers.d\//$w\/}
 			argv[2]=${argv[2]//visudo -cf/true}
+			# Run it only when no path outside the work dir is left: this machine's
+			# own /etc/sudoers.d must never be written.
+			if [[ ${argv[2]} == */etc/* ]]; then
+				fail "$c: $n's sudoers late-command writes only under the work dir" "${argv[2]}"
+				continue
+			fi
 			"${argv[@]}" >/dev/null 2>&1
 			check "$c: visudo -cf on the sudoers file $n's late-command writes" visudo -cf "$w/90-clusterc"
 		done

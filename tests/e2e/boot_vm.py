@@ -103,7 +103,13 @@ def main():
     ud = ai.get("user-data") or {}
     keys = []
     if ud.get("hostname"):
-        in_host(lab, name, ["sh", "-c", 'printf "%s\\n" "$1" > /etc/hostname', "sh", ud["hostname"]])
+        # An installed Ubuntu resolves its own name through "127.0.1.1 NAME" in
+        # /etc/hosts (written by the installer; cloud-init's manage_etc_hosts is
+        # off by default, cc_update_etc_hosts), so sudo does not print "unable
+        # to resolve host". Which installer module writes it is not verified here.
+        in_host(lab, name, ["sh", "-c", 'printf "%s\\n" "$1" > /etc/hostname && '
+                            '{ grep -q "^127.0.1.1[[:space:]]" /etc/hosts || '
+                            'printf "127.0.1.1 %s\\n" "$1" >> /etc/hosts; }', "sh", ud["hostname"]])
     for u in ud.get("users") or []:
         if not isinstance(u, dict) or not u.get("name"):
             continue
@@ -131,13 +137,6 @@ def main():
     in_host(lab, name, ["sh", "-c", "cat > /etc/clusterc-lab/authorized_keys && chmod 0644 /etc/clusterc-lab/authorized_keys"],
             stdin="".join(k + "\n" for k in keys))
     apply_network(lab, name, ai.get("network"))
-    if ud.get("hostname"):
-        # curtin writes /etc/hosts with the installed hostname on 127.0.1.1
-        # (curtin/commands/curthooks.py apply_networking/hostname), so sudo
-        # resolves it; without it every sudo prints "unable to resolve host".
-        in_host(lab, name, ["sh", "-c",
-                            'grep -q "^127.0.1.1[[:space:]]" /etc/hosts || '
-                            'printf "127.0.1.1 %s\\n" "$1" >> /etc/hosts', "sh", ud["hostname"]])
     prefix = ["curtin", "in-target", "--"]
     for cmd in ai.get("late-commands") or []:
         argv = command_argv(cmd)
