@@ -28,7 +28,7 @@ read_tap() {
 		"not ok "*)
 			points=$((points + 1))
 			failed_points=$((failed_points + 1))
-			fail "$name: ${line#not ok }" "$notes"
+			fail "$name: ${line#not ok }" "${notes%$'\n'}"
 			notes=""
 			;;
 		"ok "*)
