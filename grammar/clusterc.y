@@ -1,6 +1,7 @@
 /* The .cluster grammar (LANGUAGE.md, "Structure"). Actions are one AST
  * constructor call each (STYLE habit 2): no lookups, checks or I/O here. Error
- * recovery at the item level lets one run report every syntax error. */
+ * recovery at the item level lets one run report every syntax error; recovery
+ * at a closing ')', ']' or '}' keeps one mistake inside a value to one message. */
 %define api.pure full
 %define api.prefix {cc_yy}
 %define api.location.type {struct loc}
@@ -101,6 +102,11 @@ primary
 	| IDENT '(' args ')'    { $$ = ast_call(A, @$, $1, @1, $3); }
 	| '[' list_items ']'    { $$ = ast_list(A, @$, AST_LIST, $2); }
 	| '{' map_items '}'     { $$ = ast_list(A, @$, AST_MAP, $2); }
+	/* A syntax error inside brackets resumes at the closing one, so one
+	 * mistake in a map, list or call is one message (as jq's parser.y). */
+	| IDENT '(' error ')'   { $$ = ast_syntax_error(A, @$); }
+	| '[' error ']'         { $$ = ast_syntax_error(A, @$); }
+	| '{' error '}'         { $$ = ast_syntax_error(A, @$); }
 	;
 
 args

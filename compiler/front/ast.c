@@ -63,6 +63,13 @@ struct ast_node *ast_string(struct arena *a, struct loc loc, const char *s)
 	return n;
 }
 
+struct ast_node *ast_syntax_error(struct arena *a, struct loc loc)
+{
+	struct ast_node *n = ast_string(a, loc, "");
+	n->poisoned = true;
+	return n;
+}
+
 struct ast_node *ast_number(struct arena *a, struct loc loc, enum ast_kind kind, uint64_t v)
 {
 	struct ast_node *n = node(a, kind, loc);

@@ -100,6 +100,9 @@ struct ast_node *ast_list(struct arena *a, struct loc loc, enum ast_kind kind, s
 struct ast_node *ast_call(struct arena *a, struct loc loc, const char *fn, struct loc fn_loc,
 			  struct ast_seq args);
 struct ast_node *ast_concat(struct arena *a, struct loc loc, struct ast_node *lhs, struct ast_node *rhs);
+/* The value of a map, list or call whose inside had a syntax error (reported
+ * already): a poisoned empty string, which later rules skip. */
+struct ast_node *ast_syntax_error(struct arena *a, struct loc loc);
 
 /* A location spanning from the start of a to the end of b (same file). */
 struct loc loc_span(struct loc a, struct loc b);

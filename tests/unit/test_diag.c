@@ -2,39 +2,14 @@
  * caret and tildes (tabs, UTF-8, bytes that are not UTF-8, long lines), the
  * order of printed diagnostics, notes and hints under their error, "did you
  * mean" bounds, --werror, and the wording of the count line.
- * Prints "ok - NAME" or "FAIL - NAME" per test; exits 1 on any failure. */
+ * TAP output (unit.h). */
 #include "diag.h"
 #include "strbuf.h"
+#include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failed_checks;
-
-#define CHECK(cond, ...)                                                         \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			failed_checks++;                                         \
-			fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);        \
-			fprintf(stderr, __VA_ARGS__);                            \
-			fputc('\n', stderr);                                     \
-		}                                                                \
-	} while (0)
-
-static int tests_failed;
-
-static void run(const char *name, void (*fn)(void))
-{
-	int before = failed_checks;
-	fn();
-	if (failed_checks == before) {
-		printf("ok - %s\n", name);
-	} else {
-		printf("FAIL - %s\n", name);
-		tests_failed++;
-	}
-}
 
 static int32_t add(struct diag *d, const char *path, const char *text)
 {
@@ -323,14 +298,14 @@ static void test_color(void)
 
 int main(void)
 {
-	run("linecol: offsets to line and column", test_linecol);
-	run("snippet: caret and tildes under the span", test_caret);
-	run("snippet: tabs, UTF-8 and invalid bytes keep the caret aligned", test_caret_tabs_utf8);
-	run("snippet: control bytes shown as '?'", test_control_bytes);
-	run("snippet: a 100 kB line is cut around the spot", test_long_line);
-	run("order: by file and offset; notes and hints stay with their error", test_order);
-	run("count line: wording, --werror, --max-errors", test_count_line);
-	run("did you mean: distance bounds", test_suggest);
-	run("colour: escapes only when asked", test_color);
-	return tests_failed ? 1 : 0;
+	unit_test("linecol: offsets to line and column", test_linecol);
+	unit_test("snippet: caret and tildes under the span", test_caret);
+	unit_test("snippet: tabs, UTF-8 and invalid bytes keep the caret aligned", test_caret_tabs_utf8);
+	unit_test("snippet: control bytes shown as '?'", test_control_bytes);
+	unit_test("snippet: a 100 kB line is cut around the spot", test_long_line);
+	unit_test("order: by file and offset; notes and hints stay with their error", test_order);
+	unit_test("count line: wording, --werror, --max-errors", test_count_line);
+	unit_test("did you mean: distance bounds", test_suggest);
+	unit_test("colour: escapes only when asked", test_color);
+	return unit_done();
 }

@@ -5,22 +5,10 @@
 #include "http.h"
 #include "proxmox.h"
 #include "strbuf.h"
+#include "unit.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
 
 static void test_encode(void)
 {
@@ -135,11 +123,10 @@ static void test_keys(void)
 
 int main(void)
 {
-	test_encode();
-	test_headers_and_errors();
-	test_urls();
-	test_proxmox();
-	test_keys();
-	printf("test_http: %d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	UNIT_TEST(test_encode);
+	UNIT_TEST(test_headers_and_errors);
+	UNIT_TEST(test_urls);
+	UNIT_TEST(test_proxmox);
+	UNIT_TEST(test_keys);
+	return unit_done();
 }

@@ -1,39 +1,14 @@
 /* Unit tests for net.c: IPv4, CIDR and endpoint parsing and formatting,
  * leading zeros and ranges, containment and overlap at the /0 and /32 edges,
  * and the size, duration and integer literals with their overflow bounds.
- * Prints "ok - NAME" or "FAIL - NAME" per test; exits 1 on any failure. */
+ * TAP output (unit.h). */
 #include "net.h"
 #include "strbuf.h"
+#include "unit.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-static int failed_checks;
-
-#define CHECK(cond, ...)                                                         \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			failed_checks++;                                         \
-			fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);        \
-			fprintf(stderr, __VA_ARGS__);                            \
-			fputc('\n', stderr);                                     \
-		}                                                                \
-	} while (0)
-
-static int tests_failed;
-
-static void run(const char *name, void (*fn)(void))
-{
-	int before = failed_checks;
-	fn();
-	if (failed_checks == before) {
-		printf("ok - %s\n", name);
-	} else {
-		printf("FAIL - %s\n", name);
-		tests_failed++;
-	}
-}
 
 #define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 
@@ -319,17 +294,17 @@ static void test_status_text(void)
 
 int main(void)
 {
-	run("ipv4: valid addresses", test_ipv4_valid);
-	run("ipv4: invalid addresses and leading zeros", test_ipv4_invalid);
-	run("cidr: parse, prefix range, leading zeros", test_cidr);
-	run("endpoint: parse, port range", test_endpoint);
-	run("format: ipv4 and cidr round trips", test_format);
-	run("masks: network and broadcast, /0 to /32", test_masks);
-	run("contains: /0, /32, edges", test_contains);
-	run("overlaps: /0, /32, adjacent blocks", test_overlaps);
-	run("sizes: every unit and overflow", test_sizes);
-	run("durations: s m h and overflow", test_durations);
-	run("integers: bounds", test_integers);
-	run("status texts", test_status_text);
-	return tests_failed ? 1 : 0;
+	unit_test("ipv4: valid addresses", test_ipv4_valid);
+	unit_test("ipv4: invalid addresses and leading zeros", test_ipv4_invalid);
+	unit_test("cidr: parse, prefix range, leading zeros", test_cidr);
+	unit_test("endpoint: parse, port range", test_endpoint);
+	unit_test("format: ipv4 and cidr round trips", test_format);
+	unit_test("masks: network and broadcast, /0 to /32", test_masks);
+	unit_test("contains: /0, /32, edges", test_contains);
+	unit_test("overlaps: /0, /32, adjacent blocks", test_overlaps);
+	unit_test("sizes: every unit and overflow", test_sizes);
+	unit_test("durations: s m h and overflow", test_durations);
+	unit_test("integers: bounds", test_integers);
+	unit_test("status texts", test_status_text);
+	return unit_done();
 }

@@ -7,6 +7,7 @@
 #include "plan.h"
 #include "stdlib_data.h"
 #include "strbuf.h"
+#include "unit.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -16,19 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
 
 static char *tmproot;
 
@@ -379,10 +367,8 @@ static void expect_plan_error(int line, void (*setup)(const char *dir), const ch
 	struct fileset fs;
 	char *msgs;
 	int rc = run_plan(dir, &fs, &msgs);
-	checks++;
-	if (rc == 0 || !strstr(msgs, msg)) {
-		failures++;
-		fprintf(stderr, "FAIL line %d: want error [%s], rc=%d, got:\n%s", line, msg, rc, msgs);
+	if (!unit_check(rc != 0 && strstr(msgs, msg))) {
+		unit_diag("line %d: want error [%s], rc=%d, got:\n%s", line, msg, rc, msgs);
 	}
 	free(msgs);
 	fileset_release(&fs);
@@ -573,7 +559,7 @@ static void test_plan_scale(void)
 	double w1 = wall_ms(), c1 = cpu_ms();
 	CHECK(rc == 0, "scale plan: %s", msgs);
 	const struct fileset_entry *pj = fileset_get(&fs, "plan.json");
-	printf("scale: plan_build for %d nodes: %zu files, plan.json %zu bytes, %.0f ms wall, %.0f ms CPU\n",
+	unit_diag("scale: plan_build for %d nodes: %zu files, plan.json %zu bytes, %.0f ms wall, %.0f ms CPU\n",
 	       nnodes, fs.n, pj ? pj->len : 0, w1 - w0, c1 - c0);
 	free(msgs);
 	/* And writing it all out, flushed, replacing a previous copy. */
@@ -589,7 +575,7 @@ static void test_plan_scale(void)
 		CHECK(emit_write(outdir.buf, "big", &fs, &d) == 0, "scale emit");
 		w1 = wall_ms();
 		c1 = cpu_ms();
-		printf("scale: emit_write of %zu files (%s): %.0f ms wall, %.0f ms CPU\n", fs.n,
+		unit_diag("scale: emit_write of %zu files (%s): %.0f ms wall, %.0f ms CPU\n", fs.n,
 		       round ? "replacing" : "new", w1 - w0, c1 - c0);
 	}
 	diag_release(&d);
@@ -743,13 +729,12 @@ int main(void)
 	json_array_append(workers, json_array_get(nodes, 1));
 	json_array_append(workers, json_array_get(nodes, 2));
 	json_object_set_new(model, "workers", workers);
-	test_fileset();
-	test_plan_basic();
-	test_plan_errors();
-	test_plan_scale();
-	test_emit();
+	UNIT_TEST(test_fileset);
+	UNIT_TEST(test_plan_basic);
+	UNIT_TEST(test_plan_errors);
+	UNIT_TEST(test_plan_scale);
+	UNIT_TEST(test_emit);
 	json_decref(model);
 	rm_rf(tmproot);
-	printf("test_plan: %d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return unit_done();
 }

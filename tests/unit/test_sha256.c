@@ -2,24 +2,19 @@
  * string, a million 'a's, and streaming in uneven pieces. */
 #include "sha256.h"
 #include "strbuf.h"
+#include "unit.h"
 #include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-
 static void expect_hex(const char *what, struct strbuf *got, const char *want)
 {
-	checks++;
-	if (strcmp(got->buf, want)) {
-		failures++;
-		fprintf(stderr, "FAIL %s: got %s want %s\n", what, got->buf, want);
-	}
+	CHECK(!strcmp(got->buf, want), "%s: got %s want %s", what, got->buf, want);
 }
 
-int main(void)
+static void test_vectors(void)
 {
 	struct strbuf sb = STRBUF_INIT;
 	sha256_hex(&sb, "abc", 3);
@@ -31,6 +26,12 @@ int main(void)
 	strbuf_reset(&sb);
 	sha256_hex(&sb, "", 0);
 	expect_hex("empty", &sb, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	strbuf_release(&sb);
+}
+
+static void test_streaming(void)
+{
+	struct strbuf sb = STRBUF_INIT;
 
 	/* One million 'a', fed in pieces of every size from 1 to 200 bytes so
 	 * every path through the block buffer is taken. */
@@ -54,7 +55,12 @@ int main(void)
 	expect_hex("million a one-shot", &sb,
 		   "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	free(a);
+	strbuf_release(&sb);
+}
 
+static void test_padding_edges(void)
+{
+	struct strbuf sb = STRBUF_INIT;
 	/* Lengths around the padding boundary (55, 56, 63, 64, 65 bytes)
 	 * against values from coreutils' sha256sum. */
 	static const struct { size_t len; const char *hex; } edge[] = {
@@ -76,6 +82,12 @@ int main(void)
 		free(buf);
 	}
 	strbuf_release(&sb);
-	printf("test_sha256: %d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+}
+
+int main(void)
+{
+	UNIT_TEST(test_vectors);
+	UNIT_TEST(test_streaming);
+	UNIT_TEST(test_padding_edges);
+	return unit_done();
 }

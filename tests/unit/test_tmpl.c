@@ -4,6 +4,7 @@
 #include "stdlib_data.h"
 #include "strbuf.h"
 #include "tmpl.h"
+#include "unit.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -12,19 +13,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
 
 static const char *model_text =
 	"{\"cluster\": {\"name\": \"home lab\", \"ha\": false, \"api_port\": 6443,"
@@ -42,6 +30,19 @@ static const char *model_text =
 static json_t *model;
 static struct tmpl_engine *eng;
 
+/* The diagnostics of a failed case, as TAP "# " lines. */
+static void print_diags(struct diag *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	d->color = false;
+	diag_print(d, m);
+	fclose(m);
+	unit_diag_lines(buf);
+	free(buf);
+}
+
 static void render_ok(int line, enum tmpl_ctx ctx, const char *text, const char *want)
 {
 	struct diag d;
@@ -49,13 +50,11 @@ static void render_ok(int line, enum tmpl_ctx ctx, const char *text, const char 
 	struct strbuf out = STRBUF_INIT;
 	struct tmpl_scope sc = { .root = model };
 	int rc = tmpl_render_text(eng, "t", text, ctx, &sc, &out, &d);
-	checks++;
-	if (rc || strcmp(out.buf, want)) {
-		failures++;
-		fprintf(stderr, "FAIL line %d: template [%s]\n  got  [%s] rc=%d\n  want [%s]\n", line,
+	if (!unit_check(rc == 0 && !strcmp(out.buf, want))) {
+		unit_diag("line %d: template [%s]\n  got  [%s] rc=%d\n  want [%s]\n", line,
 			text, out.buf, rc, want);
 		if (diag_failed(&d))
-			diag_print(&d, stderr);
+			print_diags(&d);
 	}
 	strbuf_release(&out);
 	diag_release(&d);
@@ -70,7 +69,6 @@ static void render_err(int line, enum tmpl_ctx ctx, const char *text, const char
 	struct strbuf out = STRBUF_INIT;
 	struct tmpl_scope sc = { .root = model };
 	int rc = tmpl_render_text(eng, "t", text, ctx, &sc, &out, &d);
-	checks++;
 	const struct diag_entry *e = NULL;
 	for (size_t i = 0; i < d.nentries && !e; i++)
 		if (d.entries[i].level == DIAG_ERROR)
@@ -78,14 +76,14 @@ static void render_err(int line, enum tmpl_ctx ctx, const char *text, const char
 	size_t l = 0, c = 0;
 	if (e)
 		diag_linecol(&d, e->loc, &l, &c);
-	if (!rc || !e || !strstr(e->msg, msg) || (eline && (l != eline || c != ecol))) {
-		failures++;
-		fprintf(stderr, "FAIL line %d: template [%s] rc=%d\n  want error [%s] at %zu:%zu\n",
+	bool at_spot = !eline || (l == eline && c == ecol);
+	if (!unit_check(rc != 0 && e && strstr(e->msg, msg) && at_spot)) {
+		unit_diag("line %d: template [%s] rc=%d\n  want error [%s] at %zu:%zu\n",
 			line, text, rc, msg, eline, ecol);
 		if (e)
-			fprintf(stderr, "  got [%s] at %zu:%zu\n", e->msg, l, c);
+			unit_diag("  got [%s] at %zu:%zu\n", e->msg, l, c);
 		else
-			fprintf(stderr, "  output [%s]\n", out.buf);
+			unit_diag("  output [%s]\n", out.buf);
 	}
 	strbuf_release(&out);
 	diag_release(&d);
@@ -312,12 +310,10 @@ static void file_ok(int line, const char *path, const struct tmpl_binding *vars,
 	struct strbuf out = STRBUF_INIT;
 	struct tmpl_scope sc = { .root = model, .vars = vars, .nvars = nvars };
 	int rc = tmpl_render(eng, path, &sc, &out, &d);
-	checks++;
-	if (rc || strcmp(out.buf, want)) {
-		failures++;
-		fprintf(stderr, "FAIL line %d: %s rc=%d\n  got  [%s]\n  want [%s]\n", line, path, rc,
+	if (!unit_check(rc == 0 && !strcmp(out.buf, want))) {
+		unit_diag("line %d: %s rc=%d\n  got  [%s]\n  want [%s]\n", line, path, rc,
 			out.buf, want);
-		diag_print(&d, stderr);
+		print_diags(&d);
 	}
 	strbuf_release(&out);
 	diag_release(&d);
@@ -336,10 +332,8 @@ static void file_err(int line, const char *path, const char *msg, const char *wh
 	d.color = false;
 	diag_print(&d, m);
 	fclose(m);
-	checks++;
-	if (!rc || !strstr(buf, msg) || (where && !strstr(buf, where))) {
-		failures++;
-		fprintf(stderr, "FAIL line %d: %s rc=%d want [%s] at [%s], got:\n%s", line, path, rc, msg,
+	if (!unit_check(rc != 0 && strstr(buf, msg) && (!where || strstr(buf, where)))) {
+		unit_diag("line %d: %s rc=%d want [%s] at [%s], got:\n%s", line, path, rc, msg,
 			where ? where : "", buf);
 	}
 	free(buf);
@@ -481,7 +475,7 @@ static void test_scale(void)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	CHECK(!diag_failed(&d), "scale render failed");
-	printf("scale: 10000 per-node renders, %zu bytes in %.1f ms\n", total, ms);
+	unit_diag("scale: 10000 per-node renders, %zu bytes in %.1f ms\n", total, ms);
 	/* One cluster-wide file that lists every node (an /etc/hosts). */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	strbuf_reset(&out);
@@ -490,7 +484,7 @@ static void test_scale(void)
 			       SH, &all, &out, &d) == 0, "hosts render");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	printf("scale: one 10000-node listing, %zu bytes in %.1f ms\n", out.len, ms);
+	unit_diag("scale: one 10000-node listing, %zu bytes in %.1f ms\n", out.len, ms);
 	strbuf_release(&out);
 	diag_release(&d);
 	json_decref(m);
@@ -505,17 +499,16 @@ int main(void)
 		return 1;
 	}
 	eng = tmpl_engine_new();
-	test_insert_and_escape();
-	test_filters();
-	test_blocks();
-	test_standalone();
-	test_errors();
-	test_secrets();
-	test_files();
-	test_eval();
-	test_scale();
+	UNIT_TEST(test_insert_and_escape);
+	UNIT_TEST(test_filters);
+	UNIT_TEST(test_blocks);
+	UNIT_TEST(test_standalone);
+	UNIT_TEST(test_errors);
+	UNIT_TEST(test_secrets);
+	UNIT_TEST(test_files);
+	UNIT_TEST(test_eval);
+	UNIT_TEST(test_scale);
 	tmpl_engine_free(eng);
 	json_decref(model);
-	printf("test_tmpl: %d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return unit_done();
 }

@@ -13,20 +13,72 @@
 #ifndef CLUSTERC_TESTS_UNIT_H
 #define CLUSTERC_TESTS_UNIT_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static int unit_points, unit_failed_points, unit_failed_checks, unit_checks;
 
-#define CHECK(cond, ...)                                                             \
+/* Prints lines as TAP diagnostics: each gets a "# " prefix, so a multi-line
+ * message (a got/want pair, a diagnostics dump) stays out of the test lines
+ * a TAP consumer reads. */
+static inline void unit_diag_lines(const char *text)
+{
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		printf("# %.*s\n", n, p);
+		p += n + (nl != NULL);
+	}
+}
+
+static inline void unit_vdiag(const char *file, int line, const char *fmt, va_list ap)
+{
+	char buf[8192];
+	int n = file ? snprintf(buf, sizeof buf, "%s:%d: ", file, line) : 0;
+	vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	unit_diag_lines(buf);
+}
+
+/* A "# " diagnostic with printf arguments. */
+__attribute__((format(printf, 1, 2))) static inline void unit_diag(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	unit_vdiag(NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4))) static inline void unit_diag_at(const char *file, int line, const char *fmt,
+								  ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	unit_vdiag(file, line, fmt, ap);
+	va_end(ap);
+}
+
+/* Counts one check that has already been decided; a failed one marks the
+ * current test point "not ok". The caller prints its own diagnostic. */
+static inline bool unit_check(bool ok)
+{
+	unit_checks++;
+	if (!ok)
+		unit_failed_checks++;
+	return ok;
+}
+
+/* CHECK_AT reports the caller's LINE, for helpers that check on behalf of
+ * a table of cases; CHECK reports its own line. */
+#define CHECK_AT(line, cond, ...)                                                    \
 	do {                                                                         \
-		unit_checks++;                                                       \
-		if (!(cond)) {                                                       \
-			unit_failed_checks++;                                        \
-			printf("# %s:%d: ", __FILE__, __LINE__);                     \
-			printf(__VA_ARGS__);                                         \
-			putchar('\n');                                               \
+		if (!unit_check(cond)) {                                             \
+			unit_diag_at(__FILE__, (int)(line), __VA_ARGS__);            \
 		}                                                                    \
 	} while (0)
+
+#define CHECK(cond, ...) CHECK_AT(__LINE__, cond, __VA_ARGS__)
 
 /* Runs FN as one test point named NAME. */
 static inline void unit_test(const char *name, void (*fn)(void))
