@@ -3,7 +3,10 @@
  *    attributes, counts, secrets only where allowed ("did you mean" on typos);
  *  check_model.c:  cross-block rules (duplicates, subnets, overlaps, labels,
  *    references, versions), applied by model_build (model.h) while it builds
- *    the resolved model as JSON.
+ *    the resolved model as JSON;
+ *  check_runtime.c: what kubeadm and the controller manager would refuse at
+ *    run time (control-plane minimums, CIDR sizes and capacity, the kubeadm
+ *    configuration format), applied by model_build after the nodes are read.
  * Both report through the unit's diag and never stop at the first problem. */
 #ifndef CLUSTERC_CHECK_H
 #define CLUSTERC_CHECK_H
@@ -28,5 +31,9 @@ struct ast_node *block_get(const struct ast_node *block, const char *name);
 /* check_tls.c: a proxmox block's TLS settings (fingerprint, ca_file,
  * verify_tls), as the API client will apply them. */
 void check_proxmox_tls(struct diag *d, const struct ast_node *proxmox);
+
+struct model_ctx;
+struct netinfo;
+void check_runtime(struct model_ctx *c, const struct netinfo *ni);
 
 #endif

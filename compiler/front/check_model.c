@@ -90,7 +90,7 @@ static const char *label_key_problem(const char *key, bool *protected_prefix)
 
 /* ---- versions ---- */
 
-static bool parse_minor(const char *s, int *major, int *minor)
+bool parse_minor_version(const char *s, int *major, int *minor)
 {
 	char *end;
 	errno = 0;
@@ -113,8 +113,8 @@ void check_versions(struct model_ctx *c, const struct ast_node *cl)
 	/* A poisoned value (a missing env(), a bad string) was reported already. */
 	if ((kv && kv->poisoned) || (cv && cv->poisoned))
 		return;
-	bool kok = kv && kv->kind == AST_STRING && parse_minor(kv->u.str, &kma, &kmi);
-	bool cok = cv && cv->kind == AST_STRING && parse_minor(cv->u.str, &cma, &cmi);
+	bool kok = kv && kv->kind == AST_STRING && parse_minor_version(kv->u.str, &kma, &kmi);
+	bool cok = cv && cv->kind == AST_STRING && parse_minor_version(cv->u.str, &cma, &cmi);
 	if (kv && kv->kind == AST_STRING && !kok) {
 		diag_error(c->d, kv->loc, "'%s' is not a Kubernetes minor version", kv->u.str);
 		diag_hint(c->d, "write MAJOR.MINOR, such as \"1.34\": the package repositories are per minor version");

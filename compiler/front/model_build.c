@@ -648,6 +648,7 @@ json_t *model_build(struct unit *u, const struct check_blocks *b)
 	json_object_set_new(c.model, "nodes", nodes);
 	resolve_public_key(&c, cluster, any_vm);
 	check_control_endpoint(&c, &ni, cluster, nodes);
+	check_runtime(&c, &ni);
 	json_t *controls = subset(nodes, "role", "control");
 	json_t *workers = subset(nodes, "role", "worker");
 	json_object_set(c.model, "first_control", json_array_size(controls) ? json_array_get(controls, 0) : json_null());
