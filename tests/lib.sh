@@ -13,6 +13,8 @@ T_FAILED=0
 T_FAILED_NAMES=()
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/clusterc-test.XXXXXX")
+# Caches a test program keeps (validate.js's parsed CRDs) live and die with the run.
+export CLUSTERC_TEST_TMP=$TMP
 t_cleanup_hooks=()
 t_cleanup() {
 	local h
@@ -20,6 +22,11 @@ t_cleanup() {
 	rm -rf "$TMP"
 }
 trap t_cleanup EXIT
+# A test killed by a signal still tears its labs and servers down: bash runs
+# the EXIT trap on exit, not when a signal ends it.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # Adds a command to run at exit (after a failure too).
 at_exit() { t_cleanup_hooks+=("$1"); }
 

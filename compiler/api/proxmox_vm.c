@@ -1,4 +1,5 @@
-/* proxmox.vm: creates and starts a VM (args schema in builtin.c). */
+/* proxmox.vm: creates and starts a VM, or checks an existing one against the
+ * file (args schema in builtin.c). */
 #include "pve_client.h"
 #include "proxmox.h"
 
@@ -248,6 +249,184 @@ static int vm_appeared(struct pve *p, const struct vm_spec *v)
 	return found;
 }
 
+/* ---- an existing VM against the file: reported field by field, never changed */
+
+/* A config value as text (Proxmox answers some numbers as strings). */
+static void cfg_text(const json_t *cfg, const char *key, const char *dflt, struct strbuf *out)
+{
+	json_t *v = json_object_get(cfg, key);
+	strbuf_reset(out);
+	if (json_is_string(v))
+		strbuf_addstr(out, json_string_value(v));
+	else if (json_is_integer(v))
+		strbuf_addf(out, "%lld", (long long)json_integer_value(v));
+	else if (dflt)
+		strbuf_addstr(out, dflt);
+}
+
+/* In a property string "a,k=v,k2=v2": the value of key, or with key NULL the
+ * first element without its "name=" (e.g. "file=" or "cputype="). */
+static void prop(const char *s, const char *key, const char *first_name, struct strbuf *out)
+{
+	strbuf_reset(out);
+	size_t klen = key ? strlen(key) : 0;
+	for (const char *e = s; e && *e;) {
+		size_t n = strcspn(e, ",");
+		if (!key) {
+			size_t fl = first_name ? strlen(first_name) : 0;
+			if (fl && n > fl && !strncmp(e, first_name, fl) && e[fl] == '=')
+				e += fl + 1, n -= fl + 1;
+			strbuf_add(out, e, n);
+			return;
+		}
+		if (n > klen && !strncmp(e, key, klen) && e[klen] == '=') {
+			strbuf_add(out, e + klen + 1, n - klen - 1);
+			return;
+		}
+		e += n;
+		if (*e == ',')
+			e++;
+	}
+}
+
+/* "50G", "51200M", "1T": a disk size as Proxmox prints it, in GiB (-1 if unknown). */
+static double size_gib(const char *s)
+{
+	char *end;
+	errno = 0;
+	double n = strtod(s, &end);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'T': return n * 1024;
+	case 'G': return n;
+	case 'M': return n / 1024;
+	case 'K': return n / (1024.0 * 1024);
+	case '\0': return n / (1024.0 * 1024 * 1024);
+	default: return -1;
+	}
+}
+
+static void drift(struct strbuf *r, const char *field, const char *have, const char *want,
+		  const char *fix)
+{
+	strbuf_addf(r, "  %-8s the VM has %s, the cluster file says %s", field, *have ? have : "(unset)", want);
+	if (fix)
+		strbuf_addf(r, "  (fix on the Proxmox host: %s)", fix);
+	strbuf_addch(r, '\n');
+}
+
+/* Compares what vm_form would create with the VM's config (GET
+ * /nodes/{node}/qemu/{vmid}/config; defaults from the qm.conf(5) schema when a
+ * key is absent). The ISOs are not compared: they matter only for an install. */
+static void vm_drift(const struct vm_spec *v, const json_t *cfg, struct strbuf *r)
+{
+	struct strbuf have = STRBUF_INIT, want = STRBUF_INIT, x = STRBUF_INIT, fix = STRBUF_INIT;
+#define FIX(...) (strbuf_reset(&fix), strbuf_addf(&fix, __VA_ARGS__), fix.buf)
+	cfg_text(cfg, "cores", "1", &have);
+	strbuf_addf(&want, "%ld", v->cores);
+	if (strcmp(have.buf, want.buf))
+		drift(r, "cores", have.buf, want.buf, FIX("qm set %ld --cores %ld", v->vmid, v->cores));
+	cfg_text(cfg, "sockets", "1", &have);
+	if (strcmp(have.buf, "1"))
+		drift(r, "sockets", have.buf, "1", FIX("qm set %ld --sockets 1", v->vmid));
+	cfg_text(cfg, "memory", "512", &x);
+	prop(x.buf, strstr(x.buf, "current=") ? "current" : NULL, NULL, &have);
+	strbuf_reset(&want);
+	strbuf_addf(&want, "%ld", v->memory);
+	if (strcmp(have.buf, want.buf))
+		drift(r, "memory", have.buf, want.buf, FIX("qm set %ld --memory %ld", v->vmid, v->memory));
+	cfg_text(cfg, "cpu", "kvm64", &x);
+	prop(x.buf, NULL, "cputype", &have);
+	if (strcmp(have.buf, v->cpu))
+		drift(r, "cpu", have.buf, v->cpu, FIX("qm set %ld --cpu %s", v->vmid, v->cpu));
+	if (v->machine) {
+		cfg_text(cfg, "machine", "pc", &have);
+		strbuf_reset(&want);
+		strbuf_addf(&want, "pc-%s-", v->machine);
+		if (strcmp(have.buf, v->machine) && strncmp(have.buf, want.buf, want.len))
+			drift(r, "machine", have.buf, v->machine, NULL);
+	}
+	cfg_text(cfg, "bios", "seabios", &have);
+	if (strcmp(have.buf, v->bios ? v->bios : "seabios"))
+		drift(r, "bios", have.buf, v->bios ? v->bios : "seabios", NULL);
+	cfg_text(cfg, "onboot", "0", &have);
+	if (strcmp(have.buf, v->onboot ? "1" : "0"))
+		drift(r, "onboot", have.buf, v->onboot ? "1" : "0",
+		      FIX("qm set %ld --onboot %d", v->vmid, v->onboot));
+	cfg_text(cfg, "scsi0", "", &x);
+	prop(x.buf, NULL, "file", &have);
+	strbuf_setlen(&have, strcspn(have.buf, ":"));
+	if (strcmp(have.buf, v->storage))
+		drift(r, "storage", have.buf, v->storage, NULL);
+	prop(x.buf, "size", NULL, &have);
+	double gib = size_gib(have.buf);
+	if (gib < 0 || gib < (double)v->disk - 0.001) {
+		drift(r, "disk", have.buf, FIX("%ldG", v->disk), NULL);
+		strbuf_addf(r, "           (grow it: qm disk resize %ld scsi0 %ldG, then grow the "
+			    "guest's partition and filesystem)\n", v->vmid, v->disk);
+	} else if (gib > (double)v->disk + 0.001) {
+		drift(r, "disk", have.buf, FIX("%ldG", v->disk), NULL);
+		strbuf_addstr(r, "           (a disk does not shrink: set the file back to the VM's size, "
+			      "or rebuild the VM)\n");
+	}
+	cfg_text(cfg, "net0", "", &x);
+	prop(x.buf, "bridge", NULL, &have);
+	if (strcmp(have.buf, v->bridge))
+		drift(r, "bridge", have.buf, v->bridge, NULL);
+	cfg_text(cfg, "hostpci0", "", &x);
+	if (v->mapping) {
+		prop(x.buf, "mapping", NULL, &have);
+		if (strcmp(have.buf, v->mapping))
+			drift(r, "gpu", x.buf, FIX("mapping=%s", v->mapping), NULL);
+	} else if (v->pci) {
+		prop(x.buf, NULL, "host", &have);
+		if (strcmp(have.buf, v->pci))
+			drift(r, "gpu", x.buf, v->pci, NULL);
+	} else if (x.len) {
+		drift(r, "gpu", x.buf, "no GPU", FIX("qm set %ld --delete hostpci0", v->vmid));
+	}
+#undef FIX
+	strbuf_release(&have);
+	strbuf_release(&want);
+	strbuf_release(&x);
+	strbuf_release(&fix);
+}
+
+/* Reads the existing VM's config and fails with the field-by-field report
+ * when it differs from the file: a changed file must not pass as applied. */
+static int vm_check_existing(struct pve *p, const char *node, const struct vm_spec *v,
+			     struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, report = STRBUF_INIT;
+	json_t *cfg = NULL;
+	int rc = -1;
+	strbuf_addf(&path, "/nodes/%s/qemu/%ld/config", node, v->vmid);
+	if (pve_call(p, "GET", path.buf, NULL, NULL, 0, &cfg, err))
+		goto out;
+	if (!json_is_object(cfg)) {
+		strbuf_addf(err, "GET %s: the answer is not a VM config", path.buf);
+		goto out;
+	}
+	vm_drift(v, cfg, &report);
+	if (report.len) {
+		strbuf_addf(err, "VM %ld '%s' on node %s differs from the cluster file:\n%s"
+			    "clusterc does not change an existing VM. Change the VM (the commands above, "
+			    "or the web UI) or the cluster file so they agree, then apply again; or "
+			    "rebuild the VM (stop and remove it; the next apply creates and installs it).",
+			    v->vmid, v->name, node, report.buf);
+		goto out;
+	}
+	strbuf_addf(p->log, "VM %ld '%s' matches the cluster file (cores, memory, cpu, disk, bridge, "
+		    "firmware, GPU)\n", v->vmid, v->name);
+	rc = 0;
+out:
+	json_decref(cfg);
+	strbuf_release(&path);
+	strbuf_release(&report);
+	return rc;
+}
+
 static void set_started(json_t *outputs, const struct vm_spec *v)
 {
 	struct strbuf k = STRBUF_INIT, val = STRBUF_INIT;
@@ -319,11 +498,13 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 		}
 		strbuf_addf(log, "VM %ld '%s' exists on node %s (%s); not creating it\n", v.vmid, v.name,
 			    node ? node : "?", status ? status : "status unknown");
+		if (!node || !pve_plain_id(node)) {
+			strbuf_addf(&err, "VM %ld exists but the cluster did not say on which node", v.vmid);
+			goto out;
+		}
+		if (vm_check_existing(&p, node, &v, &err))
+			goto out;
 		if (!status || strcmp(status, "running")) {
-			if (!node || !pve_plain_id(node)) {
-				strbuf_addf(&err, "VM %ld exists but the cluster did not say on which node", v.vmid);
-				goto out;
-			}
 			if (vm_wait_unlocked(&p, node, v.vmid, &st, &err))
 				goto out;
 			if (strcmp(st.buf, "running") && vm_start(&p, node, v.vmid, &err))

@@ -65,6 +65,29 @@ TICKET = "PVE:root@pam:6745A1B2::c2lnbmF0dXJlLW5vdC1yZWFs"
 CSRF = "6745A1B2:Y3NyZi1tb2Nr"
 
 
+def stored_config(vmid, params):
+    """The config Proxmox keeps for a create request (GET .../config): a disk
+    "STORAGE:SIZE" becomes the allocated volume with its size, a NIC gets its
+    MAC, numbers are numbers (qm.conf(5); pve-manager's qemu-server API)."""
+    cfg = {k: v for k, v in params.items() if k not in ("vmid", "node", "start")}
+    disk = 0
+    for key in sorted(cfg):
+        val = str(cfg[key])
+        m = re.match(r"^([A-Za-z0-9_.-]+):(\d+)(,.*)?$", val)
+        if m and (re.match(r"^(scsi|virtio|sata|ide)\d+$", key) or key == "efidisk0"):
+            size = "4M" if key == "efidisk0" else m.group(2) + "G"
+            cfg[key] = "%s:vm-%d-disk-%d%s,size=%s" % (m.group(1), vmid, disk, m.group(3) or "", size)
+            disk += 1
+        m = re.match(r"^(virtio|e1000|rtl8139|vmxnet3)(,.*)?$", val)
+        if m and re.match(r"^net\d+$", key):
+            mac = "BC:24:11:%02X:%02X:%02X" % ((vmid >> 16) & 255, (vmid >> 8) & 255, vmid & 255)
+            cfg[key] = "%s=%s%s" % (m.group(1), mac, m.group(2) or "")
+    for key in ("cores", "sockets", "onboot", "agent", "balloon"):
+        if key in cfg and str(cfg[key]).isdigit():
+            cfg[key] = int(cfg[key])
+    return cfg
+
+
 class State:
     def __init__(self):
         self.lock = threading.Lock()
@@ -73,7 +96,8 @@ class State:
     def reset(self, cfg):
         self.cfg = json.loads(json.dumps(DEFAULTS))
         self.cfg.update(cfg)
-        self.vms = {int(v["vmid"]): dict(v) for v in self.cfg["vms"]}
+        self.vms = {int(v["vmid"]): {k: x for k, x in v.items() if k != "config"}
+                    for v in self.cfg["vms"]}
         self.isos = [i if isinstance(i, dict) else {"volid": i, "size": 1}
                      for i in self.cfg["isos"]]
         self.tasks = {}
@@ -85,7 +109,10 @@ class State:
         self.tickets = {}           # ticket -> monotonic time issued
         self.renewals = 0
         self.boots = []             # {vmid, name, rc, stderr}: boot hook runs
-        self.configs = {}           # vmid -> the create parameters (GET .../config)
+        # vmid -> the VM's config (GET .../config): from the create request, or
+        # "config" (create parameters) on a seeded VM.
+        self.configs = {int(v["vmid"]): stored_config(int(v["vmid"]), v["config"])
+                        for v in self.cfg["vms"] if "config" in v}
 
     def snapshot(self):
         return {"vms": list(self.vms.values()), "isos": self.isos, "created": self.created,
@@ -166,6 +193,9 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch()
 
     def do_DELETE(self):
+        self.dispatch()
+
+    def do_PUT(self):
         self.dispatch()
 
     def dispatch(self):
@@ -367,6 +397,19 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.cfg["guests"].pop(str(vmid), None)
             return self.send(200, {"data": self.new_task(m.group(1), "qmdestroy", vmid)})
         m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/config$", p)
+        if m and self.command in ("PUT", "POST"):
+            # A person changing the VM (web UI, qm set): the keys given replace
+            # the stored ones, "delete" removes a comma-separated list.
+            params = {k: v[0] for k, v in urllib.parse.parse_qs((body or b"").decode(),
+                                                                 keep_blank_values=True).items()}
+            with STATE.lock:
+                cfg = STATE.configs.get(int(m.group(2)))
+                if cfg is None:
+                    return self.no_vm(m.group(1), m.group(2))
+                for k in filter(None, params.pop("delete", "").split(",")):
+                    cfg.pop(k, None)
+                cfg.update(stored_config(int(m.group(2)), params))
+            return self.send(200, {"data": None})
         if m and self.command == "GET":
             with STATE.lock:
                 cfg = STATE.configs.get(int(m.group(2)))
@@ -447,7 +490,7 @@ class Handler(BaseHTTPRequestHandler):
                                "status": "stopped", "type": "qemu", "lock": "create",
                                "lock_left": STATE.cfg["lock_polls"]}
             STATE.created.append(params)
-            STATE.configs[vmid] = dict(params)
+            STATE.configs[vmid] = stored_config(vmid, params)
         return self.send(200, {"data": self.new_task(node, "qmcreate", vmid)})
 
     def pve_upload(self, node, storage, body):

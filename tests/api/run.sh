@@ -149,13 +149,34 @@ run proxmox.vm "$(vm_args "$AUTH_PW")"
 expect "vm: second run reports exists" has "exists: VM 101 'k8s-control-1'"
 expect "vm: second run succeeds with the same output" eq "$RC $(jq -c . "$OUT")" '0 {"vm_k8s-control-1_started":"101"}'
 expect "vm: second run makes no create/start POST" eq "$(requests POST)" 1
+expect "vm: ... and checks the VM's config against the file" \
+	bash -c "[ $(requests GET '/qemu/101/config$') -eq 1 ] && grep -q 'matches the cluster file' '$LOG'"
+
+# Drift: someone changed the VM (web UI, qm set): a field-by-field report with
+# the fix, a failed step (the file is not applied), and nothing changed.
+curl -sf -X PUT --data 'memory=8192&cores=4&delete=onboot' "$MOCK/api2/json/nodes/pve/qemu/101/config" \
+	-H "Authorization: PVEAPIToken=root@pam!clusterc=$PVE_TOKEN" >/dev/null
+: >"$TMP/requests.log"
+run proxmox.vm "$(vm_args "$AUTH_TOK" '"disk_gib": 64')"
+expect "drift: an edited VM fails the step" eq "$RC/$(requests POST)/$(requests PUT)" 1/0/0
+expect "drift: ... field by field, with the fix" bash -c "
+	grep -q 'VM 101 .k8s-control-1. on node pve differs from the cluster file' '$LOG' &&
+	grep -q 'memory   the VM has 8192, the cluster file says 12288  (fix on the Proxmox host: qm set 101 --memory 12288)' '$LOG' &&
+	grep -q 'cores    the VM has 4, the cluster file says 2' '$LOG' &&
+	grep -q 'onboot   the VM has 0, the cluster file says 1' '$LOG' &&
+	grep -q 'disk     the VM has 50G, the cluster file says 64G' '$LOG' && grep -q 'qm disk resize 101 scsi0 64G' '$LOG'"
+expect "drift: ... and names no field that agrees" bash -c "! grep -qE '^ *(cpu|bridge|storage|bios|gpu) ' '$LOG'"
+curl -sf -X PUT --data 'memory=12288&cores=2&onboot=1' "$MOCK/api2/json/nodes/pve/qemu/101/config" \
+	-H "Authorization: PVEAPIToken=root@pam!clusterc=$PVE_TOKEN" >/dev/null
 
 : >"$TMP/requests.log"
 run proxmox.vm "$(vm_args "$AUTH_TOK")"
 expect "vm: second run with a token sends no POST at all" eq "$RC/$(requests POST)" 0/0
 expect "vm: token header accepted (split at the last '=')" eq "$(jq -rs '[.[].auth] | unique | join(",")' "$TMP/requests.log")" token
 
-mock '{vms: [{vmid: 101, name: "k8s-control-1", node: "pve", status: "stopped"}]}'
+# What vm_args would have created (create parameters; the mock stores them as Proxmox does).
+VM_CFG='{cores: 2, sockets: 1, memory: 12288, cpu: "host", scsi0: "local-lvm:50", net0: "virtio,bridge=vmbr0", onboot: 1}'
+mock "{vms: [{vmid: 101, name: \"k8s-control-1\", node: \"pve\", status: \"stopped\", config: $VM_CFG}]}"
 run proxmox.vm "$(vm_args "$AUTH_TOK")"
 expect "vm: existing stopped VM is started, not created" eq "$RC/$(requests POST '/qemu$')/$(requests POST /status/start)" 0/0/1
 
@@ -254,7 +275,7 @@ mock '{lock_polls: 2}'
 run proxmox.vm "$(vm_args "$AUTH_TOK")"
 expect "vm: waits for the create lock before starting" bash -c "[ $RC -eq 0 ] && grep -q 'is locked (create)' '$LOG'"
 
-mock '{vms: [{vmid: 101, name: "k8s-control-1", node: "pve", status: "stopped", lock: "create", lock_left: 1}]}'
+mock "{vms: [{vmid: 101, name: \"k8s-control-1\", node: \"pve\", status: \"stopped\", lock: \"create\", lock_left: 1, config: $VM_CFG}]}"
 run proxmox.vm "$(vm_args "$AUTH_TOK")"
 expect "vm: existing locked stopped VM: wait, then start" eq "$RC/$(requests GET /status/current)/$(requests POST /status/start)" 0/2/1
 

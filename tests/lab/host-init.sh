@@ -26,6 +26,11 @@ while IFS=: read -r shim path; do
 	fi
 	mount --bind "$shared/shims/$shim" "$target"
 done <"$shared/shim-paths"
+# The nodes of one cluster see one API state (lab.sh up --one-cluster).
+if [ -d "$shared/cluster" ]; then
+	mkdir -p "$root/var/lib/clusterc-lab/kube"
+	mount --bind "$shared/cluster" "$root/var/lib/clusterc-lab/kube"
+fi
 touch "$hdir/ready"
 cd "$root"
 exec chroot "$root" /bin/bash -c 'trap "" HUP TERM INT; while :; do sleep 3600 & wait $! || true; done'

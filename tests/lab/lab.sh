@@ -2,8 +2,12 @@
 # tests/lab/lab.sh: a lab of test hosts on one machine (DESIGN.md, "How it is
 # tested on one machine"). See tests/lab/README.md for the whole story.
 #
-#   lab.sh up N DIR [--names a,b,c]   start N hosts, write DIR/inventory.json,
-#                                     DIR/known_hosts, DIR/id_ed25519, DIR/ssh_config
+#   lab.sh up N DIR [--names a,b,c] [--one-cluster]
+#                                     start N hosts, write DIR/inventory.json,
+#                                     DIR/known_hosts, DIR/id_ed25519, DIR/ssh_config;
+#                                     --one-cluster: the hosts share one Kubernetes
+#                                     API state (kubectl, kubeadm and curl shims), as
+#                                     the nodes of one cluster do
 #   lab.sh down DIR                   tear everything down (idempotent)
 #   lab.sh exec HOSTDIR -- CMD...     run CMD inside a host (as root, in its namespaces)
 #   lab.sh put HOSTDIR PATH < FILE    write standard input to PATH inside a host
@@ -235,7 +239,7 @@ up_cleanup() {
 }
 
 cmd_up() {
-	local n=${1:-} names_opt=
+	local n=${1:-} names_opt='' one_cluster=0
 	DIR=${2:-}
 	if [ -z "$n" ] || [ -z "$DIR" ]; then usage; fi
 	shift 2
@@ -243,6 +247,7 @@ cmd_up() {
 		case $1 in
 		--names) names_opt=${2:?--names needs a list}; shift 2 ;;
 		--names=*) names_opt=${1#--names=}; shift ;;
+		--one-cluster) one_cluster=1; shift ;;
 		*) die "unknown option $1" ;;
 		esac
 	done
@@ -285,9 +290,17 @@ EOF
 
 	# Files every host shares, bind-mounted read-only at /usr/local/lib/clusterc-lab.
 	mkdir -p "$DIR/shared/shims" "$DIR/shared/real"
+	# One cluster: host-init.sh binds this folder over every host's kube state.
+	[ "$one_cluster" = 0 ] || mkdir -p "$DIR/shared/cluster"
 	cp "$LAB_SRC"/shims/* "$DIR/shared/shims/"
 	chmod 0755 "$DIR/shared/shims"/*
-	cp "$LAB_SRC/host-init.sh" "$LAB_SRC/start-sshd" "$LAB_SRC/set-slow" "$DIR/shared/"
+	cp "$LAB_SRC/host-init.sh" "$LAB_SRC/start-sshd" "$LAB_SRC/set-slow" "$LAB_SRC/kube_model.py" "$DIR/shared/"
+	# The CRDs a remote manifest or chart registers in the kubectl model, as
+	# upstream publishes them (vendored in shared/reference; see kube_model.py).
+	local ref=${LAB_REFERENCE:-$LAB_SRC/../../../shared/reference}
+	mkdir -p "$DIR/shared/kube-remote/argocd" "$DIR/shared/kube-remote/cilium"
+	cp "$ref"/argocd/*-crd.yaml "$DIR/shared/kube-remote/argocd/" 2>/dev/null || true
+	cp "$ref"/cilium/cilium[a-z]*.yaml "$DIR/shared/kube-remote/cilium/" 2>/dev/null || true
 	chmod 0755 "$DIR/shared/start-sshd" "$DIR/shared/set-slow"
 	cp /usr/bin/dpkg "$DIR/shared/real/dpkg" # for dpkg --compare-versions
 	printf '%s\n' "${SHIM_PATHS[@]}" >"$DIR/shared/shim-paths"

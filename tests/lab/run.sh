@@ -119,6 +119,21 @@ before=$(snap)
 out=$(lssh "$L1" host1 'kubectl get nodes -o name; kubectl get node n1 -o json >/dev/null && echo json' 2>&1)
 after=$(snap)
 if [ "$out" = $'node/host1\nnode/n1\njson' ] && [ "$before" = "$after" ]; then pass "kubectl get lists nodes and writes nothing"; else fail "kubectl get lists nodes and writes nothing" "$out $(diff <(echo "$before") <(echo "$after"))"; fi
+# The object model behind kubectl: CRDs before custom resources, stored data, NotFound.
+out=$(lssh "$L1" host1 'set -o pipefail
+	printf "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata: {name: p}\n" | kubectl apply -f - 2>&1 | grep -c "no matches for kind" 
+	helm upgrade --install cilium cilium --repo https://helm.cilium.io/ --namespace kube-system >/dev/null
+	kubectl get crd/ciliumloadbalancerippools.cilium.io -o name
+	printf "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata: {name: p}\n" | kubectl apply -f -
+	kubectl -n kube-system rollout status daemonset/cilium
+	kubectl create namespace ns1 >/dev/null
+	kubectl -n ns1 create secret generic s --from-literal=url=git@h:r --dry-run=client -o yaml |
+		kubectl label --local -f - -o yaml a=b | kubectl apply -f - >/dev/null
+	kubectl -n ns1 get secret s -o "jsonpath={.data.url}" | base64 -d; echo
+	kubectl -n ns1 get secret s -o "jsonpath={.metadata.labels.a}"; echo
+	kubectl -n ns1 get configmap nope 2>&1; echo "rc=$?"' 2>&1)
+want=$'1\ncustomresourcedefinition/ciliumloadbalancerippools.cilium.io\nciliumloadbalancerippool/p created\ndaemonset "cilium" successfully rolled out\ngit@h:r\nb\nError from server (NotFound): configmap "nope" not found\nrc=1'
+if [ "$out" = "$want" ]; then pass "kubectl's object model: CRDs first, stored data, NotFound"; else fail "kubectl's object model: CRDs first, stored data, NotFound" "$(diff <(echo "$want") <(echo "$out"))"; fi
 out=$(bash "$LAB" exec "$L1/host1" -- cat /etc/hostname 2>&1)
 if [ "$out" = host1 ]; then pass "lab.sh exec runs a command inside a host"; else fail "lab.sh exec runs a command inside a host" "$out"; fi
 printf 'seeded\n' | bash "$LAB" put "$L1/host1" /etc/clusterc-lab/new-dir/seed

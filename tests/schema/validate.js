@@ -27,7 +27,8 @@ const REF = path.join(SHARED, 'reference');
 
 // CRD schemas from shared/reference, keyed "group/version/Kind", loaded per
 // API group on first use (the CRD files are large; parsed schemas are cached
-// as JSON in the temp directory, keyed by file size and time).
+// as JSON in the test run's temp directory, keyed by file size and time, so
+// nothing outlives the run).
 const CRD_DIRS = {
 	'cilium.io': ['cilium'],
 	'argoproj.io': ['argocd'],
@@ -43,7 +44,7 @@ function loadCrdGroup(group) {
 		for (const f of fs.readdirSync(dir).filter((x) => /\.ya?ml$/.test(x)).sort()) {
 			const file = path.join(dir, f);
 			const st = fs.statSync(file);
-			const cache = path.join(require('os').tmpdir(), `clusterc-crd-${f}-${st.size}-${Math.floor(st.mtimeMs)}.json`);
+			const cache = path.join(process.env.CLUSTERC_TEST_TMP || require('os').tmpdir(), `clusterc-crd-${f}-${st.size}-${Math.floor(st.mtimeMs)}.json`);
 			let entries;
 			try {
 				entries = JSON.parse(fs.readFileSync(cache, 'utf8'));

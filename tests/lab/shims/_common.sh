@@ -37,3 +37,13 @@ driver_installed() { pkg_list | awk '$1 ~ /^nvidia-(driver|utils)-/ { f = 1 } EN
 set_has() { [ -f "$1" ] && grep -qxF -- "$2" "$1"; }
 set_add() { [ -d "${1%/*}" ] || mkdir -p "${1%/*}"; set_has "$1" "$2" || printf '%s\n' "$2" >>"$1"; }
 set_del() { [ -f "$1" ] || return 0; grep -vxF -- "$2" "$1" >"$1.new" || true; mv "$1.new" "$1"; }
+
+# node_label NODE KEY VALUE: what kubeadm (and the kubelet) put on a Node, in
+# the kubectl shim's node state ("key=value" lines, sorted).
+node_label() {
+	local f=$LAB_STATE/kube/nodes/$1/labels
+	mkdir -p "${f%/*}"
+	touch "$f"
+	{ awk -v k="$2" 'index($0, k "=") != 1' "$f"; printf '%s=%s\n' "$2" "$3"; } | sort -o "$f.new"
+	mv "$f.new" "$f"
+}
