@@ -206,6 +206,11 @@ run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": {"pci": "0000:01:00"}, "bios": "sea
 expect "vm: root@pam ticket + raw PCI" eq "$RC $(created hostpci0) $(created machine) $(created bios) $(created efidisk0)" \
 	"0 0000:01:00,pcie=1,x-vga=0 q35 seabios (unset)"
 
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": {"pci": "0000:0A:1F.0"}')"
+expect "vm: a PCI address in upper case is sent in lower case (Proxmox's pattern is case-sensitive)" \
+	eq "$RC $(created hostpci0)" "0 0000:0a:1f.0,pcie=1,x-vga=0"
+
 mock '{pve_password: "not-the-one"}'
 run proxmox.vm "$(vm_args "$AUTH_PW")"
 expect "vm: bad password fails with HTTP 401" bash -c "[ $RC -eq 1 ] && grep -q 'HTTP 401' '$LOG'"

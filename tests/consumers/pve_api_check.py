@@ -47,6 +47,17 @@ FORMATS = {
     "pve-storage-content": lambda v: v in ("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"),
 }
 BOOLEAN = {"1", "0", "on", "off", "yes", "no", "true", "false"}
+# The values of the keys a typetext-only format names, where its source gives a
+# pattern: qemu-server src/PVE/QemuServer/PCI.pm @ e6352be6 ($PCIRE, case
+# sensitive: Proxmox refuses upper-case hex) and src/PVE/QemuServer.pm
+# (verify_bootdev: a drive, netN, usbN or hostpciN).
+PCIRE = r"(?:[a-f0-9]{4,}:)?[a-f0-9]{2}:[a-f0-9]{2}(?:\.[a-f0-9])?"
+BOOTDEV = r"(?:ide|sata|scsi|virtio|net|usb|hostpci)\d+"
+TYPETEXT_VALUES = {
+    ("pve-qm-hostpci", "host"): r"%s(;%s)*" % (PCIRE, PCIRE),
+    ("pve-qm-hostpci", "mapping"): r"(?i)[a-z][a-z0-9_-]+",
+    ("pve-qm-boot", "order"): r"%s(;%s)*" % (BOOTDEV, BOOTDEV),
+}
 
 
 def perl_regex(p):
@@ -126,7 +137,7 @@ class Checker:
                 if not FORMATS[base](x):
                     self.fault(where, "%r is not a valid %s" % (x, base))
         elif "=<" in schema.get("typetext", ""):
-            self.typetext_string(where, schema["typetext"], s)
+            self.typetext_string(where, fmt, schema["typetext"], s)
         else:
             self.fault(where, "format %s is not known to this checker (add it with its source)" % fmt)
 
@@ -169,7 +180,7 @@ class Checker:
             elif not sch.get("optional"):
                 self.fault(where, "%r lacks the required key %r" % (s, k))
 
-    def typetext_string(self, where, typetext, s):
+    def typetext_string(self, where, fmt, typetext, s):
         keys, default = typetext_keys(typetext)
         seen = set()
         for part in s.split(","):
@@ -183,6 +194,9 @@ class Checker:
                 self.fault(where, "invalid key %r in %r (typetext %s)" % (k, s, typetext))
             elif keys[k] and v not in keys[k] and not (set(keys[k]) == {"1", "0"} and v.lower() in BOOLEAN):
                 self.fault(where, "%s=%r is not one of %s" % (k, v, "|".join(keys[k])))
+            pattern = TYPETEXT_VALUES.get((fmt, k))
+            if pattern and not re.fullmatch(pattern, v):
+                self.fault(where, "%s=%r does not match %s's %s" % (k, v, fmt, pattern))
             if k in seen:
                 self.fault(where, "duplicate key %r in %r" % (k, s))
             seen.add(k)
