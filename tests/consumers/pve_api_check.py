@@ -84,6 +84,7 @@ class Checker:
             rx = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(tmpl)) + "$")
             self.endpoints.append((tmpl, rx, methods))
         self.faults = []
+        self.seen = set()           # (method, template) checked
 
     def fault(self, where, msg):
         self.faults.append("%s: %s" % (where, msg))
@@ -218,6 +219,7 @@ class Checker:
         if not info:
             self.fault(where, "%s has no method %s (has %s)" % (tmpl, entry["method"], ", ".join(methods)))
             return True
+        self.seen.add((entry["method"], tmpl))
         props = info["parameters"].get("properties", {})
         params = {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
         for k, v in (entry.get("params") or {}).items():
@@ -258,8 +260,8 @@ def main():
                     n += 1
     for x in checker.faults:
         print(x)
-    print("checked %d Proxmox API requests against pve-docs %s (%s)" % (
-        n, subset["_provenance"]["version"].split()[1].strip("()"), subset["_provenance"]["commit"][:12]))
+    print("checked %d Proxmox API requests (%d endpoint methods) against pve-docs %s (%s)" % (
+        n, len(checker.seen), subset["_provenance"]["version"].split()[1].strip("()"), subset["_provenance"]["commit"][:12]))
     if checker.faults:
         sys.exit(1)
     if n == 0:
