@@ -160,11 +160,11 @@ expect "vm: ... and checks the VM's config against the file" \
 
 # Drift: someone changed the VM (web UI, qm set): a field-by-field report with
 # the fix, a failed step (the file is not applied), and nothing changed.
-curl -sf -X PUT --data 'memory=8192&cores=4&delete=onboot' "$MOCK/api2/json/nodes/pve/qemu/101/config" \
-	-H "Authorization: PVEAPIToken=root@pam!clusterc=$PVE_TOKEN" >/dev/null
+curl -sf -X POST --data '{"vmid": 101, "set": {"memory": "8192", "cores": "4"}, "delete": ["onboot"]}' \
+	"$MOCK/__mock/vm_config" >/dev/null
 : >"$TMP/requests.log"
 run proxmox.vm "$(vm_args "$AUTH_TOK" '"disk_gib": 64')"
-expect "drift: an edited VM fails the step" eq "$RC/$(requests POST)/$(requests PUT)" 1/0/0
+expect "drift: an edited VM fails the step, changing nothing" eq "$RC/$(requests POST)/$(requests PUT)" 1/0/0
 expect "drift: ... field by field, with the fix" bash -c "
 	grep -q 'VM 101 .k8s-control-1. on node pve differs from the cluster file' '$LOG' &&
 	grep -q 'memory   the VM has 8192, the cluster file says 12288  (fix on the Proxmox host: qm set 101 --memory 12288)' '$LOG' &&
@@ -172,8 +172,8 @@ expect "drift: ... field by field, with the fix" bash -c "
 	grep -q 'onboot   the VM has 0, the cluster file says 1' '$LOG' &&
 	grep -q 'disk     the VM has 50G, the cluster file says 64G' '$LOG' && grep -q 'qm disk resize 101 scsi0 64G' '$LOG'"
 expect "drift: ... and names no field that agrees" bash -c "! grep -qE '^ *(cpu|bridge|storage|bios|gpu) ' '$LOG'"
-curl -sf -X PUT --data 'memory=12288&cores=2&onboot=1' "$MOCK/api2/json/nodes/pve/qemu/101/config" \
-	-H "Authorization: PVEAPIToken=root@pam!clusterc=$PVE_TOKEN" >/dev/null
+curl -sf -X POST --data '{"vmid": 101, "set": {"memory": "12288", "cores": "2", "onboot": "1"}}' \
+	"$MOCK/__mock/vm_config" >/dev/null
 
 next_requests
 run proxmox.vm "$(vm_args "$AUTH_TOK")"
