@@ -59,9 +59,11 @@ def main():
     if ngpu:
         block = re.sub(r'(?m)^(\s*labels\s*=\s*\{[^}\n]*?)\s*,?\s*compute\s*=\s*"cuda"\s*,?', r"\1", block)
         block = re.sub(r'(?m)^\s*taints\s*=\s*\[[^\]\n]*nvidia[^\]\n]*\]\s*\n', "", block)
-    m = re.search(r'(?m)^(\s*ip\s*=\s*"?)(\d+\.\d+\.\d+\.\d+)/(\d+)', block)
+    m = re.search(r'(?m)^(\s*ip\s*=\s*"?)(\d+\.\d+\.\d+\.\d+)(?:/(\d+))?', block)
     if m:
-        net = ipaddress.ip_network("%s/%s" % (m.group(2), m.group(3)), strict=False)
+        # An address without a prefix length is on the subnet the file's
+        # gateway implies; a /24 around it is the safe guess for "free".
+        net = ipaddress.ip_network("%s/%s" % (m.group(2), m.group(3) or 24), strict=False)
         used = set(re.findall(r"\b\d+\.\d+\.\d+\.\d+\b", text))
         # Pools and ranges written in the file (a load-balancer pool, a VIP
         # range) are not free either; the node subnet itself is.

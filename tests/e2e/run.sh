@@ -80,8 +80,9 @@ last_summary() { ls -d "$w"/artifacts/*/ 2>/dev/null | LC_ALL=C sort | tail -n 1
 count_writes() { cat "$w"/sim/*.requests.log 2>/dev/null | jq -s '[.[] | select(.method != "GET")] | length'; }
 
 e2e_cluster() {
-	local file=$1 src lab hosts vmhosts h secret added
-	name=$(basename "$file" .cluster)
+	local file=$1 src lab hosts vmhosts h secret added fname
+	fname=$(basename "$file" .cluster)
+	name=$fname
 	CURRENT=e2e/$name
 	w=$TMP/$name
 	lab=$w/lab
@@ -90,26 +91,28 @@ e2e_cluster() {
 
 	# ---- the operator's key and the cluster file
 	ssh-keygen -q -t ed25519 -N '' -C "operator@e2e-$name" -f "$w/operator"
-	src=$w/src/$name.cluster
+	src=$w/src/$fname.cluster
 	cp "$file" "$src"
-	for e in "$(dirname "$file")/.env" "$(dirname "$file")/$name.env"; do
+	for e in "$(dirname "$file")/.env" "$(dirname "$file")/$fname.env"; do
 		[ -f "$e" ] && cp "$e" "$w/src/"
 	done
 	if ! out=$(with_operator_key "$src" "$(cat "$w/operator.pub")" 2>&1); then
 		fail "$CURRENT: map the operator key" "$out"; return
 	fi
-	if ! (cd "$w/src" && HOME=$w/home "$CLUSTERC_BIN" build "$name.cluster" -o "$w/out") >"$w/build.log" 2>&1; then
+	if ! (cd "$w/src" && HOME=$w/home "$CLUSTERC_BIN" build "$fname.cluster" -o "$w/out") >"$w/build.log" 2>&1; then
 		fail "$CURRENT: build" "$(cat "$w/build.log")"; return
 	fi
 	pass "$CURRENT: build with the run's operator key"
+	# The output folder is named by the cluster block, not the file.
+	name=$(jq -r .cluster "$w"/out/*/plan.json | head -n 1)
 	local plan=$w/out/$name/plan.json
 	# The same file grown by one worker, for the "a node added converges" step;
 	# its hosts are in the lab from the start (absent from the first plan).
 	mkdir -p "$w/src-added"
 	cp -a "$w/src/." "$w/src-added/"
 	added=''
-	if added=$(python3 "$HERE/add_node.py" "$src" "$w/src-added/$name.cluster") &&
-		(cd "$w/src-added" && HOME=$w/home "$CLUSTERC_BIN" build "$name.cluster" -o "$w/out-added") >"$w/build-added.log" 2>&1; then
+	if added=$(python3 "$HERE/add_node.py" "$src" "$w/src-added/$fname.cluster") &&
+		(cd "$w/src-added" && HOME=$w/home "$CLUSTERC_BIN" build "$fname.cluster" -o "$w/out-added") >"$w/build-added.log" 2>&1; then
 		pass "$CURRENT: build with node $added added"
 	elif [ -n "$added" ]; then
 		fail "$CURRENT: build with node $added added" "$(cat "$w/build-added.log")"; added=''
@@ -150,12 +153,17 @@ e2e_cluster() {
 	# its user with passwordless sudo and the operator's key, its key pinned.
 	: >"$w/known_hosts.vms"
 	: >"$w/known_hosts.machines"
-	local user addr
+	local user addr cidr
 	for h in "${hosts[@]}"; do
 		bash "$LAB" exec "$lab/$h" -- sh -c ': > /etc/clusterc-lab/authorized_keys'
 		addr=$(jq -r --arg h "$h" '.hosts[$h].address' "$lab/inventory.json")
 		if ! grep -qx -- "$h" <<<"$allvms"; then
 			user=$(jq -r --arg h "$h" '.hosts[$h].user' "$plan_all")
+			# ... and, as a machine on that network does, its address and a
+			# resolvable hostname (no route: the lab has no way out).
+			cidr=$(jq -r --arg h "$h" '.nodes[] | select(.name == $h) | .cidr' "$(dirname "$plan_all")/model.json")
+			bash "$LAB" exec "$lab/$h" -- sh -c "ip addr replace '$cidr' dev eth0 &&
+				printf '127.0.1.1 %s\n' '$h' >>/etc/hosts"
 			bash "$LAB" exec "$lab/$h" -- sh -c "id '$user' >/dev/null 2>&1 || useradd -m -s /bin/bash '$user'; usermod -p '*' '$user'
 				printf '%s ALL=(ALL) NOPASSWD:ALL\n' '$user' > /etc/sudoers.d/90-operator
 				cat > /etc/clusterc-lab/authorized_keys && chmod 0644 /etc/clusterc-lab/authorized_keys" <"$w/operator.pub"
@@ -220,13 +228,13 @@ e2e_cluster() {
 	local rc=$? sum nsteps
 	sum=$(last_summary)
 	nsteps=$(jq '.steps | length' "$plan")
-	expect "apply from an empty Proxmox exits 0" test "$rc" = 0
+	expect "the first apply, from empty, exits 0" test "$rc" = 0
 	expect "every one of the $nsteps steps ran ok" \
 		bash -c "test \"\$(jq '.counts.ok' '$sum')\" = $nsteps" 
 	[ "$rc" = 0 ] || { sed -n '1,60p' "$w/apply1.log" | sed 's/^/    /'; jq -c '.boots' <(curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$(cat "$w"/sim/pve-*.port | head -n1)/__mock/state") 2>/dev/null | head -c 2000; echo; }
 	local nvms=${#vmhosts[@]}
 	expect "one VM per VM node ($nvms), each booted once from its own seed" bash -c '
-		n=0; for s in "$1"/sim/pve-*.port; do
+		shopt -s nullglob; n=0; for s in "$1"/sim/pve-*.port; do
 			st=$(curl -sf --cacert "$1/sim/tls.crt" "https://127.0.0.1:$(cat "$s")/__mock/state") || exit 1
 			[ "$(jq "[.boots[] | select(.rc != 0)] | length" <<<"$st")" = 0 ] || { jq -c .boots <<<"$st"; exit 1; }
 			n=$((n + $(jq ".vms | length" <<<"$st")))
@@ -279,9 +287,8 @@ e2e_cluster() {
 # only when its content changed (the new node's address in a firewall rule,
 # say), and the apply after that changes nothing.
 e2e_added_node() {
-	local sum rc nplan=$w/out-added/$name/plan.json vms0 port
-	port=$(cat "$w"/sim/pve-*.port | head -n 1)
-	vms0=$(for s in "$w"/sim/pve-*.port; do curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$(cat "$s")/__mock/state" | jq '.vms | length'; done | paste -sd+ | bc)
+	local sum rc nplan=$w/out-added/$name/plan.json vms0
+	vms0=$(shopt -s nullglob; { echo 0; for s in "$w"/sim/pve-*.port; do curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$(cat "$s")/__mock/state" | jq '.vms | length'; done; } | paste -sd+ | bc)
 	APPLY_OUT=$w/out-added apply_run 5
 	rc=$?
 	sum=$(last_summary)
