@@ -230,7 +230,8 @@ if [ -z "$left" ]; then pass "down: no process of the lab is left (init, unshare
 if ! ip netns list | grep -q "ccl-$lab1_id-"; then pass "down: no network namespace left"; else fail "down: no network namespace left" "$(ip netns list)"; fi
 if ! ip link show "$lab1_bridge" >/dev/null 2>&1 && ! ip -br link | grep -q "ccl$lab1_id"; then pass "down: no bridge or veth left"; else fail "down: no bridge or veth left" "$(ip -br link)"; fi
 if ! grep -q "$L1" /proc/self/mountinfo && ! grep -q "clusterc-lab" /proc/self/mountinfo; then pass "down: no mount left"; else fail "down: no mount left" "$(grep -e "$L1" -e clusterc-lab /proc/self/mountinfo)"; fi
-if [ ! -e "$L1" ] && [ ! -e "/run/clusterc-lab/slot.$lab1_slot" ]; then pass "down: lab dir removed, slot freed"; else fail "down: lab dir removed, slot freed" "$(ls -A "$L1" 2>&1)"; fi
+# (Freed: gone, or already taken by a lab another test started since.)
+if [ ! -e "$L1" ] && [ "$(cat "/run/clusterc-lab/slot.$lab1_slot/owner" 2>/dev/null)" != "$L1" ]; then pass "down: lab dir removed, slot freed"; else fail "down: lab dir removed, slot freed" "$(ls -A "$L1" 2>&1)"; fi
 if [ "$(lssh "$L2" cp-1 hostname 2>&1)" = cp-1 ]; then pass "the other lab is untouched"; else fail "the other lab is untouched"; fi
 if bash "$LAB" down "$L1" && bash "$LAB" down "$TMP/never-was"; then pass "down is idempotent"; else fail "down is idempotent"; fi
 check "down the second lab" bash "$LAB" down "$L2"
