@@ -20,6 +20,18 @@ export XDG_STATE_HOME=$TMP/state
 export TOKEN="sup3r s3cret 'tok' \$en"
 export CLUSTERC_TRACE_ARGV=$TRACE
 
+# ---- the remote scripts (stdlib/runner/*.sh, built into clusterc and sent to
+# every host): ShellCheck and bash -n like every generated script. No host
+# needed, so before the skip below.
+if out=$(shellcheck -s bash "$TOP"/stdlib/runner/*.sh 2>&1); then
+	pass "stdlib/runner/*.sh: shellcheck, zero findings"
+else
+	fail "stdlib/runner/*.sh: shellcheck" "$out"
+fi
+bad=()
+for f in "$TOP"/stdlib/runner/*.sh; do bash -n "$f" 2>/dev/null || bad+=("$f"); done
+if [ ${#bad[@]} -eq 0 ]; then pass "stdlib/runner/*.sh: bash -n"; else fail "stdlib/runner/*.sh: bash -n" "${bad[*]}"; fi
+
 if [ "$(id -u)" != 0 ] || ! command -v sshd >/dev/null || ! command -v unshare >/dev/null ||
 	! unshare -m -p --fork true 2>/dev/null; then
 	echo "skip: the runner tests need root, sshd and unshare"
