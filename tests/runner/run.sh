@@ -400,6 +400,26 @@ ap
 expect "SIGINT: re-run completes, the finished step skipped" \
 	test "$RC" = 0 -a "$(st os.base@n1)" = skipped -a "$(st apps.deploy)" = ok
 
+# ---- SIGHUP (terminal closed) and SIGQUIT (^\) stop a run the way SIGINT does;
+# the runner holds secrets, so it never dumps core (RLIMIT_CORE 0)
+for sig in HUP QUIT; do
+	reset_lab
+	hput n1 /var/lib/lab/sleep-os.base 2
+	(cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 10) \
+		>"$TMP/out" 2>&1 &
+	apid=$!
+	for _ in $(seq 100); do [ "$(ran_count n1 os.base)" -ge 1 ] && break; sleep 0.1; done
+	core=$(awk '/^Max core file size/ { print $5 "/" $6 }' "/proc/$apid/limits" 2>/dev/null)
+	kill -"$sig" "$apid"
+	wait "$apid"
+	RC=$?
+	expect "SIG$sig: exit 130, the running step recorded, nothing new started, locks released" \
+		test "$RC" = 130 -a "$(st os.base@n1)" = ok -a "$(st kubernetes.init@n1)" = cancelled \
+		-a ! -e "$(hpath n1 /var/lib/clusterc/demo/lock)"
+	[ "$sig" = HUP ] && expect "apply runs with a core size limit of 0 (got $core)" test "$core" = 0/0
+	hrm n1 /var/lib/lab/sleep-os.base
+done
+
 # ---- SIGINT with a step that outlives the grace: killed, state consistent
 reset_lab
 hput n1 /var/lib/lab/sleep-os.base 30
