@@ -162,9 +162,15 @@ static void vm_form(const struct vm_spec *v, struct strbuf *f)
 		if (!strcmp(v->bios, "ovmf"))
 			ADDF("efidisk0", "%s:1,efitype=4m,pre-enrolled-keys=0", v->storage);
 	}
-	if (v->pci)
-		ADDF("hostpci0", "%s,pcie=1,x-vga=0", v->pci);
-	else if (v->mapping)
+	if (v->pci) {
+		/* Proxmox matches the address against lower-case hex only (qemu-server
+		 * PCI.pm, $PCIRE); the cluster file may spell it in upper case. */
+		strbuf_reset(&t);
+		for (const char *c = v->pci; *c; c++)
+			strbuf_addch(&t, tolower((unsigned char)*c));
+		strbuf_addstr(&t, ",pcie=1,x-vga=0");
+		http_form_add(f, "hostpci0", t.buf);
+	} else if (v->mapping)
 		ADDF("hostpci0", "mapping=%s,pcie=1", v->mapping);
 #undef ADDF
 	strbuf_release(&t);

@@ -12,8 +12,11 @@ Content-Length on uploads.
 With CERT and KEY it speaks HTTPS (for the TLS verification tests).
 
 Binds 127.0.0.1 on a free port and writes it to PORT_FILE. Each request is
-appended to LOG_FILE as one JSON line (method, raw path, auth kind, status);
-credentials are never logged. POST /__mock/config with a JSON object resets
+appended to LOG_FILE as one JSON line (method, raw path, auth kind, status,
+and "params": the query and body parameters by name, a multipart file part as
+its filename; tests/consumers checks them against the Proxmox API schema).
+Credentials never reach the log: the values of SECRET_PARAMS are replaced by
+REDACTED, and headers (cookie, CSRF token, API token) are not logged at all. POST /__mock/config with a JSON object resets
 the state and sets the scenario (see DEFAULTS); GET /__mock/state returns it.
 """
 import hashlib
@@ -60,6 +63,12 @@ DEFAULTS = {
     "boot_hook": [],
     "install_delay": 0,
 }
+
+# Parameters whose values are secret (a renewal sends the ticket as the
+# password) or keys (sshkeys, GitLab's deploy key): logged by name only.
+SECRET_PARAMS = {"password", "new-password", "cipassword", "otp", "tfa-challenge",
+                 "sshkeys", "key", "token", "ticket"}
+REDACTED = "(redacted)"
 
 TICKET = "PVE:root@pam:6745A1B2::c2lnbmF0dXJlLW5vdC1yZWFs"
 CSRF = "6745A1B2:Y3NyZi1tb2Nr"
@@ -125,6 +134,50 @@ LOG_LOCK = threading.Lock()
 LOG_PATH = None
 
 
+def multipart_parts(ctype, body):
+    """[(name, filename or None, data)] of a multipart/form-data body; raises
+    ValueError with the answer's text when it is not one."""
+    m = re.search(r"boundary=\"?([^\";]+)\"?", ctype)
+    if not ctype.startswith("multipart/form-data") or not m:
+        raise ValueError("expected multipart/form-data")
+    delim = b"--" + m.group(1).encode()
+    parts = []
+    for chunk in body.split(delim)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        disp = re.search(rb'Content-Disposition: form-data; name="([^"]*)"(?:; filename="([^"]*)")?',
+                         head, re.I)
+        if not disp:
+            raise ValueError("part without Content-Disposition")
+        parts.append((disp.group(1).decode(), disp.group(2).decode() if disp.group(2) else None, data))
+    return parts
+
+
+def request_params(path, ctype, body):
+    """The parameters of one request by name, as the API reads them: the query
+    string, then the body (urlencoded, JSON or multipart; a file part counts as
+    its filename). Secret values redacted."""
+    params = {}
+    for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(path).query, keep_blank_values=True).items():
+        params[k] = v[0] if len(v) == 1 else v
+    if body:
+        try:
+            if ctype.startswith("application/json"):
+                params.update(json.loads(body))
+            elif ctype.startswith("multipart/form-data"):
+                for name, fname, data in multipart_parts(ctype, body):
+                    params[name] = fname if fname is not None else data.decode(errors="replace")
+            else:
+                for k, v in urllib.parse.parse_qs(body.decode(errors="replace"), keep_blank_values=True).items():
+                    params[k] = v[0] if len(v) == 1 else v
+        except (ValueError, AttributeError):
+            params["(unparsed body)"] = True
+    return {k: REDACTED if k in SECRET_PARAMS else v for k, v in params.items()}
+
+
 def key_core(k):
     parts = (k or "").split()
     return " ".join(parts[:2])
@@ -140,8 +193,13 @@ class Handler(BaseHTTPRequestHandler):
     def record(self, status, **extra):
         if getattr(self, "no_record", False):
             return
+        # Only a body already read counts: a "slow" or "reset" fault logs
+        # before the body is read.
+        params = request_params(self.path, self.headers.get("Content-Type", ""),
+                                getattr(self, "raw_body", None))
         entry = {"method": self.command, "path": self.path, "status": status,
-                 "auth": getattr(self, "auth_kind", None), "t": round(time.time(), 3)}
+                 "auth": getattr(self, "auth_kind", None), "t": round(time.time(), 3),
+                 "params": params}
         entry.update(extra)
         with LOG_LOCK, open(LOG_PATH, "a") as f:
             f.write(json.dumps(entry) + "\n")
@@ -171,7 +229,8 @@ class Handler(BaseHTTPRequestHandler):
         n = self.headers.get("Content-Length")
         if n is None:
             return None
-        return self.rfile.read(int(n))
+        self.raw_body = self.rfile.read(int(n))
+        return self.raw_body
 
     def fault(self):
         with STATE.lock:
@@ -195,14 +254,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.dispatch()
 
-    def do_PUT(self):
-        self.dispatch()
-
     def dispatch(self):
         self.auth_kind = None
         self.chunked = False
         self.no_record = False
         self.lose_answer = False
+        self.raw_body = None
         raw = self.path
         if raw.startswith("/__mock/"):
             return self.control(raw)
@@ -251,6 +308,19 @@ class Handler(BaseHTTPRequestHandler):
         if raw == "/__mock/state":
             with STATE.lock:
                 return self.send(200, STATE.snapshot())
+        if raw == "/__mock/vm_config" and self.command == "POST":
+            # A person changing a VM out of band (web UI, qm set): {"vmid": N,
+            # "set": {create-style params}, "delete": [keys]}. Not an API
+            # request of the runner's, so not in the request log.
+            req = json.loads(self.body() or b"{}")
+            with STATE.lock:
+                cfg = STATE.configs.get(int(req["vmid"]))
+                if cfg is None:
+                    return self.send(404, {"message": "no such VM"})
+                for k in req.get("delete", []):
+                    cfg.pop(k, None)
+                cfg.update(stored_config(int(req["vmid"]), req.get("set", {})))
+            return self.send(200, {"ok": True})
         self.send(404, {"message": "bad control path"})
 
     # ---- Proxmox
@@ -397,19 +467,6 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.cfg["guests"].pop(str(vmid), None)
             return self.send(200, {"data": self.new_task(m.group(1), "qmdestroy", vmid)})
         m = re.match(r"^/nodes/([^/]+)/qemu/(\d+)/config$", p)
-        if m and self.command in ("PUT", "POST"):
-            # A person changing the VM (web UI, qm set): the keys given replace
-            # the stored ones, "delete" removes a comma-separated list.
-            params = {k: v[0] for k, v in urllib.parse.parse_qs((body or b"").decode(),
-                                                                 keep_blank_values=True).items()}
-            with STATE.lock:
-                cfg = STATE.configs.get(int(m.group(2)))
-                if cfg is None:
-                    return self.no_vm(m.group(1), m.group(2))
-                for k in filter(None, params.pop("delete", "").split(",")):
-                    cfg.pop(k, None)
-                cfg.update(stored_config(int(m.group(2)), params))
-            return self.send(200, {"data": None})
         if m and self.command == "GET":
             with STATE.lock:
                 cfg = STATE.configs.get(int(m.group(2)))
@@ -496,23 +553,10 @@ class Handler(BaseHTTPRequestHandler):
     def pve_upload(self, node, storage, body):
         if self.headers.get("Content-Length") is None or body is None:
             return self.send(400, {"data": None}, "missing Content-Length")
-        ctype = self.headers.get("Content-Type", "")
-        m = re.search(r"boundary=\"?([^\";]+)\"?", ctype)
-        if not ctype.startswith("multipart/form-data") or not m:
-            return self.send(400, {"data": None}, "expected multipart/form-data")
-        delim = b"--" + m.group(1).encode()
-        parts = []
-        for chunk in body.split(delim)[1:]:
-            if chunk.startswith(b"--"):
-                break
-            head, _, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
-            if data.endswith(b"\r\n"):
-                data = data[:-2]
-            disp = re.search(rb'Content-Disposition: form-data; name="([^"]*)"(?:; filename="([^"]*)")?',
-                             head, re.I)
-            if not disp:
-                return self.send(400, {"data": None}, "part without Content-Disposition")
-            parts.append((disp.group(1).decode(), disp.group(2).decode() if disp.group(2) else None, data))
+        try:
+            parts = multipart_parts(self.headers.get("Content-Type", ""), body)
+        except ValueError as e:
+            return self.send(400, {"data": None}, str(e))
         names = [p[0] for p in parts]
         if names not in (["content", "filename"], ["content", "checksum-algorithm", "checksum", "filename"]):
             return self.send(400, {"data": None}, "unexpected multipart field order %s" % names)

@@ -18,7 +18,7 @@ fi
 cp "$CLI" "$TMP/builtin_cli" && CLI=$TMP/builtin_cli
 # KEEP_LOGS=DIR keeps every builtin log, args file and the mock's request log.
 if [ -n "${KEEP_LOGS:-}" ]; then
-	at_exit "mkdir -p '$KEEP_LOGS' && cp -r '$TMP/logs' '$TMP'/args.*.json '$TMP/requests.log' '$KEEP_LOGS/'"
+	at_exit "mkdir -p '$KEEP_LOGS' && cp -r '$TMP/logs' '$TMP'/args.*.json '$TMP/requests.log' '$TMP/requests.all.log' '$KEEP_LOGS/'"
 fi
 # VALGRIND=1 runs the builtin under valgrind; any memory error or leak fails it.
 if [ "${VALGRIND:-}" = 1 ]; then
@@ -54,13 +54,19 @@ jq -n --arg pw "$PVE_PW" --arg tok "$PVE_TOKEN" --arg gl "$GL_TOKEN" --arg key "
 jq -n --arg ep "$MOCK" '{proxmox: {pve: {endpoint: $ep}}, gitlab: {api: ($ep + "/api/v4")},
 	hosts: {}}' >"$TMP/overrides.json"
 
+# next_requests: starts a fresh request log for the next case; every request
+# is kept in requests.all.log, which the schema check at the end reads.
+next_requests() {
+	cat "$TMP/requests.log" >>"$TMP/requests.all.log"
+	: >"$TMP/requests.log"
+}
 # mock SCENARIO_JSON: resets the mock's state and sets the scenario.
 mock() {
 	jq -n --arg pw "$PVE_PW" --arg tok "$PVE_TOKEN" --arg gl "$GL_TOKEN" \
 		"{pve_password: \$pw, tokens: {\"root@pam!clusterc\": \$tok}, gitlab_token: \$gl,
 		  auth_delay: 0.3} + ($1)" >"$TMP/scenario.json"
 	curl -sf -X POST --data-binary @"$TMP/scenario.json" "$MOCK/__mock/config" >/dev/null
-	: >"$TMP/requests.log"
+	next_requests
 }
 mock_state() { curl -sf "$MOCK/__mock/state"; }
 # requests [METHOD] [PATH-REGEX]: how many requests the mock saw.
@@ -144,7 +150,7 @@ expect "ticket: ... and without renewal the same run is refused (the test can fa
 mock '{}'
 run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": null')"
 
-: >"$TMP/requests.log"
+next_requests
 run proxmox.vm "$(vm_args "$AUTH_PW")"
 expect "vm: second run reports exists" has "exists: VM 101 'k8s-control-1'"
 expect "vm: second run succeeds with the same output" eq "$RC $(jq -c . "$OUT")" '0 {"vm_k8s-control-1_started":"101"}'
@@ -154,11 +160,11 @@ expect "vm: ... and checks the VM's config against the file" \
 
 # Drift: someone changed the VM (web UI, qm set): a field-by-field report with
 # the fix, a failed step (the file is not applied), and nothing changed.
-curl -sf -X PUT --data 'memory=8192&cores=4&delete=onboot' "$MOCK/api2/json/nodes/pve/qemu/101/config" \
-	-H "Authorization: PVEAPIToken=root@pam!clusterc=$PVE_TOKEN" >/dev/null
+curl -sf -X POST --data '{"vmid": 101, "set": {"memory": "8192", "cores": "4"}, "delete": ["onboot"]}' \
+	"$MOCK/__mock/vm_config" >/dev/null
 : >"$TMP/requests.log"
 run proxmox.vm "$(vm_args "$AUTH_TOK" '"disk_gib": 64')"
-expect "drift: an edited VM fails the step" eq "$RC/$(requests POST)/$(requests PUT)" 1/0/0
+expect "drift: an edited VM fails the step, changing nothing" eq "$RC/$(requests POST)/$(requests PUT)" 1/0/0
 expect "drift: ... field by field, with the fix" bash -c "
 	grep -q 'VM 101 .k8s-control-1. on node pve differs from the cluster file' '$LOG' &&
 	grep -q 'memory   the VM has 8192, the cluster file says 12288  (fix on the Proxmox host: qm set 101 --memory 12288)' '$LOG' &&
@@ -166,10 +172,10 @@ expect "drift: ... field by field, with the fix" bash -c "
 	grep -q 'onboot   the VM has 0, the cluster file says 1' '$LOG' &&
 	grep -q 'disk     the VM has 50G, the cluster file says 64G' '$LOG' && grep -q 'qm disk resize 101 scsi0 64G' '$LOG'"
 expect "drift: ... and names no field that agrees" bash -c "! grep -qE '^ *(cpu|bridge|storage|bios|gpu) ' '$LOG'"
-curl -sf -X PUT --data 'memory=12288&cores=2&onboot=1' "$MOCK/api2/json/nodes/pve/qemu/101/config" \
-	-H "Authorization: PVEAPIToken=root@pam!clusterc=$PVE_TOKEN" >/dev/null
+curl -sf -X POST --data '{"vmid": 101, "set": {"memory": "12288", "cores": "2", "onboot": "1"}}' \
+	"$MOCK/__mock/vm_config" >/dev/null
 
-: >"$TMP/requests.log"
+next_requests
 run proxmox.vm "$(vm_args "$AUTH_TOK")"
 expect "vm: second run with a token sends no POST at all" eq "$RC/$(requests POST)" 0/0
 expect "vm: token header accepted (split at the last '=')" eq "$(jq -rs '[.[].auth] | unique | join(",")' "$TMP/requests.log")" token
@@ -220,6 +226,11 @@ mock '{}'
 run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": {"pci": "0000:01:00"}, "bios": "seabios"')"
 expect "vm: root@pam ticket + raw PCI" eq "$RC $(created hostpci0) $(created machine) $(created bios) $(created efidisk0)" \
 	"0 0000:01:00,pcie=1,x-vga=0 q35 seabios (unset)"
+
+mock '{}'
+run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": {"pci": "0000:0A:1F.0"}')"
+expect "vm: a PCI address in upper case is sent in lower case (Proxmox's pattern is case-sensitive)" \
+	eq "$RC $(created hostpci0)" "0 0000:0a:1f.0,pcie=1,x-vga=0"
 
 mock '{pve_password: "not-the-one"}'
 run proxmox.vm "$(vm_args "$AUTH_PW")"
@@ -338,13 +349,13 @@ expect "iso: fields in order, Content-Length, whole file" \
 	eq "$(mock_state | jq -c '.uploads[0] | [.fields, .size, .filename, (.content_length > .size)]')" \
 	'[["content","checksum-algorithm","checksum","filename"],300000,"ubuntu-auto.iso",true]'
 expect "iso: imgcopy task polled" [ "$(requests GET '/tasks/UPID%3A.*imgcopy.*/status$')" -ge 2 ]
-: >"$TMP/requests.log"
+next_requests
 rm -f "$TMP/out/auto.iso.gone"
 run proxmox.iso "$(iso_args "$AUTH_PW" "no-such-file.iso")"
 expect "iso: second run finds it and uploads nothing (file not even needed)" eq "$RC/$(requests POST /upload)" 0/0
 expect "iso: ... says so" has "exists: local:iso/ubuntu-auto.iso"
 
-: >"$TMP/requests.log"
+next_requests
 run proxmox.iso "$(iso_args "$AUTH_PW")"
 expect "iso: same name and same size as the local file: no upload" eq "$RC/$(requests POST /upload)" 0/0
 
@@ -380,12 +391,12 @@ mock '{isos: [{volid: "local:iso/clusterc-lab-n1-cidata.iso", size: 13}]}'
 run proxmox.iso "$(ca_args "$AUTH_TOK")"
 expect "iso: content_addressed: uploaded under the name with its content hash" \
 	eq "$RC/$(requests POST /upload)/$(mock_state | jq -r '.uploads[0].filename')" "0/1/clusterc-lab-n1-cidata-$SEED1.iso"
-: >"$TMP/requests.log"
+next_requests
 run proxmox.iso "$(ca_args "$AUTH_TOK")"
 expect "iso: content_addressed: the same content is not uploaded again" eq "$RC/$(requests POST /upload)" 0/0
 printf 'user-data: B\n' >"$TMP/out/seed.iso"
 SEED2=$(sha256sum "$TMP/out/seed.iso" | cut -c1-16)
-: >"$TMP/requests.log"
+next_requests
 run proxmox.iso "$(ca_args "$AUTH_TOK")"
 expect "iso: content_addressed: an edited seed of the same size is uploaded, under its new name" \
 	eq "$RC/$(requests POST /upload)/$(mock_state | jq -r '.uploads[-1].filename')" "0/1/clusterc-lab-n1-cidata-$SEED2.iso"
@@ -403,7 +414,7 @@ expect "gitlab: registers a new key" eq "$RC/$(requests POST)" 0/1
 expect "gitlab: follows X-Next-Page through 3 pages" eq "$(requests GET 'deploy_keys\?per_page=100&page=[123]$')" 3
 expect "gitlab: project path encoded as %2F" eq "$(requests "" '/projects/home%2Finfra%2Fcluster-setup/deploy_keys')" 4
 expect "gitlab: posted can_push false" eq "$(mock_state | jq -c '.keys["home/infra/cluster-setup"][5] | [.title, .can_push]')" '["clusterc argocd",false]'
-: >"$TMP/requests.log"
+next_requests
 run gitlab.deploy_key "$(gl_args)"
 expect "gitlab: second run finds it, no POST" eq "$RC/$(requests POST)" 0/0
 expect "gitlab: ... says already registered" has "already registered"
@@ -649,6 +660,22 @@ if [ -x "$RENDER" ] && [ -f "$FIX" ]; then
 else
 	echo "# contract tests not run: $RENDER or $FIX missing"
 fi
+
+# ---- every Proxmox request the builtins sent, against the official API schema
+# (tests/consumers/proxmox-api-subset.json); the simulators' logs keep no secret.
+next_requests
+LOG=$TMP/schema-check
+python3 "$TOP/tests/consumers/pve_api_check.py" "$TOP/tests/consumers/proxmox-api-subset.json" \
+	"$TMP/requests.all.log" "$TMP"/*-requests.log >"$LOG" 2>&1
+schema_rc=$?
+expect "schema: $(tail -n 1 "$LOG")" [ $schema_rc -eq 0 ]
+leaks=""
+for s in "${SECRETS[@]}" c2lnbmF0dXJlLW5vdC1yZWFs Y3NyZi1tb2Nr "${PUBKEY#ssh-ed25519 }"; do
+	[ -n "$s" ] || continue
+	if grep -lF -- "$s" "$TMP/requests.all.log" "$TMP"/*-requests.log >/dev/null 2>&1; then leaks+="$s"$'\n'; fi
+done
+printf '%s' "$leaks" >"$LOG"
+expect "secrets: no password, token, ticket, CSRF value or key in the simulator's request logs" [ -z "$leaks" ]
 
 # ---- secrets never in any builtin log or output
 leaks=""

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/consumers: the programs that read the generated artifacts, run on every
 # committed out/<cluster>/ (issue 10, "Real consumers in the tests"): promtool,
-# amtool, cloud-init schema, netplan generate, visudo, tomllib, Grafana datasource uids.
+# amtool, cloud-init schema, netplan generate, visudo, tomllib, Grafana datasource
+# uids, and the Proxmox API requests of the proxmox.* steps against the official
+# API schema (proxmox_api.sh); also on a cluster generated here.
 # Debian's tools may be older than the pinned components: the skew is printed
 # in the test names, never skipped.
 . "$(dirname "$0")/../lib.sh"
@@ -13,11 +15,97 @@ for tool in promtool amtool cloud-init visudo; do
 	command -v "$tool" >/dev/null 2>&1 || fail "tool $tool" "$tool is not installed (make deps)"
 done
 pinned() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$TOP/stdlib/versions.json" "$1"; }
+. "$(dirname "$0")/proxmox_api.sh"
 PROMTOOL_V=$(promtool --version 2>&1 | awk 'NR==1{print $3}')
 AMTOOL_V=$(amtool --version 2>&1 | awk 'NR==1{print $3}')
 
-for root in "$OUT"/*/; do
-	c=$(basename "$root")
+# A generated cluster beside the examples, for what they do not combine: two
+# Proxmox hosts (root@pam password with a raw GPU, API token with a PCI
+# mapping), three control planes across both, a per-VM storage, a bare-metal
+# worker among the VMs, monitoring without Matrix alerting, no Ceph.
+GEN=$TMP/generated
+mkdir -p "$GEN"
+cat >"$GEN/gen.cluster" <<'CLUSTER'
+cluster gen {
+  kubernetes       = "1.34"
+  crio             = "1.34"
+  domain           = "gen.example.net"
+  control_endpoint = 10.30.0.10
+  ssh {
+    user       = "deploy"
+    key        = "~/.ssh/gen_ed25519"
+    public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGenGenGenGenGenGenGenGenGenGenGenGenGenGenGenG deploy@gen"
+  }
+}
+proxmox pve-pw {
+  endpoint    = "https://pve1.gen.example.net:8006"
+  user        = "root@pam"
+  password    = secret("PVE1_PASSWORD")
+  node        = "pve1"
+  storage     = "local-zfs"
+  iso_storage = "isos"
+  bridge      = "vmbr1"
+  fingerprint = "sha256:12:34:56:78:9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0"
+}
+proxmox pve-tok {
+  endpoint = "https://pve2.gen.example.net:8006"
+  token_id = "ci@pve!apply"
+  token    = secret("PVE2_TOKEN")
+  node     = "pve2"
+  storage  = "ceph-vm"
+}
+network {
+  gateway     = 10.30.0.1
+  nameservers = [10.30.0.2]
+  lb_pool     = 10.30.0.200/29
+}
+node cp-1 {
+  role = control
+  ip   = 10.30.0.11/24
+  vm { on = pve-pw  id = 301  cores = 2  memory = 4GiB  disk = 40GiB }
+}
+node cp-2 {
+  role = control
+  ip   = 10.30.0.12/24
+  vm { on = pve-tok  id = 302  cores = 2  memory = 4GiB  disk = 40GiB }
+}
+node cp-3 {
+  role = control
+  ip   = 10.30.0.13/24
+  vm { on = pve-pw  id = 303  cores = 2  memory = 4GiB  disk = 40GiB  storage = "fast-nvme" }
+}
+node gpu-raw {
+  role = worker
+  ip   = 10.30.0.21/24
+  gpu { pci = "0000:02:00"  model = "RTX 3060" }
+  vm { on = pve-pw  id = 321  cores = 6  memory = 24GiB  disk = 120GiB }
+}
+node gpu-map {
+  role   = worker
+  ip     = 10.30.0.22/24
+  taints = ["nvidia.com/gpu=present:NoSchedule"]
+  gpu { mapping = "a2000"  model = "RTX A2000" }
+  vm { on = pve-tok  id = 322  cores = 6  memory = 24GiB  disk = 120GiB }
+}
+node metal-1 {
+  role = worker
+  ip   = 10.30.0.40/24
+  ssh { port = 2222 }
+}
+monitoring {
+  gpu_temperature_alert = 75
+  prometheus { retention = 168h }
+}
+argocd {
+  repo = "ssh://git@git.gen.example.net:2222/platform/gen.git"
+}
+CLUSTER
+check "generated cluster: clusterc build" clusterc build "$GEN/gen.cluster" -o "$GEN/out"
+
+pve_mock_start || fail "Proxmox simulator starts" "$(cat "$TMP/pve.err" 2>/dev/null)"
+for root in "$OUT"/*/ "$GEN"/out/*/; do
+	c=$(basename "$root") base=$(dirname "$root")
+	[ -f "$root/plan.json" ] || continue
 	# ---- Prometheus: promtool on a copy without kubernetes_sd_configs (Debian
 	# builds promtool without Kubernetes discovery); the sd blocks' keys and roles
 	# checked against v2.48.0's SDConfig (discovery/kubernetes/kubernetes.go).
@@ -69,12 +157,12 @@ yaml.safe_dump({"groups": [{"name": "exprs", "rules": rules}]}, open(sys.argv[1]
 PY
 		check "$c: every PromQL expression in rules and dashboards parses (promtool $PROMTOOL_V)" promtool check rules "$w/exprs.yaml"
 		for r in "$d"/*rules*.yaml; do
-			check "$c: promtool check rules ${r#"$OUT"/}" promtool check rules "$r"
+			check "$c: promtool check rules ${r#"$base"/}" promtool check rules "$r"
 		done
 	done < <(find "$root" -name prometheus.yml | sort)
 	# ---- Alertmanager
 	while IFS= read -r f; do
-		check "$c: amtool $AMTOOL_V check-config ${f#"$OUT"/} (pinned Alertmanager $(pinned alertmanager))" amtool check-config "$f"
+		check "$c: amtool $AMTOOL_V check-config ${f#"$base"/} (pinned Alertmanager $(pinned alertmanager))" amtool check-config "$f"
 	done < <(find "$root" -name alertmanager.yml | sort)
 	# ---- Grafana: panel datasource uids exist; dashboard uids unique.
 	while IFS= read -r ds; do
@@ -137,7 +225,10 @@ PY
 	done < <(find "$root" -path '*/autoinstall/*/user-data' | sort)
 	# ---- TOML: *.toml and the CRI-O drop-ins.
 	while IFS= read -r f; do
-		check "$c: ${f#"$OUT"/} parses (tomllib)" "$PY" -c 'import sys, tomllib; tomllib.load(open(sys.argv[1], "rb"))' "$f"
+		check "$c: ${f#"$base"/} parses (tomllib)" "$PY" -c 'import sys, tomllib; tomllib.load(open(sys.argv[1], "rb"))' "$f"
 	done < <(find "$root" \( -name '*.toml' -o -path '*/gpu/99-nvidia.conf' \) | sort)
+	# ---- the Proxmox API requests its proxmox.* steps send
+	[ -n "${PVE_MOCK:-}" ] && pve_requests_check "$c" "$root"
 done
+[ -f "$TMP/homelab/pve/requests.log" ] && pve_negative_cases "$TMP/homelab/pve/requests.log"
 finish
