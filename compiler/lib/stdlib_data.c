@@ -45,6 +45,14 @@ static const struct stdlib_entry *find_embedded(const char *path)
 	return NULL;
 }
 
+const char *stdlib_embedded(const char *path, size_t *len)
+{
+	const struct stdlib_entry *e = find_embedded(path);
+	if (e && len)
+		*len = e->len;
+	return e ? e->data : NULL;
+}
+
 char *stdlib_read(const char *path, size_t *len)
 {
 	/* Paths come from stdlib manifests; refuse anything that climbs out. */

@@ -23,6 +23,10 @@ char *stdlib_display_path(const char *path);
 /* Reads a stdlib file. Returns a NUL-terminated buffer the caller frees, or NULL
  * when there is no such file; *len gets its length. */
 char *stdlib_read(const char *path, size_t *len);
+/* The file as built into the binary, whatever --stdlib says: for data that
+ * is part of the program itself (the runner's remote scripts). Static
+ * storage, NUL-terminated; NULL when there is no such file. */
+const char *stdlib_embedded(const char *path, size_t *len);
 /* Lists the files whose path starts with prefix, sorted; the caller frees the
  * array and each string. */
 char **stdlib_list(const char *prefix, size_t *n);

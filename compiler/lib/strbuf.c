@@ -71,6 +71,14 @@ void strbuf_setlen(struct strbuf *sb, size_t len)
 	sb->buf[len] = '\0';
 }
 
+void strbuf_rtrim_newlines(struct strbuf *sb)
+{
+	size_t len = sb->len;
+	while (len && (sb->buf[len - 1] == '\n' || sb->buf[len - 1] == '\r'))
+		len--;
+	strbuf_setlen(sb, len);
+}
+
 void strbuf_add(struct strbuf *sb, const void *data, size_t len)
 {
 	if (!len)

@@ -33,6 +33,9 @@ __attribute__((format(printf, 2, 3)))
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...);
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 void strbuf_setlen(struct strbuf *sb, size_t len);
+/* Drops every '\n' and '\r' at the end: a line read from a file, a command's
+ * output or its stderr, without its line ending (LF or CRLF). */
+void strbuf_rtrim_newlines(struct strbuf *sb);
 /* Reads a whole file; returns 0, or -1 with errno set (sb unchanged on error). */
 int strbuf_read_file(struct strbuf *sb, const char *path);
 /* Reads everything from fd until EOF. Returns 0 or -1. */

@@ -37,8 +37,7 @@ void redact_add_value(struct redactor *r, const char *label, const char *b64)
 	if (!base64_decode(&plain, b64, strlen(b64))) {
 		redact_add(r, label, plain.buf, plain.len);
 		/* Values often end with a newline; hide the bare value too. */
-		while (plain.len && (plain.buf[plain.len - 1] == '\n' || plain.buf[plain.len - 1] == '\r'))
-			strbuf_setlen(&plain, plain.len - 1);
+		strbuf_rtrim_newlines(&plain);
 		redact_add(r, label, plain.buf, plain.len);
 	}
 	strbuf_release(&plain);

@@ -1,12 +1,7 @@
-/* run: the runner behind `clusterc plan` and `clusterc apply`.
- *
- *   run_plan.c   loads plan.json (and nothing else) into struct run_plan
- *   run_exec.c   the scheduler: one poll() loop over every child (ssh masters,
- *                state reads, bundle shipping, steps), hosts as state machines
- *   run_log.c    artifacts/<run>/: per-step logs, events.jsonl, summary,
- *                redaction of secrets and step outputs, progress display
- *   util.c       clocks, names, the .env adapter (base64 and fs helpers are in lib/)
- *   run_cli.c    option parsing for plan and apply
+/* run: the runner behind `clusterc plan` and `clusterc apply`: what its files
+ * share (struct step, struct run_plan, the options, logging). The scheduler's
+ * own structures are in exec_internal.h; compiler/run/README.md says which
+ * file does what.
  *
  * Everything a run allocates hangs off struct run and is freed by run_free. */
 #ifndef CLUSTERC_RUN_H
@@ -111,7 +106,7 @@ struct run_opts {
 	bool quiet;
 };
 
-/* ---- utilities (run_util.c) */
+/* ---- utilities (util.c) */
 double now_mono(void);
 /* Reads a .env file into obj with the reader build uses (lib/dotenv.h).
  * Returns 0, or -1 with err naming every malformed line as path:line:col. */
@@ -119,8 +114,11 @@ int env_file_load(json_t *obj, const char *path, struct strbuf *err);
 /* A name safe as a file name and in messages: [A-Za-z0-9._@+-], no leading '-' or '.'. */
 bool safe_name(const char *s);
 char *state_home(const char *cluster); /* $XDG_STATE_HOME/clusterc/<cluster> */
+/* The runner holds secrets and step outputs in memory: no core dump, no
+ * ptrace by other processes of this user. Called before any secret is read. */
+void protect_secrets(void);
 
-/* ---- logging and artifacts (run_log.c) */
+/* ---- logging and artifacts (log.c) */
 struct redactor {
 	char **needles;   /* values to hide, longest first when applied */
 	char **labels;
@@ -147,7 +145,7 @@ void run_log_close(struct run_log *l);
 
 #endif
 
-/* ---- the scheduler (run_exec.c): plan (opts->apply false) or apply the
+/* ---- the scheduler (execute.c): plan (opts->apply false) or apply the
  * built cluster in dir. Returns the exit status. */
 int run_execute(const struct run_opts *o, const char *dir);
 /* `clusterc apply --builtin-child`: runs one builtin step for run_execute

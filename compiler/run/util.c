@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 double now_mono(void)
@@ -57,4 +59,14 @@ char *state_home(const char *cluster)
 		strbuf_addf(&sb, "%s/.local/state", getenv("HOME") ? getenv("HOME") : "/tmp");
 	strbuf_addf(&sb, "/clusterc/%s", cluster);
 	return strbuf_detach(&sb, NULL);
+}
+
+void protect_secrets(void)
+{
+	/* Not dumpable: no core file, and no other process of this user may
+	 * ptrace it or read its /proc/PID/mem or environ. Belt and braces: a
+	 * core limit of 0 in case something makes it dumpable again. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	struct rlimit rl = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &rl);
 }

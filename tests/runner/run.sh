@@ -20,6 +20,18 @@ export XDG_STATE_HOME=$TMP/state
 export TOKEN="sup3r s3cret 'tok' \$en"
 export CLUSTERC_TRACE_ARGV=$TRACE
 
+# ---- the remote scripts (stdlib/runner/*.sh, built into clusterc and sent to
+# every host): ShellCheck and bash -n like every generated script. No host
+# needed, so before the skip below.
+if out=$(shellcheck -s bash "$TOP"/stdlib/runner/*.sh 2>&1); then
+	pass "stdlib/runner/*.sh: shellcheck, zero findings"
+else
+	fail "stdlib/runner/*.sh: shellcheck" "$out"
+fi
+bad=()
+for f in "$TOP"/stdlib/runner/*.sh; do bash -n "$f" 2>/dev/null || bad+=("$f"); done
+if [ ${#bad[@]} -eq 0 ]; then pass "stdlib/runner/*.sh: bash -n"; else fail "stdlib/runner/*.sh: bash -n" "${bad[*]}"; fi
+
 if [ "$(id -u)" != 0 ] || ! command -v sshd >/dev/null || ! command -v unshare >/dev/null ||
 	! unshare -m -p --fork true 2>/dev/null; then
 	echo "skip: the runner tests need root, sshd and unshare"
@@ -368,16 +380,24 @@ hstart n2
 ap
 expect "sshd down: re-run completes" test "$RC" = 0 -a "$(st kubernetes.join@n2)" = ok
 
+# apply_then_signal SIG SLEEP GRACE: an apply with --grace GRACE in which
+# os.base@n1 sleeps SLEEP seconds gets SIG once that step runs; sets RC, and
+# core to the apply's core-size limit ("soft/hard").
+apply_then_signal() {
+	reset_lab
+	hput n1 /var/lib/lab/sleep-os.base "$2"
+	(cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace "$3") \
+		>"$TMP/out" 2>&1 &
+	local apid=$!
+	for _ in $(seq 100); do [ "$(ran_count n1 os.base)" -ge 1 ] && break; sleep 0.1; done
+	core=$(awk '/^Max core file size/ { print $5 "/" $6 }' "/proc/$apid/limits" 2>/dev/null)
+	kill -"$1" "$apid"
+	wait "$apid"
+	RC=$?
+}
+
 # ---- SIGINT: running steps finish within the grace, nothing new starts
-reset_lab
-hput n1 /var/lib/lab/sleep-os.base 2
-(cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 10) \
-	>"$TMP/out" 2>&1 &
-apid=$!
-for _ in $(seq 100); do [ "$(ran_count n1 os.base)" -ge 1 ] && break; sleep 0.1; done
-kill -INT "$apid"
-wait "$apid"
-RC=$?
+apply_then_signal INT 2 10
 expect "SIGINT: exit 130" test "$RC" = 130
 expect "SIGINT: the running step finished and was recorded" \
 	test "$(st os.base@n1)" = ok -a -f "$(hpath n1 /var/lib/clusterc/demo/state/os.base)"
@@ -388,16 +408,19 @@ ap
 expect "SIGINT: re-run completes, the finished step skipped" \
 	test "$RC" = 0 -a "$(st os.base@n1)" = skipped -a "$(st apps.deploy)" = ok
 
+# ---- SIGHUP (terminal closed) and SIGQUIT (^\) stop a run the way SIGINT does;
+# the runner holds secrets, so it never dumps core (RLIMIT_CORE 0)
+for sig in HUP QUIT; do
+	apply_then_signal "$sig" 2 10
+	expect "SIG$sig: exit 130, the running step recorded, nothing new started, locks released" \
+		test "$RC" = 130 -a "$(st os.base@n1)" = ok -a "$(st kubernetes.init@n1)" = cancelled \
+		-a ! -e "$(hpath n1 /var/lib/clusterc/demo/lock)"
+	[ "$sig" = HUP ] && expect "apply runs with a core size limit of 0 (got $core)" test "$core" = 0/0
+	hrm n1 /var/lib/lab/sleep-os.base
+done
+
 # ---- SIGINT with a step that outlives the grace: killed, state consistent
-reset_lab
-hput n1 /var/lib/lab/sleep-os.base 30
-(cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 1) \
-	>"$TMP/out" 2>&1 &
-apid=$!
-for _ in $(seq 100); do [ "$(ran_count n1 os.base)" -ge 1 ] && break; sleep 0.1; done
-kill -INT "$apid"
-wait "$apid"
-RC=$?
+apply_then_signal INT 30 1
 sleep 1
 expect "SIGINT past grace: step killed on the host, no state" \
 	test "$RC" = 130 -a "$(st os.base@n1)" = failed -a ! -e "$(hpath n1 /var/lib/lab/woke-os.base)" \

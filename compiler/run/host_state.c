@@ -1,0 +1,333 @@
+/* host_state: what a host remembers (state/<step>: the hash of its last
+ * successful run) and its lock, read and taken in one round trip
+ * (stdlib/runner/prep.sh) and released at the end; for local and builtin
+ * steps the same records and lock on this machine. The decisions taken from
+ * the records are step_decide.c's. */
+#include "exec_internal.h"
+#include "remote.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Builtin steps run here, whatever node they name, so their record is kept
+ * here too, under the step id (a builtin name repeats once per node). */
+const char *state_key(const struct step *s)
+{
+	return s->builtin ? s->id : s->name;
+}
+
+bool state_here(const struct step *s)
+{
+	return s->builtin || s->h->local;
+}
+
+/* Decides one step from the record its host (or this machine) keeps. */
+static void decide_one(struct run *r, struct step *s)
+{
+	bool here = state_here(s);
+	struct step_record rec = {
+		.known = here || s->h->state_known,
+		.created_here = s->h->deferred,
+		.where = here ? "this machine" : s->host,
+		.unknown = s->h->fail,
+	};
+	const json_t *st = here ? r->local_state : s->h->state;
+	if (rec.known)
+		rec.hash = json_string_value(json_object_get(st, state_key(s)));
+	step_decide(s, &rec, r->o->force);
+}
+
+void decide_steps(struct run *r)
+{
+	struct run_plan *p = &r->plan;
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (p->steps[i].selected)
+			decide_one(r, &p->steps[i]);
+	step_decide_producers(p->steps, p->nsteps);
+}
+
+/* Reads the host's records; with lock, takes its lock in the same round trip.
+ * The first read takes no lock (a no-op re-run never writes to a host); the
+ * hosts with work are locked after the barrier, and their records read again
+ * under the lock. */
+void start_prep(struct run *r, struct rhost *h, const char *take, bool lock)
+{
+	char *d = remote_dir(r->plan.cluster);
+	const char *args[] = { d, lock ? "lock" : "read", r->owner, take ? take : "", NULL };
+	struct job *j = job_new(r, J_PREP, h, NULL);
+	j->lock = lock;
+	struct strbuf err = STRBUF_INIT;
+	j->deadline = now_mono() + 60;
+	if (start_remote(r, j, remote_script(REMOTE_PREP), args, &err) < 0) {
+		job_free(r, j);
+		fail_host(r, h, err.buf);
+	} else {
+		h->job = j;
+		h->ph = H_PREP;
+	}
+	strbuf_release(&err);
+	free(d);
+}
+
+static bool pid_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* Decides what to do about a lock another apply left: returns true when it
+ * is safe to take over (its owner is dead on this machine, or --break-lock on
+ * a stale one); else fills why. owner: "machine pid user run-id epoch". */
+static bool lock_takeover(struct run *r, const char *owner, long long now_remote,
+			  struct strbuf *why)
+{
+	char mach[256] = "", user[128] = "", rid[128] = "";
+	long pid = 0;
+	long long when = 0;
+	int n = sscanf(owner, "%255s %ld %127s %127s %lld", mach, &pid, user, rid, &when);
+	long long age = n == 5 && now_remote ? now_remote - when : -1;
+	if (n != 5) {
+		strbuf_addf(why, "locked by an unreadable owner record '%s'", owner);
+		if (r->o->break_lock)
+			return true;
+		strbuf_addstr(why, "; rerun with --break-lock once you are sure no apply is running");
+		return false;
+	}
+	time_t w = (time_t)when;
+	struct tm tm;
+	char ts[64];
+	gmtime_r(&w, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (!strcmp(mach, r->machine) && !pid_alive(pid)) {
+		strbuf_addf(why, "taking over a stale lock of %s@%s (pid %ld, run %s, since %s): "
+			    "that process is gone", user, mach, pid, rid, ts);
+		return true;
+	}
+	if (age >= 0 && (double)age > r->o->lock_stale) {
+		strbuf_addf(why, "locked by %s@%s (pid %ld, run %s) since %s: stale (%lld s old)",
+			    user, mach, pid, rid, ts, age);
+		if (r->o->break_lock)
+			return true;
+		strbuf_addstr(why, "; rerun with --break-lock once you are sure no apply is running");
+		return false;
+	}
+	strbuf_addf(why, "locked by %s@%s (pid %ld, run %s) since %s: another apply is running",
+		    user, mach, pid, rid, ts);
+	if (r->o->break_lock)
+		return true;
+	return false;
+}
+
+void prep_done(struct run *r, struct job *j)
+{
+	struct rhost *h = j->h;
+	int rc = proc_exit_code(j->p.status);
+	if (rc != 0 || !strstr(j->out.buf, "END\n")) {
+		struct strbuf m = STRBUF_INIT;
+		if (strstr(j->err.buf, "sudo"))
+			strbuf_addstr(&m, "cannot become root with 'sudo -n' (passwordless sudo is "
+				      "required): ");
+		else
+			strbuf_addf(&m, "reading state failed (exit %d): ", rc);
+		strbuf_add(&m, j->err.buf, j->err.len);
+		strbuf_rtrim_newlines(&m);
+		fail_host(r, h, m.buf);
+		strbuf_release(&m);
+		return;
+	}
+	json_t *fresh = json_object();
+	long long now_remote = 0;
+	const char *held = NULL;
+	char *text = xstrdup(j->out.buf);
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (!strncmp(line, "STATE ", 6)) {
+			char *sp = strchr(line + 6, ' ');
+			if (sp) {
+				*sp = '\0';
+				json_object_set_new(fresh, line + 6, json_string(sp + 1));
+			}
+		} else if (!strncmp(line, "NOW ", 4)) {
+			now_remote = atoll(line + 4);
+		} else if (!strcmp(line, "LOCK ok")) {
+			h->locked = true;
+		} else if (!strncmp(line, "LOCK held", 9)) {
+			held = line[9] ? line + 10 : "";
+		} else if (!strncmp(line, "LOCKINFO ", 9)) {
+			free(h->lock_note);
+			h->lock_note = xstrdup(line + 9);
+		} else if (!strncmp(line, "ERR ", 4)) {
+			fail_host(r, h, line + 4);
+			free(text);
+			json_decref(fresh);
+			return;
+		}
+	}
+	if (held) {
+		struct strbuf why = STRBUF_INIT;
+		bool take = lock_takeover(r, held, now_remote, &why);
+		if (!strncmp(held, r->owner, strlen(r->owner)) && held[strlen(r->owner)] == ' ') {
+			/* Our own lock: we reconnected. */
+			h->locked = true;
+			take = false;
+			held = NULL;
+		} else if (take && !j->take_retry) {
+			say(r, "host %s: %s", h->name, why.buf);
+			run_log_event(&r->log, "lock_takeover", NULL, h->name, why.buf);
+			struct strbuf k = STRBUF_INIT;
+			strbuf_addf(&k, "=%s", held);
+			h->job = NULL;
+			start_prep(r, h, k.buf, true);
+			/* A second refusal is final. */
+			if (h->job)
+				h->job->take_retry = true;
+			strbuf_release(&k);
+		} else {
+			fail_host(r, h, why.buf);
+		}
+		strbuf_release(&why);
+		if (held) {
+			free(text);
+			json_decref(fresh);
+			return;
+		}
+	}
+	free(text);
+	if (j->lock && h->state_known) {
+		/* Locked after the barrier: what was decided must still hold. */
+		bool same = true;
+		for (size_t i = 0; i < h->nsteps; i++) {
+			struct step *s = &r->plan.steps[h->steps[i]];
+			if (!s->selected || state_here(s))
+				continue;
+			const char *a = json_string_value(json_object_get(h->state, s->name));
+			const char *b = json_string_value(json_object_get(fresh, s->name));
+			if ((!a) != (!b) || (a && strcmp(a, b)))
+				same = false;
+		}
+		json_decref(fresh);
+		if (!same) {
+			fail_host(r, h, "its records changed between reading and locking (did "
+				    "another apply run?); run again");
+			return;
+		}
+		run_log_event(&r->log, "host_locked", NULL, h->name, NULL);
+		if (host_needs_ship(r, h) && !r->interrupted)
+			start_ship(r, h);
+		else
+			h->ph = H_IDLE;
+		return;
+	}
+	json_decref(h->state);
+	h->state = fresh;
+	h->state_known = true;
+	h->rebooting = false;
+	run_log_event(&r->log, "host_ready", NULL, h->name, NULL);
+	if (!h->late) {
+		h->ph = H_READY;
+		return;
+	}
+	/* A host created in this run: its steps are decided now. */
+	for (size_t i = 0; i < h->nsteps; i++) {
+		struct step *s = &r->plan.steps[h->steps[i]];
+		if (!s->selected || s->st != ST_PENDING || state_here(s))
+			continue;
+		decide_one(r, s);
+		step_decide_late_producer(r->plan.steps, r->plan.nsteps, s);
+	}
+	if (host_needs_ship(r, h) && !r->interrupted)
+		start_ship(r, h);
+	else
+		h->ph = H_IDLE;
+}
+
+void local_prep(struct run *r, struct rhost *h)
+{
+	struct strbuf p = STRBUF_INIT;
+	bool lock = r->o->apply && !r->o->dry_run;
+	strbuf_addf(&p, "%s/state", r->local_dir);
+	if (lock && mkdir_p(p.buf, 0700) < 0) {
+		struct strbuf m = STRBUF_INIT;
+		strbuf_addf(&m, "cannot create %s: %s", p.buf, strerror(errno));
+		fail_host(r, h, m.buf);
+		strbuf_release(&m);
+		strbuf_release(&p);
+		return;
+	}
+	if (lock) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/lock", r->local_dir);
+		for (int attempt = 0; attempt < 2; attempt++) {
+			if (mkdir(p.buf, 0700) == 0) {
+				struct strbuf o = STRBUF_INIT, f = STRBUF_INIT;
+				strbuf_addf(&o, "%s %lld\n", r->owner, (long long)time(NULL));
+				strbuf_addf(&f, "%s/owner", p.buf);
+				write_file_atomic(f.buf, o.buf, o.len);
+				strbuf_release(&o);
+				strbuf_release(&f);
+				h->locked = true;
+				break;
+			}
+			struct strbuf f = STRBUF_INIT, owner = STRBUF_INIT, why = STRBUF_INIT;
+			strbuf_addf(&f, "%s/owner", p.buf);
+			strbuf_read_file(&owner, f.buf);
+			strbuf_rtrim_newlines(&owner);
+			bool take = attempt == 0 &&
+				    lock_takeover(r, owner.buf, (long long)time(NULL), &why);
+			if (take) {
+				say(r, "host local: %s", why.buf);
+				rm_rf(p.buf);
+			}
+			if (!take) {
+				fail_host(r, h, why.len ? why.buf : "cannot take the local lock");
+				strbuf_release(&f);
+				strbuf_release(&owner);
+				strbuf_release(&why);
+				strbuf_release(&p);
+				return;
+			}
+			strbuf_release(&f);
+			strbuf_release(&owner);
+			strbuf_release(&why);
+		}
+	}
+	strbuf_release(&p);
+	h->state_known = true;
+	h->ph = H_READY;
+}
+
+void start_release(struct run *r, struct rhost *h)
+{
+	if (!h->locked) {
+		h->ph = H_DONE;
+		return;
+	}
+	if (h->local) {
+		struct strbuf p = STRBUF_INIT;
+		strbuf_addf(&p, "%s/lock", r->local_dir);
+		rm_rf(p.buf);
+		strbuf_release(&p);
+		h->locked = false;
+		h->ph = H_DONE;
+		return;
+	}
+	char *d = remote_dir(r->plan.cluster);
+	const char *args[] = { d, r->owner, NULL };
+	h->ph = H_RELEASING;
+	start_simple(r, h, J_RELEASE, remote_script(REMOTE_RELEASE), args, 30);
+	free(d);
+}
+
+void release_done(struct run *r, struct job *j)
+{
+	struct rhost *h = j->h;
+	h->job = NULL;
+	if (proc_exit_code(j->p.status) != 0)
+		say(r, "warning: %s: could not release the lock (%s)", h->name, j->err.buf);
+	h->locked = false;
+	h->ph = H_DONE;
+}

@@ -1,0 +1,198 @@
+/* progress: what the operator sees of a run: one line per step event, the
+ * live "running" lines on a terminal, the plan and its confirmation. */
+#include "exec_internal.h"
+#include "xalloc.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *status_word(enum step_status st)
+{
+	switch (st) {
+	case ST_PENDING: return "pending";
+	case ST_RUNNING: return "running";
+	case ST_OK: return "ok";
+	case ST_SKIPPED: return "skipped";
+	case ST_FAILED: return "failed";
+	case ST_BLOCKED: return "blocked";
+	case ST_CANCELLED: return "cancelled";
+	case ST_UNSELECTED: return "unselected";
+	}
+	return "?";
+}
+
+void undraw(struct run *r)
+{
+	if (r->tty && r->drawn) {
+		printf("\033[%dA\033[J", r->drawn);
+		r->drawn = 0;
+	}
+}
+
+void draw(struct run *r)
+{
+	if (!r->tty || !r->barrier || r->o->quiet)
+		return;
+	undraw(r);
+	double now = now_mono();
+	int shown = 0, more = 0;
+	for (struct job *j = r->jobs; j; j = j->next) {
+		if ((j->kind != J_STEP && j->kind != J_BUILTIN) || !j->s || j->s->st != ST_RUNNING)
+			continue;
+		if (shown < 12) {
+			printf("  \033[1m%-7s\033[0m %s (%.0fs)\n", "running", j->s->id,
+			       now - j->s->t_start);
+			shown++;
+		} else {
+			more++;
+		}
+	}
+	if (more) {
+		printf("  ... and %d more\n", more);
+		shown++;
+	}
+	printf("[%zu/%zu] steps finished\n", r->finished, r->total_sel);
+	shown++;
+	fflush(stdout);
+	r->drawn = shown;
+	r->last_draw = now;
+}
+
+__attribute__((format(printf, 2, 3)))
+void say(struct run *r, const char *fmt, ...)
+{
+	if (r->o->quiet)
+		return;
+	undraw(r);
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	draw(r);
+}
+
+/* Every step state change goes through here: event, progress line. */
+void set_status(struct run *r, struct step *s, enum step_status st, const char *msg)
+{
+	s->st = st;
+	if (msg) {
+		free(s->msg);
+		s->msg = xstrdup(msg);
+	}
+	if (step_terminal(st) && s->selected)
+		r->finished++;
+	run_log_event(&r->log, status_word(st), s, s->host, msg);
+	if (st == ST_SKIPPED && !r->tty && r->o->quiet)
+		return;
+	if (st == ST_RUNNING) {
+		if (!r->tty)
+			say(r, "start   %s", s->id);
+		else
+			draw(r);
+		return;
+	}
+	if (st == ST_OK)
+		say(r, "ok      %s (%.1fs)", s->id, s->t_end - s->t_start);
+	else if (st == ST_SKIPPED)
+		say(r, "skip    %s (done)", s->id);
+	else if (st == ST_FAILED)
+		say(r, "FAILED  %s%s%s%s%s%s", s->id, msg ? ": " : "", msg ? msg : "",
+		    s->log_path ? " (log: " : "", s->log_path ? s->log_path : "",
+		    s->log_path ? ")" : "");
+	else if (st == ST_BLOCKED)
+		say(r, "blocked %s: %s", s->id, msg ? msg : "");
+	else if (st == ST_CANCELLED)
+		say(r, "cancel  %s: %s", s->id, msg ? msg : "interrupted");
+	if (st == ST_FAILED && s->log_path && r->log.dir && !r->o->quiet) {
+		/* The tail of the (already redacted) log helps without opening it. */
+		struct strbuf p = STRBUF_INIT, t = STRBUF_INIT;
+		strbuf_addf(&p, "%s/%s", r->log.dir, s->log_path);
+		if (!strbuf_read_file(&t, p.buf) && t.len) {
+			size_t lines = 0, i = t.len;
+			if (t.buf[i - 1] == '\n')
+				i--;
+			while (i > 0 && lines < 5) {
+				if (t.buf[i - 1] == '\n')
+					lines++;
+				if (lines < 5)
+					i--;
+			}
+			undraw(r);
+			const char *q = t.buf + i;
+			while (*q) {
+				const char *nl = strchr(q, '\n');
+				size_t n = nl ? (size_t)(nl - q) : strlen(q);
+				printf("        | %.*s\n", (int)n, q);
+				q += n + (nl ? 1 : 0);
+			}
+			fflush(stdout);
+			draw(r);
+		}
+		strbuf_release(&p);
+		strbuf_release(&t);
+	}
+}
+
+const char *why_word(enum step_why w)
+{
+	switch (w) {
+	case WHY_UNKNOWN: return "unknown";
+	case WHY_NEW: return "new";
+	case WHY_CHANGED: return "changed";
+	case WHY_DONE: return "done";
+	case WHY_FORCED: return "forced";
+	case WHY_NEEDED: return "rerun";
+	}
+	return "?";
+}
+
+size_t print_plan(struct run *r, FILE *out, bool verbose_done)
+{
+	size_t torun = 0, done = 0, unknown = 0;
+	fprintf(out, "plan for %s (%s):\n", r->plan.cluster, r->plan.dir);
+	for (size_t i = 0; i < r->plan.nsteps; i++) {
+		struct step *s = &r->plan.steps[i];
+		if (!s->selected)
+			continue;
+		if (s->why == WHY_DONE)
+			done++;
+		else if (s->why == WHY_UNKNOWN)
+			unknown++;
+		else
+			torun++;
+		if (s->why == WHY_DONE && !verbose_done)
+			continue;
+		fprintf(out, "  %-8s %-40s %s\n", why_word(s->why), s->id,
+			s->why_detail ? s->why_detail : "");
+	}
+	for (size_t i = 0; i < r->nhosts; i++)
+		if (r->hosts[i].lock_note)
+			fprintf(out, "  note: %s is locked by %s\n", r->hosts[i].name,
+				r->hosts[i].lock_note);
+	fprintf(out, "%zu to run, %zu done, %zu unknown\n", torun, done, unknown);
+	return torun;
+}
+
+bool confirm(struct run *r, size_t torun)
+{
+	size_t hosts = 0;
+	for (size_t i = 0; i < r->nhosts; i++) {
+		bool any = false;
+		for (size_t k = 0; k < r->hosts[i].nsteps; k++) {
+			struct step *s = &r->plan.steps[r->hosts[i].steps[k]];
+			if (s->selected && s->why != WHY_DONE && s->why != WHY_UNKNOWN)
+				any = true;
+		}
+		hosts += any;
+	}
+	printf("apply %zu step%s on %zu host%s? [y/N] ", torun, torun == 1 ? "" : "s", hosts,
+	       hosts == 1 ? "" : "s");
+	fflush(stdout);
+	char buf[64];
+	if (!fgets(buf, sizeof(buf), stdin))
+		return false;
+	return buf[0] == 'y' || buf[0] == 'Y';
+}

@@ -1,0 +1,76 @@
+/* summary: the closing report of an apply, on stdout and as
+ * artifacts/<run>/summary.json and summary.txt. */
+#include "exec_internal.h"
+
+#include <string.h>
+
+void write_summary(struct run *r, int status)
+{
+	size_t c[ST_UNSELECTED + 1] = { 0 };
+	json_t *steps = json_array();
+	for (size_t i = 0; i < r->plan.nsteps; i++) {
+		struct step *s = &r->plan.steps[i];
+		if (!s->selected)
+			continue;
+		c[s->st]++;
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", s->id, "host", s->host, "phase",
+				      s->phase, "status", status_word(s->st));
+		if (s->st == ST_OK || s->st == ST_FAILED)
+			json_object_set_new(o, "duration", json_real(s->t_end - s->t_start));
+		if (s->msg)
+			json_object_set_new(o, "message", json_string(s->msg));
+		if (s->log_path && (s->st == ST_OK || s->st == ST_FAILED))
+			json_object_set_new(o, "log", json_string(s->log_path));
+		json_array_append_new(steps, o);
+	}
+	struct strbuf txt = STRBUF_INIT;
+	strbuf_addf(&txt, "%s: %zu ok, %zu skipped, %zu failed, %zu blocked, %zu cancelled\n",
+		    r->o->dry_run ? "dry run" : "apply", c[ST_OK], c[ST_SKIPPED], c[ST_FAILED],
+		    c[ST_BLOCKED], c[ST_CANCELLED]);
+	for (size_t i = 0; i < r->plan.nsteps; i++) {
+		struct step *s = &r->plan.steps[i];
+		if (s->selected && (s->st == ST_FAILED || s->st == ST_BLOCKED)) {
+			strbuf_addf(&txt, "  %-8s %s: %s", status_word(s->st), s->id,
+				    s->msg ? s->msg : "");
+			if (s->log_path && s->st == ST_FAILED && r->log.dir)
+				strbuf_addf(&txt, " (log: %s/%s)", r->log.dir, s->log_path);
+			strbuf_addch(&txt, '\n');
+		}
+	}
+	for (size_t i = 0; i < r->nhosts; i++)
+		if (r->hosts[i].fail)
+			strbuf_addf(&txt, "  host %s: %s\n", r->hosts[i].name, r->hosts[i].fail);
+	if (r->log.dir)
+		strbuf_addf(&txt, "logs: %s\n", r->log.dir);
+	undraw(r);
+	fputs(txt.buf, stdout);
+	fflush(stdout);
+	if (r->log.dir) {
+		json_t *sum = json_pack("{s:s,s:s,s:i,s:b,s:{s:i,s:i,s:i,s:i,s:i},s:o}", "run",
+					r->log.run_id, "cluster", r->plan.cluster, "exit", status,
+					"interrupted", r->interrupted, "counts", "ok", (int)c[ST_OK],
+					"skipped", (int)c[ST_SKIPPED], "failed", (int)c[ST_FAILED],
+					"blocked", (int)c[ST_BLOCKED], "cancelled",
+					(int)c[ST_CANCELLED], "steps", steps);
+		json_t *hf = json_object();
+		for (size_t i = 0; i < r->nhosts; i++)
+			if (r->hosts[i].fail)
+				json_object_set_new(hf, r->hosts[i].name, json_string(r->hosts[i].fail));
+		json_object_set_new(sum, "host_failures", hf);
+		char *js = json_dumps(sum, JSON_INDENT(2) | JSON_SORT_KEYS);
+		struct strbuf p = STRBUF_INIT;
+		strbuf_addf(&p, "%s/summary.json", r->log.dir);
+		if (js) {
+			write_file_atomic(p.buf, js, strlen(js));
+			free(js);
+		}
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/summary.txt", r->log.dir);
+		write_file_atomic(p.buf, txt.buf, txt.len);
+		strbuf_release(&p);
+		json_decref(sum);
+	} else {
+		json_decref(steps);
+	}
+	strbuf_release(&txt);
+}

@@ -1,0 +1,32 @@
+# shellcheck shell=bash
+# step.sh DIR SCRIPT HASH NAME TIMEOUT GRACE: runs one step on its host
+# (compiler/run/step_run.c). The script gets stdin (its values), runs in the
+# bundle, and has a deadline enforced on the host (TERM after TIMEOUT seconds,
+# KILL after GRACE more). The hash is recorded in DIR/state/NAME only when the
+# script exits 0, by rename, so a record is never half written. The old record
+# goes first: a step that started and did not finish (a forced re-run that
+# fails) is not done afterwards, whatever ran before.
+# DIR/run/NAME.pid holds the pid of the timeout wrapper while it runs
+# (cancel.sh reads it).
+# Exits with the script's status, or one of enum remote_exit
+# (compiler/run/remote.h):
+#   97  REMOTE_EXIT_NO_BUNDLE     DIR/bundle is missing: nothing ran
+#   96  REMOTE_EXIT_NOT_RECORDED  the script succeeded, its hash was not recorded
+#
+# This header (the leading '#' lines and the blank line after them) is for
+# readers and ShellCheck; run/remote.c sends the rest, as `bash -c`.
+
+D=$1 S=$2 H=$3 N=$4 T=$5 G=$6
+cd "$D/bundle" || { echo "clusterc: no bundle in $D" >&2; exit 97; }
+rm -f "$D/state/$N"
+exec 3<&0
+timeout -k "$G" "$T" bash "$S" <&3 3<&- 2>&1 &
+p=$!
+exec 3<&-
+printf '%s\n' "$p" > "$D/run/$N.pid"
+wait "$p"; rc=$?
+rm -f "$D/run/$N.pid"
+if [ "$rc" -eq 0 ]; then
+  printf '%s\n' "$H" > "$D/state/$N.tmp" && mv -f "$D/state/$N.tmp" "$D/state/$N" || rc=96
+fi
+exit "$rc"
