@@ -55,8 +55,7 @@ static char *path_join(const char *dir, const char *rel)
 
 const char *unit_getenv(const struct unit *u, const char *name)
 {
-	const char *v = getenv(name);
-	return v ? v : dotenv_get(&u->dotenv, name);
+	return dotenv_lookup(&u->dotenv, name);
 }
 
 /* The .env file being read, for the diagnostics of its malformed lines. */

@@ -310,6 +310,12 @@ const char *dotenv_get(const struct dotenv *env, const char *name)
 	return NULL;
 }
 
+const char *dotenv_lookup(const struct dotenv *env, const char *name)
+{
+	const char *v = getenv(name);
+	return v ? v : dotenv_get(env, name);
+}
+
 char *dotenv_mask(const char *text, size_t len, size_t *out_len)
 {
 	size_t skip = bom_len(text, len);

@@ -85,11 +85,15 @@ size_t dotenv_read_cluster(struct dotenv *env, const char *cluster_path, dotenv_
 int dotenv_load_cluster(struct dotenv *env, const char *cluster_path, struct strbuf *err);
 
 /* Appends env as .env text that dotenv_parse reads back to the same names
- * and values, in the same order: NAME="value" with \\ \" \n \r \t escaped. */
+ * and values, in the same order: NAME="value" with \\ \" \n \r \t escaped.
+ * out then holds secrets: release it with strbuf_wipe. */
 void dotenv_format(const struct dotenv *env, struct strbuf *out);
 
 /* The value of name, or NULL. */
 const char *dotenv_get(const struct dotenv *env, const char *name);
+/* The value a consumer of the .env files uses: the process environment's,
+ * which wins, else env's, else NULL. */
+const char *dotenv_lookup(const struct dotenv *env, const char *name);
 
 /* A copy of text without its byte order mark, every value byte replaced by
  * '*' (on each line, what follows the first '=' and its blanks, quotes
