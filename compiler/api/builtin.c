@@ -187,3 +187,14 @@ const char *builtin_str_arg(const json_t *obj, const char *key)
 	json_t *v = json_object_get(obj, key);
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
+
+int builtin_value(const json_t *values, const char *name, const char *trim, struct strbuf *out)
+{
+	json_t *v = json_object_get(values, name);
+	if (!json_is_string(v))
+		return -1;
+	strbuf_addstr(out, json_string_value(v));
+	while (out->len && out->buf[out->len - 1] && strchr(trim, out->buf[out->len - 1]))
+		strbuf_setlen(out, out->len - 1);
+	return out->len ? 0 : -1;
+}

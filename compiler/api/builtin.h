@@ -30,5 +30,9 @@ int builtin_exists(const char *name);
 void builtin_log_error(struct strbuf *log, const struct strbuf *err);
 /* obj[key] when it is a string, else NULL. */
 const char *builtin_str_arg(const json_t *obj, const char *key);
+/* Appends the secret or input name (from `values`) to out without the
+ * trailing bytes in trim (each builtin says which: a password may end in a
+ * blank, a token may not). Returns 0, or -1 when it is missing or empty. */
+int builtin_value(const json_t *values, const char *name, const char *trim, struct strbuf *out);
 
 #endif

@@ -12,16 +12,8 @@
 /* Pages of deploy keys we are willing to read (100 per page). */
 #define GITLAB_MAX_PAGES 50
 
-static int value_of(const json_t *values, const char *name, struct strbuf *out)
-{
-	json_t *v = json_object_get(values, name);
-	if (!json_is_string(v))
-		return -1;
-	strbuf_addstr(out, json_string_value(v));
-	while (out->len && isspace((unsigned char)out->buf[out->len - 1]))
-		strbuf_setlen(out, out->len - 1);
-	return out->len ? 0 : -1;
-}
+/* A key or token ends at its last non-blank byte (isspace in the C locale). */
+#define BLANKS " \t\n\v\f\r"
 
 static int key_type(const char *s, size_t n)
 {
@@ -159,12 +151,12 @@ int gitlab_deploy_key(const json_t *args, const json_t *values, const json_t *ov
 	}
 	if (bad)
 		goto out;
-	if (value_of(values, kin, &key) || gitlab_key_core(key.buf, &core)) {
+	if (builtin_value(values, kin, BLANKS, &key) || gitlab_key_core(key.buf, &core)) {
 		strbuf_addf(&err, "input '%s' is not an OpenSSH public key (\"ssh-ed25519 AAAA... comment\")",
 			    kin);
 		goto out;
 	}
-	if (value_of(values, tsec, &token)) {
+	if (builtin_value(values, tsec, BLANKS, &token)) {
 		strbuf_addf(&err, "secret '%s' was not provided (declare it in the step's secrets)", tsec);
 		goto out;
 	}

@@ -12,6 +12,7 @@
 #include "pve_client.h"
 #include "proxmox.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,16 @@ static const char *const stage_words[] = {
 	"the installed system is up",
 };
 
+/* What probe returns for a failed call: -1 with its error passed on when
+ * waiting cannot cure it, else 0 (look again later). */
+static int incurable(bool fatal, const struct strbuf *e, struct strbuf *err)
+{
+	if (!fatal)
+		return 0;
+	strbuf_addstr(err, e->buf);
+	return -1;
+}
+
 /* One look at the VM: how far it got. Returns -1 only for an error that
  * waiting cannot cure (credentials, permissions, a VM that is gone). */
 static int probe(struct pve *p, const struct hostkey_args *a, enum stage *stage, struct strbuf *err)
@@ -138,10 +149,8 @@ static int probe(struct pve *p, const struct hostkey_args *a, enum stage *stage,
 	strbuf_addf(&path, "/nodes/%s/qemu/%ld/status/current", p->node, a->vmid);
 	if (pve_call(p, "GET", path.buf, NULL, NULL, 0, &data, &e)) {
 		long st = failed_status(&e);
-		if (st == 401 || st == 403 || st == 404 || (st == 500 && strstr(e.buf, "does not exist"))) {
-			strbuf_addstr(err, e.buf);
-			rc = -1;
-		}
+		rc = incurable(st == 401 || st == 403 || st == 404 || (st == 500 && strstr(e.buf, "does not exist")),
+			       &e, err);
 		goto out;
 	}
 	const char *status = builtin_str_arg(data, "status");
@@ -154,19 +163,13 @@ static int probe(struct pve *p, const struct hostkey_args *a, enum stage *stage,
 	data = NULL;
 	strbuf_reset(&e);
 	if (pve_call(p, "POST", path.buf, NULL, NULL, 0, &data, &e)) {
-		if (failed_status(&e) == 403) {
-			strbuf_addstr(err, e.buf);
-			rc = -1;
-		}
+		rc = incurable(failed_status(&e) == 403, &e, err);
 		goto out;
 	}
 	*stage = AGENT_UP;
 	strbuf_reset(&e);
 	if (agent_read(p, a->vmid, a->marker, &marker, &e)) {
-		if (failed_status(&e) == 403) {
-			strbuf_addstr(err, e.buf);
-			rc = -1;
-		}
+		rc = incurable(failed_status(&e) == 403, &e, err);
 		goto out;
 	}
 	while (marker.len && (marker.buf[marker.len - 1] == '\n' || marker.buf[marker.len - 1] == '\r'))

@@ -20,15 +20,23 @@ struct vm_spec {
 	int onboot;
 };
 
+/* vm[key], or NULL when it is absent or null (an error when required). */
+static const json_t *given_field(const json_t *vm, const char *key, int required, struct strbuf *err)
+{
+	const json_t *v = json_object_get(vm, key);
+	if (v && !json_is_null(v))
+		return v;
+	if (required)
+		strbuf_addf(err, "args: vm.%s is required\n", key);
+	return NULL;
+}
+
 static long int_field(const json_t *vm, const char *key, long min, long max, int required,
 		      long dflt, struct strbuf *err)
 {
-	json_t *v = json_object_get(vm, key);
-	if (!v || json_is_null(v)) {
-		if (required)
-			strbuf_addf(err, "args: vm.%s is required\n", key);
+	const json_t *v = given_field(vm, key, required, err);
+	if (!v)
 		return dflt;
-	}
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
 		strbuf_addf(err, "args: vm.%s must be an integer from %ld to %ld\n", key, min, max);
 		return dflt;
@@ -38,12 +46,9 @@ static long int_field(const json_t *vm, const char *key, long min, long max, int
 
 static const char *id_field(const json_t *vm, const char *key, int required, struct strbuf *err)
 {
-	json_t *v = json_object_get(vm, key);
-	if (!v || json_is_null(v)) {
-		if (required)
-			strbuf_addf(err, "args: vm.%s is required\n", key);
+	const json_t *v = given_field(vm, key, required, err);
+	if (!v)
 		return NULL;
-	}
 	if (!json_is_string(v) || !pve_plain_id(json_string_value(v))) {
 		strbuf_addf(err, "args: vm.%s must be a plain name (letters, digits, '-', '_', '.')\n", key);
 		return NULL;

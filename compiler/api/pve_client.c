@@ -74,18 +74,6 @@ int pve_plain_id(const char *s)
 	return 1;
 }
 
-/* The value of a secret or input by name, without a trailing newline. */
-static int value_of(const json_t *values, const char *name, struct strbuf *out)
-{
-	json_t *v = json_object_get(values, name);
-	if (!json_is_string(v))
-		return -1;
-	strbuf_addstr(out, json_string_value(v));
-	while (out->len && (out->buf[out->len - 1] == '\n' || out->buf[out->len - 1] == '\r'))
-		strbuf_setlen(out, out->len - 1);
-	return out->len ? 0 : -1;
-}
-
 static long client_long(const json_t *args, const char *key, long dflt)
 {
 	json_t *v = json_object_get(json_object_get(args, "client"), key);
@@ -185,7 +173,7 @@ int pve_setup(struct pve *p, const json_t *args, const json_t *values,
 		return -1;
 	/* The secret is looked up last, after every structural check. */
 	struct strbuf secret = STRBUF_INIT;
-	if (value_of(values, user ? pw : tsec, &secret)) {
+	if (builtin_value(values, user ? pw : tsec, "\r\n", &secret)) {
 		strbuf_addf(err, "secret '%s' was not provided (declare it in the step's secrets)\n",
 			    user ? pw : tsec);
 		strbuf_wipe(&secret);

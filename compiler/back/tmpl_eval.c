@@ -151,6 +151,18 @@ void tmpl_report_missing(struct render *r, struct tmpl *t, const struct expr *e)
 	free(cands);
 }
 
+int tmpl_eval_present(struct render *r, struct tmpl *t, const struct expr *e, struct val *out)
+{
+	if (tmpl_eval_expr(r, t, e, out))
+		return -1;
+	if (!out->j) {
+		tmpl_report_missing(r, t, out->miss ? out->miss : e);
+		tmpl_val_release(out);
+		return -1;
+	}
+	return 0;
+}
+
 int tmpl_eval_expr(struct render *r, struct tmpl *t, const struct expr *e, struct val *out);
 
 static void number_text(struct strbuf *sb, const json_t *v)

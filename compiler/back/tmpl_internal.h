@@ -201,6 +201,9 @@ void tmpl_val_release(struct val *v);
 const char *tmpl_type_name(const json_t *v);
 void tmpl_push_var(struct render *r, const char *name, const json_t *v);
 void tmpl_report_missing(struct render *r, struct tmpl *t, const struct expr *e);
+/* tmpl_eval_expr for a value that must be there: a missing one is reported
+ * (tmpl_report_missing) and, like an error, returns -1 with out released. */
+int tmpl_eval_present(struct render *r, struct tmpl *t, const struct expr *e, struct val *out);
 /* Writes v escaped for ctx. */
 int tmpl_emit_value(struct render *r, struct tmpl *t, const struct expr *at, const json_t *v,
 		    enum tmpl_ctx ctx, struct strbuf *sb);

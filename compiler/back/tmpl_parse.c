@@ -254,30 +254,29 @@ static struct expr *parse_not(struct parser *p)
 	return parse_cmp(p);
 }
 
-static struct expr *parse_and(struct parser *p)
+/* A left-associative chain `operand (word operand)*`, as `and` and `or` are. */
+static struct expr *parse_chain(struct parser *p, struct expr *(*operand)(struct parser *), const char *word,
+				enum ekind kind)
 {
-	struct expr *a = parse_not(p);
-	while (!p->failed && tmpl_tok_is(p, "and")) {
-		struct expr *e = mk(E_AND, p->toff, p->tend);
+	struct expr *a = operand(p);
+	while (!p->failed && tmpl_tok_is(p, word)) {
+		struct expr *e = mk(kind, p->toff, p->tend);
 		tmpl_lex(p);
 		e->a = a;
-		e->b = parse_not(p);
+		e->b = operand(p);
 		a = e;
 	}
 	return a;
 }
 
+static struct expr *parse_and(struct parser *p)
+{
+	return parse_chain(p, parse_not, "and", E_AND);
+}
+
 static struct expr *parse_expr(struct parser *p)
 {
-	struct expr *a = parse_and(p);
-	while (!p->failed && tmpl_tok_is(p, "or")) {
-		struct expr *e = mk(E_OR, p->toff, p->tend);
-		tmpl_lex(p);
-		e->a = a;
-		e->b = parse_and(p);
-		a = e;
-	}
-	return a;
+	return parse_chain(p, parse_and, "or", E_OR);
 }
 
 /* Parses [from, to) as one whole expression. */

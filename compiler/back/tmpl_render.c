@@ -15,13 +15,10 @@ static int render_insert(struct render *r, struct tmpl *t, const struct tnode *n
 			 struct strbuf *out)
 {
 	struct val v = { 0 };
-	if (tmpl_eval_expr(r, t, n->e, &v))
+	if (tmpl_eval_present(r, t, n->e, &v))
 		return -1;
 	int rc = 0;
-	if (!v.j) {
-		tmpl_report_missing(r, t, v.miss ? v.miss : n->e);
-		rc = -1;
-	} else if (v.final) {
+	if (v.final) {
 		rc = tmpl_emit_value(r, t, n->e, v.j, TMPL_CTX_NONE, out);
 	} else if (ctx == TMPL_CTX_NONE && !v.filtered) {
 		tmpl_error(t, r->d, n->off, n->end,
@@ -39,12 +36,8 @@ static int render_each(struct render *r, struct tmpl *t, const struct tnode *n, 
 		       struct strbuf *out)
 {
 	struct val v = { 0 };
-	if (tmpl_eval_expr(r, t, n->e, &v))
+	if (tmpl_eval_present(r, t, n->e, &v))
 		return -1;
-	if (!v.j) {
-		tmpl_report_missing(r, t, v.miss ? v.miss : n->e);
-		return -1;
-	}
 	int rc = 0;
 	size_t mark = r->nvars;
 	if (json_is_null(v.j)) {

@@ -8,8 +8,8 @@
  * steps it would run and asks before changing anything, unless --yes. Without
  * a terminal it proceeds, so CI and scripts need no flag; --dry-run shows the
  * plan and changes nothing. */
+#include "apply_env.h"
 #include "commands.h"
-#include "resolve.h"
 #include "run.h"
 #include "xalloc.h"
 
@@ -52,7 +52,8 @@ static const char APPLY_USAGE[] =
 	"                         (default: plan.json \"known_hosts\", else\n"
 	"                         $XDG_STATE_HOME/clusterc/<cluster>/known_hosts)\n"
 	"  --env FILE             secrets as KEY=VALUE lines (the environment wins;\n"
-	"                         given FILE.cluster, default: the .env beside it)\n"
+	"                         given FILE.cluster, default: what build reads, .env\n"
+	"                         then <stem>.env beside it, the second winning)\n"
 	"  --dry-run              show the plan, change nothing\n"
 	"  -y, --yes              do not ask on a terminal (never asked without one)\n"
 	"  --artifacts DIR        where run logs go (default ./artifacts)\n"
@@ -87,23 +88,6 @@ static int parse_num(const char *opt, const char *v, double min, double *out)
 	}
 	*out = d;
 	return 0;
-}
-
-/* The .env file beside a cluster file, as the resolver names it:
- * <stem>.env, else .env; NULL when there is none. */
-static char *cluster_dotenv(const char *file)
-{
-	char *generic, *specific;
-	dotenv_paths(file, &generic, &specific);
-	if (access(specific, R_OK) == 0) {
-		free(generic);
-		return specific;
-	}
-	free(specific);
-	if (access(generic, R_OK) == 0)
-		return generic;
-	free(generic);
-	return NULL;
 }
 
 /* Builds FILE into a fresh temp dir; returns OUTDIR/<cluster> or NULL. */
@@ -264,13 +248,22 @@ static int run_cmd(int argc, char **argv, bool apply)
 	} else {
 		char *tmp = NULL;
 		char *dir = build_first(target, &tmp);
-		/* Secrets come from the same .env the build read (the environment
-		 * still wins), unless --env names another file. */
-		char *dotenv = o.env_file ? NULL : cluster_dotenv(target);
-		if (dotenv)
-			o.env_file = dotenv;
-		status = dir ? run_execute(&o, dir) : 1;
-		free(dotenv);
+		/* Secrets come from the same .env files the build read (the
+		 * environment still wins), unless --env names another file. */
+		struct apply_env env = APPLY_ENV_INIT;
+		struct strbuf err = STRBUF_INIT;
+		if (dir && !o.env_file && apply_env_open(&env, target, &err) < 0) {
+			fprintf(stderr, "clusterc: %s\n", err.buf);
+			status = 2;
+		} else if (dir) {
+			if (env.path)
+				o.env_file = env.path;
+			status = run_execute(&o, dir);
+		} else {
+			status = 1;
+		}
+		apply_env_close(&env);
+		strbuf_release(&err);
 		free(dir);
 		if (tmp) {
 			rm_rf(tmp);

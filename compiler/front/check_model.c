@@ -185,6 +185,16 @@ bool first_definition(struct model_ctx *c, struct strmap *seen, struct ast_node 
 	return false;
 }
 
+bool first_setting(struct model_ctx *c, struct strmap *seen, struct ast_node *attr, const char *what)
+{
+	struct ast_node *prev = strmap_put(seen, attr->u.attr.name, attr);
+	if (!prev)
+		return true;
+	diag_error(c->d, attr->u.attr.name_loc, "%s '%s' is set twice", what, attr->u.attr.name);
+	diag_note(c->d, prev->u.attr.name_loc, "first set here");
+	return false;
+}
+
 bool pci_ok(const char *s)
 {
 	/* DDDD:BB:SS, hexadecimal; no function, so every function passes through. */
@@ -206,12 +216,8 @@ void check_labels(struct model_ctx *c, struct ast_node *labels, json_t *out)
 	for (struct ast_node *e = labels->u.list.items; e; e = e->next) {
 		const char *k = e->u.attr.name;
 		struct ast_node *v = e->u.attr.value;
-		struct ast_node *prev = strmap_put(&seen, k, e);
-		if (prev) {
-			diag_error(c->d, e->u.attr.name_loc, "label '%s' is set twice", k);
-			diag_note(c->d, prev->u.attr.name_loc, "first set here");
+		if (!first_setting(c, &seen, e, "label"))
 			continue;
-		}
 		bool protected_prefix;
 		const char *why = label_key_problem(k, &protected_prefix);
 		if (protected_prefix) {

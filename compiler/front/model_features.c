@@ -273,12 +273,8 @@ json_t *build_versions(struct model_ctx *c)
 		if (a->kind != AST_ATTR)
 			continue;
 		const char *name = a->u.attr.name;
-		struct ast_node *prev = strmap_put(&seen, name, a);
-		if (prev) {
-			diag_error(c->d, a->u.attr.name_loc, "version '%s' is set twice", name);
-			diag_note(c->d, prev->u.attr.name_loc, "first set here");
+		if (!first_setting(c, &seen, a, "version"))
 			continue;
-		}
 		if (!json_object_get(pinned, name)) {
 			diag_error(c->d, a->u.attr.name_loc, "unknown component '%s' in versions", name);
 			hint_suggest(c->d, name, cands, nk);

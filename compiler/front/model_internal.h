@@ -78,6 +78,9 @@ void check_pve_id(struct model_ctx *c, const struct ast_node *blk, const char *a
 /* Records a named block; a second one of that name is reported with both
  * places. Returns false for the duplicate. */
 bool first_definition(struct model_ctx *c, struct strmap *seen, struct ast_node *blk);
+/* The same for an attribute or map entry (attr, an AST_ATTR): a second one
+ * of its name is "<what> 'NAME' is set twice", with a note at the first. */
+bool first_setting(struct model_ctx *c, struct strmap *seen, struct ast_node *attr, const char *what);
 /* A PCI address in DDDD:BB:SS form. */
 bool pci_ok(const char *s);
 /* Checks a node's labels and taints, adding the valid ones to out. */

@@ -55,65 +55,41 @@ static char *path_join(const char *dir, const char *rel)
 
 const char *unit_getenv(const struct unit *u, const char *name)
 {
-	const char *v = getenv(name);
-	return v ? v : dotenv_get(&u->dotenv, name);
+	return dotenv_lookup(&u->dotenv, name);
 }
 
+/* The .env file being read, for the diagnostics of its malformed lines. */
 struct dotenv_file {
-	struct diag *diag;
+	struct unit *u;
 	int32_t file;
 };
+
+/* The diagnostics see a masked copy, so a snippet under an error never shows
+ * a value. */
+static void dotenv_opened(void *ctx, const char *path, const char *text, size_t len)
+{
+	struct dotenv_file *f = ctx;
+	struct unit *u = f->u;
+	size_t mlen;
+	char *masked = dotenv_mask(text, len, &mlen);
+	f->file = diag_add_source(u->diag, path, masked, mlen);
+	u->env_files = xrealloc(u->env_files, (u->nenv_files + 1) * sizeof(char *));
+	u->env_files[u->nenv_files++] = xstrdup(path);
+}
 
 static void dotenv_error(void *ctx, const struct dotenv_error *e)
 {
 	const struct dotenv_file *f = ctx;
-	diag_error(f->diag, (struct loc){ f->file, (uint32_t)e->start, (uint32_t)e->end }, "%s", e->reason);
-	diag_hint(f->diag, "%s", e->hint);
+	diag_error(f->u->diag, (struct loc){ f->file, (uint32_t)e->start, (uint32_t)e->end }, "%s", e->reason);
+	diag_hint(f->u->diag, "%s", e->hint);
 }
 
-/* Reads one .env file with the reader apply uses too. The diagnostics see a
- * masked copy, so a snippet under an error never shows a value. */
-static void read_dotenv(struct unit *u, const char *path)
-{
-	struct strbuf sb = STRBUF_INIT;
-	if (strbuf_read_file(&sb, path) < 0) {
-		strbuf_release(&sb);
-		return;
-	}
-	size_t mlen;
-	char *masked = dotenv_mask(sb.buf, sb.len, &mlen);
-	struct dotenv_file f = { u->diag, diag_add_source(u->diag, path, masked, mlen) };
-	u->env_files = xrealloc(u->env_files, (u->nenv_files + 1) * sizeof(char *));
-	u->env_files[u->nenv_files++] = xstrdup(path);
-	dotenv_parse(&u->dotenv, sb.buf, sb.len, dotenv_error, &f);
-	strbuf_wipe(&sb);
-}
-
-void dotenv_paths(const char *cluster_path, char **generic, char **specific)
-{
-	char *dir = dir_of(cluster_path);
-	const char *base = strrchr(cluster_path, '/');
-	base = base ? base + 1 : cluster_path;
-	const char *dot = strrchr(base, '.');
-	size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-	struct strbuf sb = STRBUF_INIT;
-	strbuf_add(&sb, base, stem);
-	strbuf_addstr(&sb, ".env");
-	*generic = path_join(dir, ".env");
-	*specific = path_join(dir, sb.buf);
-	strbuf_release(&sb);
-	free(dir);
-}
-
+/* The files and their order are lib/dotenv's to decide, so apply reads the
+ * same ones. */
 static void load_dotenv(struct unit *u, const char *cluster_path)
 {
-	/* `.env` beside the file, then `<stem>.env`, which wins over it. */
-	char *generic, *specific;
-	dotenv_paths(cluster_path, &generic, &specific);
-	read_dotenv(u, generic);
-	read_dotenv(u, specific);
-	free(generic);
-	free(specific);
+	struct dotenv_file f = { u, -1 };
+	dotenv_read_cluster(&u->dotenv, cluster_path, dotenv_opened, dotenv_error, &f);
 }
 
 /* ---- loading and imports ---- */

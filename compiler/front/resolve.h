@@ -38,9 +38,6 @@ bool resolve_file(struct unit *u, const char *path);
  * diagnostics; no .env file is read, and import and file() are refused, so
  * nothing on disk is touched. text need not be NUL-terminated. */
 bool resolve_buffer(struct unit *u, const char *name, const char *text, size_t len);
-/* The .env files read beside a cluster file: ".env" and "<stem>.env" in its
- * directory (the second wins). Both strings are the caller's to free. */
-void dotenv_paths(const char *cluster_path, char **generic, char **specific);
 /* Looks a name up as env() does: the process environment, then .env. */
 const char *unit_getenv(const struct unit *u, const char *name);
 

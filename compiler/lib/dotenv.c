@@ -189,9 +189,11 @@ size_t dotenv_parse(struct dotenv *env, const char *text, size_t len, dotenv_err
 	return errors;
 }
 
+/* The current file's path is what dotenv_read_cluster's on_file last named. */
 struct file_errors {
 	const char *path;
 	struct strbuf *err;
+	size_t files;  /* read so far, by dotenv_load_cluster */
 };
 
 static void add_file_error(void *ctx, const struct dotenv_error *e)
@@ -208,10 +210,96 @@ int dotenv_load_file(struct dotenv *env, const char *path, struct strbuf *err)
 		strbuf_addf(err, "cannot read env file %s: %s", path, strerror(errno));
 		return -1;
 	}
-	struct file_errors fe = { path, err };
+	struct file_errors fe = { path, err, 1 };
 	size_t bad = dotenv_parse(env, sb.buf, sb.len, add_file_error, &fe);
 	strbuf_wipe(&sb);
 	return bad ? -1 : 0;
+}
+
+/* name in the folder of cluster_path, spelled as the resolver spells the
+ * paths it reads: bare when that folder is "." ("./a.cluster" reads ".env"). */
+static char *beside(const char *cluster_path, const char *name, size_t nlen)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *slash = strrchr(cluster_path, '/');
+	size_t dlen = slash ? (size_t)(slash - cluster_path) : 0;
+	if (slash == cluster_path)
+		strbuf_addch(&sb, '/');
+	else if (slash && !(dlen == 1 && cluster_path[0] == '.'))
+		strbuf_addf(&sb, "%.*s/", (int)dlen, cluster_path);
+	strbuf_add(&sb, name, nlen);
+	return strbuf_detach(&sb, NULL);
+}
+
+void dotenv_cluster_paths(const char *cluster_path, char **generic, char **specific)
+{
+	const char *base = strrchr(cluster_path, '/');
+	base = base ? base + 1 : cluster_path;
+	const char *dot = strrchr(base, '.');
+	size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_add(&sb, base, stem);
+	strbuf_addstr(&sb, ".env");
+	*generic = beside(cluster_path, ".env", 4);
+	*specific = beside(cluster_path, sb.buf, sb.len);
+	strbuf_release(&sb);
+}
+
+size_t dotenv_read_cluster(struct dotenv *env, const char *cluster_path, dotenv_file_fn *on_file,
+			   dotenv_error_fn *on_error, void *ctx)
+{
+	char *paths[2];
+	dotenv_cluster_paths(cluster_path, &paths[0], &paths[1]);
+	size_t bad = 0;
+	for (size_t i = 0; i < 2; i++) {
+		struct strbuf sb = STRBUF_INIT;
+		if (strbuf_read_file(&sb, paths[i]) >= 0) {
+			if (on_file)
+				on_file(ctx, paths[i], sb.buf, sb.len);
+			bad += dotenv_parse(env, sb.buf, sb.len, on_error, ctx);
+			strbuf_wipe(&sb);
+		} else {
+			strbuf_release(&sb);
+		}
+		free(paths[i]);
+	}
+	return bad;
+}
+
+/* on_file of dotenv_load_cluster: later errors are in path (which lives
+ * until dotenv_read_cluster has parsed it). */
+static void name_file(void *ctx, const char *path, const char *text, size_t len)
+{
+	(void)text;
+	(void)len;
+	struct file_errors *fe = ctx;
+	fe->path = path;
+	fe->files++;
+}
+
+int dotenv_load_cluster(struct dotenv *env, const char *cluster_path, struct strbuf *err)
+{
+	struct file_errors fe = { NULL, err, 0 };
+	size_t bad = dotenv_read_cluster(env, cluster_path, name_file, add_file_error, &fe);
+	return bad ? -1 : (int)fe.files;
+}
+
+void dotenv_format(const struct dotenv *env, struct strbuf *out)
+{
+	static const char special[] = "\\\"\n\r\t", escaped[] = "\\\"nrt";
+	for (size_t i = 0; i < env->n; i++) {
+		strbuf_addf(out, "%s=\"", env->vars[i].name);
+		for (const char *v = env->vars[i].value; *v; v++) {
+			const char *k = strchr(special, *v);
+			if (k) {
+				strbuf_addch(out, '\\');
+				strbuf_addch(out, escaped[k - special]);
+			} else {
+				strbuf_addch(out, *v);
+			}
+		}
+		strbuf_addstr(out, "\"\n");
+	}
 }
 
 const char *dotenv_get(const struct dotenv *env, const char *name)
@@ -220,6 +308,12 @@ const char *dotenv_get(const struct dotenv *env, const char *name)
 		if (!strcmp(env->vars[i].name, name))
 			return env->vars[i].value;
 	return NULL;
+}
+
+const char *dotenv_lookup(const struct dotenv *env, const char *name)
+{
+	const char *v = getenv(name);
+	return v ? v : dotenv_get(env, name);
 }
 
 char *dotenv_mask(const char *text, size_t len, size_t *out_len)

@@ -61,8 +61,39 @@ size_t dotenv_parse(struct dotenv *env, const char *text, size_t len, dotenv_err
  * well-formed lines, and a caller should use none of them. */
 int dotenv_load_file(struct dotenv *env, const char *path, struct strbuf *err);
 
+/* The .env files beside a cluster file, in the order they are read: ".env",
+ * then "<stem>.env" (a.cluster reads a.env), whose assignments win. Both
+ * strings are the caller's to free. */
+void dotenv_cluster_paths(const char *cluster_path, char **generic, char **specific);
+
+/* Called once for each file dotenv_read_cluster reads, with its text as read,
+ * before any of its lines is parsed: the errors that follow are in path. */
+typedef void dotenv_file_fn(void *ctx, const char *path, const char *text, size_t len);
+
+/* The one decision of which .env files a cluster file has, for build and
+ * apply alike: reads dotenv_cluster_paths(cluster_path) in order into env, so
+ * a later file wins (a file that cannot be read is skipped, as a missing one
+ * is). on_file and on_error may be NULL. Returns the number of malformed
+ * lines. The process environment is not consulted: each consumer looks a name
+ * up there first (the environment wins over every .env file). */
+size_t dotenv_read_cluster(struct dotenv *env, const char *cluster_path, dotenv_file_fn *on_file,
+			   dotenv_error_fn *on_error, void *ctx);
+
+/* dotenv_read_cluster with errors as dotenv_load_file writes them: returns
+ * the number of files read (0, 1 or 2), or -1 with err holding one
+ * "path:line:col: reason (hint)" line per malformed line. */
+int dotenv_load_cluster(struct dotenv *env, const char *cluster_path, struct strbuf *err);
+
+/* Appends env as .env text that dotenv_parse reads back to the same names
+ * and values, in the same order: NAME="value" with \\ \" \n \r \t escaped.
+ * out then holds secrets: release it with strbuf_wipe. */
+void dotenv_format(const struct dotenv *env, struct strbuf *out);
+
 /* The value of name, or NULL. */
 const char *dotenv_get(const struct dotenv *env, const char *name);
+/* The value a consumer of the .env files uses: the process environment's,
+ * which wins, else env's, else NULL. */
+const char *dotenv_lookup(const struct dotenv *env, const char *name);
 
 /* A copy of text without its byte order mark, every value byte replaced by
  * '*' (on each line, what follows the first '=' and its blanks, quotes

@@ -169,59 +169,48 @@ bool cidr_overlaps(uint32_t a, uint8_t pa, uint32_t b, uint8_t pb)
 	return cidr_network(a, p) == cidr_network(b, p);
 }
 
-static enum net_status split_unit(const char *s, size_t n, size_t *digits)
-{
-	size_t i = 0;
-	while (i < n && s[i] >= '0' && s[i] <= '9')
-		i++;
-	if (i == 0)
-		return NET_BAD_FORMAT;
-	*digits = i;
-	return NET_OK;
-}
+/* A unit and what one of it is worth, for unit_parse. */
+struct unit_worth {
+	const char *name;
+	uint64_t mult;
+};
 
-enum net_status size_parse(const char *s, size_t n, uint64_t *bytes)
+/* Digits then one of units: the amount in the smallest unit, refused when it
+ * would not fit an int64. Sizes and durations are both read this way. */
+static enum net_status unit_parse(const char *s, size_t n, const struct unit_worth *units, size_t nunits,
+				  uint64_t *out)
 {
 	size_t d = 0;
-	if (split_unit(s, n, &d) != NET_OK)
+	while (d < n && s[d] >= '0' && s[d] <= '9')
+		d++;
+	if (d == 0)
 		return NET_BAD_FORMAT;
-	static const struct { const char *unit; unsigned shift; } units[] = {
-		{ "K", 10 }, { "M", 20 }, { "G", 30 }, { "T", 40 },
-		{ "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
-	};
 	const char *u = s + d;
 	size_t ul = n - d;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strlen(units[i].unit) == ul && !memcmp(units[i].unit, u, ul)) {
+	for (size_t i = 0; i < nunits; i++) {
+		if (strlen(units[i].name) == ul && !memcmp(units[i].name, u, ul)) {
 			uint64_t v;
-			enum net_status st = parse_dec(s, d, INT64_MAX >> units[i].shift, &v, true);
+			enum net_status st = parse_dec(s, d, INT64_MAX / units[i].mult, &v, true);
 			if (st != NET_OK)
 				return st;
-			*bytes = v << units[i].shift;
+			*out = v * units[i].mult;
 			return NET_OK;
 		}
 	}
 	return NET_BAD_UNIT;
 }
 
+enum net_status size_parse(const char *s, size_t n, uint64_t *bytes)
+{
+	static const struct unit_worth units[] = {
+		{ "K", 1ull << 10 }, { "M", 1ull << 20 }, { "G", 1ull << 30 }, { "T", 1ull << 40 },
+		{ "KiB", 1ull << 10 }, { "MiB", 1ull << 20 }, { "GiB", 1ull << 30 }, { "TiB", 1ull << 40 },
+	};
+	return unit_parse(s, n, units, sizeof(units) / sizeof(units[0]), bytes);
+}
+
 enum net_status duration_parse(const char *s, size_t n, uint64_t *seconds)
 {
-	size_t d = 0;
-	if (split_unit(s, n, &d) != NET_OK)
-		return NET_BAD_FORMAT;
-	if (n - d != 1)
-		return NET_BAD_UNIT;
-	uint64_t mult;
-	switch (s[d]) {
-	case 's': mult = 1; break;
-	case 'm': mult = 60; break;
-	case 'h': mult = 3600; break;
-	default: return NET_BAD_UNIT;
-	}
-	uint64_t v;
-	enum net_status st = parse_dec(s, d, INT64_MAX / mult, &v, true);
-	if (st != NET_OK)
-		return st;
-	*seconds = v * mult;
-	return NET_OK;
+	static const struct unit_worth units[] = { { "s", 1 }, { "m", 60 }, { "h", 3600 } };
+	return unit_parse(s, n, units, sizeof(units) / sizeof(units[0]), seconds);
 }
