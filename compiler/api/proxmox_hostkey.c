@@ -172,8 +172,7 @@ static int probe(struct pve *p, const struct hostkey_args *a, enum stage *stage,
 		rc = incurable(failed_status(&e) == 403, &e, err);
 		goto out;
 	}
-	while (marker.len && (marker.buf[marker.len - 1] == '\n' || marker.buf[marker.len - 1] == '\r'))
-		strbuf_setlen(&marker, marker.len - 1);
+	strbuf_rtrim_newlines(&marker);
 	if (!strcmp(marker.buf, a->name)) {
 		*stage = INSTALLED;
 	} else {

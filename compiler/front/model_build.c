@@ -97,8 +97,7 @@ static void resolve_public_key(struct model_ctx *c, json_t *cluster, bool needed
 		strbuf_addf(&path, "%s.pub", key);
 	}
 	if (strbuf_read_file(&text, path.buf) == 0) {
-		while (text.len && (text.buf[text.len - 1] == '\n' || text.buf[text.len - 1] == '\r'))
-			strbuf_setlen(&text, text.len - 1);
+		strbuf_rtrim_newlines(&text);
 		json_object_set_new(js, "public_key", json_string(text.buf));
 	} else if (needed) {
 		struct loc at = ssh ? ssh->u.block.type_loc : c->b->cluster->u.block.type_loc;
