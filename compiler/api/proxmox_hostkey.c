@@ -205,12 +205,12 @@ int proxmox_hostkey(const json_t *args, const json_t *values, const json_t *over
 	 * that is not up yet answers 500, which must not cost backoff pauses. */
 	int attempts = p.http.attempts;
 	p.http.attempts = 1;
-	double start = pve_now_s();
+	double start = now_mono();
 	enum stage stage, told = (enum stage)-1;
 	for (;;) {
 		if (probe(&p, &a, &stage, &err))
 			goto out;
-		double waited = pve_now_s() - start;
+		double waited = now_mono() - start;
 		if (stage != told) {
 			strbuf_addf(log, "VM %ld '%s' after %.0fs: %s\n", a.vmid, a.name, waited, stage_words[stage]);
 			told = stage;

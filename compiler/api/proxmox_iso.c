@@ -122,10 +122,10 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 	strbuf_addf(&path, "/nodes/%s/storage/%s/upload", p.node, storage);
 	strbuf_addf(log, "uploading %s (%.1f MiB) to storage %s as %s\n", file,
 		    (double)st.st_size / (1024.0 * 1024.0), storage, name);
-	double t0 = pve_now_s();
+	double t0 = now_mono();
 	if (pve_call(&p, "POST", path.buf, NULL, parts, np, &data, &err))
 		goto out;
-	double dt = pve_now_s() - t0;
+	double dt = now_mono() - t0;
 	strbuf_addf(log, "uploaded in %.1fs (%.1f MiB/s)\n", dt,
 		    dt > 0 ? (double)st.st_size / (1024.0 * 1024.0) / dt : 0.0);
 	if (!json_is_string(data)) {

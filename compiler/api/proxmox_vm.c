@@ -209,7 +209,7 @@ static int vm_wait_unlocked(struct pve *p, const char *node, long vmid, struct s
 			    struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT;
-	double start = pve_now_s();
+	double start = now_mono();
 	int rc = -1, told = 0;
 	strbuf_addf(&path, "/nodes/%s/qemu/%ld/status/current", node, vmid);
 	for (;;) {
@@ -227,7 +227,7 @@ static int vm_wait_unlocked(struct pve *p, const char *node, long vmid, struct s
 		if (!told++)
 			strbuf_addf(p->log, "VM %ld is locked (%s); waiting for the lock to clear\n", vmid, lock);
 		json_decref(data);
-		if (pve_now_s() - start > (double)p->task_timeout_s) {
+		if (now_mono() - start > (double)p->task_timeout_s) {
 			strbuf_addf(err, "VM %ld is still locked after %lds; check its tasks on node %s",
 				    vmid, p->task_timeout_s, node);
 			break;

@@ -213,12 +213,6 @@ static json_t *answer_data(const struct http_response *r, const char *what, stru
 	return data;
 }
 
-double pve_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* POST /access/ticket with password (the user's password at login, the
  * current ticket to renew it: Proxmox issues a fresh ticket for a valid one,
@@ -266,7 +260,7 @@ static int ticket_request(struct pve *p, const char *password, const char *what,
 	strbuf_addf(&p->auth_hdr, "Cookie: PVEAuthCookie=%s", ticket);
 	strbuf_addf(&p->csrf_hdr, "CSRFPreventionToken: %s", csrf);
 	strbuf_addstr(&p->ticket, ticket);
-	p->ticket_at = pve_now_s();
+	p->ticket_at = now_mono();
 	strbuf_addf(p->log, "%s\n", what);
 	/* The parsed answer holds the ticket too; clear it before freeing. */
 	json_string_set(json_object_get(data, "ticket"), "");
@@ -299,7 +293,7 @@ int pve_login(struct pve *p, struct strbuf *err)
 /* Renews the ticket once it is ticket_renew_s old, well before its 2 hours. */
 static int pve_keep_ticket(struct pve *p, struct strbuf *err)
 {
-	if (p->token || !p->ticket.len || pve_now_s() - p->ticket_at < (double)p->ticket_renew_s)
+	if (p->token || !p->ticket.len || now_mono() - p->ticket_at < (double)p->ticket_renew_s)
 		return 0;
 	struct strbuf old = STRBUF_INIT;
 	strbuf_addstr(&old, p->ticket.buf);
@@ -386,7 +380,7 @@ int pve_task_wait(struct pve *p, const char *upid, const char *what, long limit_
 		  struct strbuf *err)
 {
 	struct strbuf node = STRBUF_INIT, path = STRBUF_INIT;
-	double start = pve_now_s();
+	double start = now_mono();
 	int rc = -1;
 	if (proxmox_upid_node(upid, &node) || !pve_plain_id(node.buf)) {
 		strbuf_addf(err, "%s: the answer is not a task id (UPID)", what);
@@ -404,7 +398,7 @@ int pve_task_wait(struct pve *p, const char *upid, const char *what, long limit_
 			const char *exitstatus = builtin_str_arg(data, "exitstatus");
 			if (proxmox_task_ok(exitstatus)) {
 				strbuf_addf(p->log, "%s: task finished (%s) in %.1fs\n", what, exitstatus,
-					    pve_now_s() - start);
+					    now_mono() - start);
 				rc = 0;
 			} else {
 				strbuf_addf(err, "%s: task failed: %s", what,
@@ -415,7 +409,7 @@ int pve_task_wait(struct pve *p, const char *upid, const char *what, long limit_
 			goto out;
 		}
 		json_decref(data);
-		if (pve_now_s() - start > (double)limit_s) {
+		if (now_mono() - start > (double)limit_s) {
 			strbuf_addf(err, "%s: task still running after %lds; it was left running: %s",
 				    what, limit_s, upid);
 			goto out;

@@ -14,6 +14,7 @@
 
 #include "http.h"
 #include "strbuf.h"
+#include "monotime.h"
 
 struct pve {
 	struct http_client http;
@@ -57,7 +58,6 @@ int pve_plain_id(const char *s);
  * digits of FILE's sha256 before ".iso"; 0, or 1 with err set. */
 int pve_content_addressed_name(const char *file, const char *name, struct strbuf *out,
 			       struct strbuf *err);
-double pve_now_s(void);  /* monotonic seconds */
 void pve_sleep_ms(long ms);
 
 #endif

@@ -18,6 +18,7 @@
 #include "proc.h"
 #include "ssh.h"
 #include "strbuf.h"
+#include "monotime.h"
 
 enum step_status {
 	ST_PENDING,
@@ -107,7 +108,6 @@ struct run_opts {
 };
 
 /* ---- utilities (util.c) */
-double now_mono(void);
 /* Reads a .env file into obj with the reader build uses (lib/dotenv.h).
  * Returns 0, or -1 with err naming every malformed line as path:line:col. */
 int env_file_load(json_t *obj, const char *path, struct strbuf *err);

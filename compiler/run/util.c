@@ -10,12 +10,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int env_file_load(json_t *obj, const char *path, struct strbuf *err)
 {
