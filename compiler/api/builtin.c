@@ -128,6 +128,7 @@ static const struct {
 	{ "proxmox.vm", proxmox_vm },
 	{ "proxmox.iso", proxmox_iso },
 	{ "proxmox.hostkey", proxmox_hostkey },
+	{ "proxmox.vm_destroy", proxmox_vm_destroy },
 	{ "gitlab.deploy_key", gitlab_deploy_key },
 };
 
@@ -161,7 +162,7 @@ int builtin_run(const char *name, const json_t *args, const json_t *values,
 		}
 	}
 	strbuf_addf(log, "error: unknown builtin '%s' (known: proxmox.vm, proxmox.iso, "
-		    "proxmox.hostkey, gitlab.deploy_key)\n", name);
+		    "proxmox.hostkey, proxmox.vm_destroy, gitlab.deploy_key)\n", name);
 out:
 	json_decref(empty);
 	return rc;

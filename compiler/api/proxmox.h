@@ -15,6 +15,8 @@ int proxmox_iso(const json_t *args, const json_t *values, const json_t *override
 		json_t *outputs, struct strbuf *log);
 int proxmox_hostkey(const json_t *args, const json_t *values, const json_t *overrides,
 		    json_t *outputs, struct strbuf *log);
+int proxmox_vm_destroy(const json_t *args, const json_t *values, const json_t *overrides,
+		       json_t *outputs, struct strbuf *log);
 
 /* 1 when a stopped task's exitstatus means success: "OK" or "WARNINGS: n". */
 int proxmox_task_ok(const char *exitstatus);

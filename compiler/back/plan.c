@@ -59,10 +59,6 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 		diag_error(pl->d, LOC_NONE, "%s: \"component\" must be a string", disp);
 		return;
 	}
-	if (pi < 0) {
-		diag_error(pl->d, LOC_NONE, "%s: unknown phase '%s'", disp, phase ? phase : "(none)");
-		return;
-	}
 	const json_t *files = json_object_get(m, "files");
 	const json_t *steps = json_object_get(m, "steps");
 	if ((files && !json_is_array(files)) || (steps && !json_is_array(steps))) {
@@ -83,6 +79,11 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 		strbuf_release(&name);
 		if (rc || !on)
 			return;
+	}
+	/* After `when`: the remove phase exists only in a plan that removes nodes. */
+	if (pi < 0) {
+		diag_error(pl->d, LOC_NONE, "%s: unknown phase '%s'", disp, phase ? phase : "(none)");
+		return;
 	}
 	struct strbuf where = STRBUF_INIT;
 	for (size_t i = 0; i < json_array_size(files); i++) {
@@ -188,6 +189,9 @@ static json_t *phase_list(const json_t *model)
 	json_t *a = json_array();
 	for (size_t i = 0; i < sizeof(default_phases) / sizeof(default_phases[0]); i++)
 		json_array_append_new(a, json_string(default_phases[i]));
+	/* Last, so a removed node's work runs after everything else converged. */
+	if (json_array_size(json_object_get(model, "removed_nodes")))
+		json_array_append_new(a, json_string("remove"));
 	return a;
 }
 

@@ -67,12 +67,62 @@ static json_t *string_list(struct planner *pl, const json_t *entry, const char *
 	return res;
 }
 
+/* "after" entries may name an item's step ("node.remove.{{ node.name }}@cluster"). */
+static json_t *render_after(struct planner *pl, const char *where, const json_t *after,
+			    const struct item *it)
+{
+	json_t *res = json_array();
+	struct strbuf out = STRBUF_INIT, name = STRBUF_INIT;
+	strbuf_addf(&name, "%s.after", where);
+	for (size_t i = 0; i < json_array_size(after); i++) {
+		const char *t = json_string_value(json_array_get(after, i));
+		strbuf_reset(&out);
+		if (!strstr(t, "{{"))
+			strbuf_addstr(&out, t);
+		else if (tmpl_render_text(pl->eng, name.buf, t, TMPL_CTX_PATH, it->scope, &out, pl->d))
+			continue;
+		json_array_append_new(res, json_string(out.buf));
+	}
+	strbuf_release(&out);
+	strbuf_release(&name);
+	return res;
+}
+
+static int step_add_named(struct planner *pl, const json_t *entry, const char *where,
+			  const struct item *it, const struct step_ctx *sc, const char *name,
+			  const char *on);
+
 int step_graph_add(struct planner *pl, const json_t *entry, const char *where,
 		   const struct item *it, void *arg)
 {
 	const struct step_ctx *sc = arg;
 	const char *name = str_member(entry, "name");
 	const char *on = str_member(entry, "on");
+	/* A name may name its item ("node.remove.{{ node.name }}"): steps one
+	 * host runs for several items need one id and state record each. */
+	struct strbuf rname = STRBUF_INIT;
+	if (name && strstr(name, "{{")) {
+		struct strbuf tname = STRBUF_INIT;
+		strbuf_addf(&tname, "%s.name", where);
+		int rc = tmpl_render_text(pl->eng, tname.buf, name, TMPL_CTX_PATH, it->scope, &rname, pl->d);
+		strbuf_release(&tname);
+		if (rc) {
+			strbuf_release(&rname);
+			return -1;
+		}
+		name = rname.buf;
+		if (!json_object_get(pl->names, name))
+			json_object_set_new(pl->names, name, json_array());
+	}
+	int rc = step_add_named(pl, entry, where, it, sc, name, on);
+	strbuf_release(&rname);
+	return rc;
+}
+
+static int step_add_named(struct planner *pl, const json_t *entry, const char *where,
+			  const struct item *it, const struct step_ctx *sc, const char *name,
+			  const char *on)
+{
 	if (!name || !*name || strchr(name, '@')) {
 		diag_error(pl->d, LOC_NONE, "%s: a step needs a \"name\" without '@'", where);
 		return -1;
@@ -197,6 +247,14 @@ int step_graph_add(struct planner *pl, const json_t *entry, const char *where,
 		ok = false;
 	}
 	json_object_set_new(obj, "reboot", json_boolean(json_is_true(reboot)));
+	/* Only present when true: a step the runner runs only under --destroy. */
+	const json_t *destroys = json_object_get(entry, "destroys");
+	if (destroys && !json_is_boolean(destroys)) {
+		diag_error(pl->d, LOC_NONE, "%s: \"destroys\" must be true or false", where);
+		ok = false;
+	}
+	if (json_is_true(destroys))
+		json_object_set_new(obj, "destroys", json_true());
 	const json_t *timeout = json_object_get(entry, "timeout");
 	if (timeout && (!json_is_integer(timeout) || json_integer_value(timeout) <= 0)) {
 		diag_error(pl->d, LOC_NONE, "%s: \"timeout\" must be a positive number of seconds", where);
@@ -227,7 +285,7 @@ int step_graph_add(struct planner *pl, const json_t *entry, const char *where,
 	s->phase = sc->phase;
 	s->seq = pl->nsteps;
 	s->obj = obj;
-	s->after_raw = after ? json_incref((json_t *)after) : NULL;
+	s->after_raw = after ? render_after(pl, where, after, it) : NULL;
 	s->where = xstrdup(where);
 	json_object_set_new(pl->ids, s->id, json_integer((json_int_t)pl->nsteps));
 	json_array_append_new(json_object_get(pl->names, name), json_integer((json_int_t)pl->nsteps));

@@ -661,6 +661,30 @@ else
 	echo "# contract tests not run: $RENDER or $FIX missing"
 fi
 
+# ---- proxmox.vm_destroy: a removed node's VM, stopped then destroyed; only its own
+vd_args() {
+	cat <<EOF
+{"proxmox": "pve", "endpoint": "http://127.0.0.1:1", "node": "pve", "auth": $AUTH_TOK, $FAST,
+ "vm": {"name": "k8s-node-2", "vmid": 182}}
+EOF
+}
+mock '{vms: [{vmid: 182, name: "k8s-node-2", node: "pve", status: "running"}]}'
+run proxmox.vm_destroy "$(vd_args)"
+expect "vm_destroy: a running VM is stopped, then destroyed with purge" \
+	eq "$RC $(requests POST 'status/stop$') $(requests DELETE 'qemu/182') $(mock_state | jq '[.vms[]? // empty] | length')" "0 1 1 0"
+expect "vm_destroy: the destroy asks for purge and unreferenced disks" \
+	bash -c "jq -r 'select(.method == \"DELETE\") | .path' '$TMP/requests.log' | grep -q 'purge=1' &&
+		jq -r 'select(.method == \"DELETE\") | .path' '$TMP/requests.log' | grep -q 'destroy-unreferenced-disks=1'"
+mock '{vms: []}'
+run proxmox.vm_destroy "$(vd_args)"
+expect "vm_destroy: an absent VM is already gone, and only reads are sent" \
+	bash -c "[ $RC -eq 0 ] && grep -q 'already gone' '$LOG' && [ \$(jq -s '[.[] | select(.method != \"GET\")] | length' '$TMP/requests.log') = 0 ]"
+mock '{vms: [{vmid: 182, name: "someone-else", node: "pve", status: "running"}]}'
+run proxmox.vm_destroy "$(vd_args)"
+expect "vm_destroy: a vmid holding another name's VM is refused, nothing sent but reads" \
+	bash -c "[ $RC -eq 1 ] && grep -q \"named 'someone-else', not 'k8s-node-2'\" '$LOG' &&
+		[ \$(jq -s '[.[] | select(.method != \"GET\")] | length' '$TMP/requests.log') = 0 ]"
+
 # ---- every Proxmox request the builtins sent, against the official API schema
 # (tests/consumers/proxmox-api-subset.json); the simulators' logs keep no secret.
 next_requests
