@@ -46,6 +46,8 @@ static const char APPLY_USAGE[] =
 	"  --only PHASE,...       only steps of these phases (e.g. --only apps)\n"
 	"  --limit NODE,...       only steps on these nodes ('local' for local steps)\n"
 	"  --force                run steps even when the host has their hash\n"
+	"  --destroy              also run the steps that stop and destroy the VMs of\n"
+	"                         nodes removed from the file (without it they are held)\n"
 	"  --inventory FILE       how to reach each node (address, port, user, key,\n"
 	"                         known_hosts, proxy_jump); every node must be listed\n"
 	"  --known-hosts FILE     pinned host keys when the inventory names none\n"
@@ -175,6 +177,8 @@ static int run_cmd(int argc, char **argv, bool apply)
 			split_list(v, &o.limit, &o.nlimit);
 		} else if (!strcmp(a, "--force")) {
 			o.force = true;
+		} else if (!strcmp(a, "--destroy")) {
+			o.destroy = true;
 		} else if (!strcmp(a, "--inventory")) {
 			NEEDV();
 			o.inventory = v;

@@ -179,6 +179,7 @@ int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err)
 			return -1;
 		}
 		s->reboot = json_is_true(json_object_get(o, "reboot"));
+		s->destroys = json_is_true(json_object_get(o, "destroys"));
 		json_t *t = json_object_get(o, "timeout");
 		s->timeout = json_is_integer(t) ? (long)json_integer_value(t) : 0;
 		if (s->timeout < 0)

@@ -168,11 +168,21 @@ size_t print_plan(struct run *r, FILE *out, bool verbose_done)
 		fprintf(out, "  %-8s %-40s %s\n", why_word(s->why), s->id,
 			s->why_detail ? s->why_detail : "");
 	}
+	size_t held = 0;
+	for (size_t i = 0; i < r->plan.nsteps; i++)
+		if (r->plan.steps[i].held) {
+			fprintf(out, "  %-8s %-40s %s\n", "held", r->plan.steps[i].id,
+				"destroys a VM: runs only with --destroy");
+			held++;
+		}
 	for (size_t i = 0; i < r->nhosts; i++)
 		if (r->hosts[i].lock_note)
 			fprintf(out, "  note: %s is locked by %s\n", r->hosts[i].name,
 				r->hosts[i].lock_note);
-	fprintf(out, "%zu to run, %zu done, %zu unknown\n", torun, done, unknown);
+	fprintf(out, "%zu to run, %zu done, %zu unknown", torun, done, unknown);
+	if (held)
+		fprintf(out, ", %zu held (--destroy)", held);
+	fputc('\n', out);
 	return torun;
 }
 

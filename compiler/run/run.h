@@ -56,11 +56,13 @@ struct step {
 	char **secrets, **inputs, **outputs;
 	size_t nsecrets, ninputs, noutputs;
 	bool reboot;
+	bool destroys;  /* destroys a machine: runs only with --destroy */
 	long timeout;   /* seconds, 0: none */
 	size_t index;
 	struct rhost *h;
 
 	bool selected;
+	bool held;      /* a destroying step left out for want of --destroy */
 	enum step_status st;
 	enum step_why why;
 	char *why_detail;
@@ -90,7 +92,7 @@ ssize_t run_plan_find(const struct run_plan *p, const char *id);
 /* ---- options */
 struct run_opts {
 	bool apply;          /* false: `plan` (read state only, no lock) */
-	bool dry_run, force, yes, break_lock;
+	bool dry_run, force, yes, break_lock, destroy;
 	int jobs;
 	char **only;  size_t nonly;   /* phases */
 	char **limit; size_t nlimit;  /* nodes */

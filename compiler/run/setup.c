@@ -18,7 +18,8 @@ static int setup_hosts(struct run *r, struct strbuf *err)
 	struct run_plan *p = &r->plan;
 	const struct run_opts *o = r->o;
 	/* Select: --only phases, --limit nodes ("local" names local steps). */
-	r->total_sel = step_select(p->steps, p->nsteps, o->only, o->nonly, o->limit, o->nlimit);
+	r->total_sel = step_select(p->steps, p->nsteps, o->only, o->nonly, o->limit, o->nlimit,
+				   o->destroy);
 	for (size_t k = 0; k < o->nonly; k++) {
 		bool known = false;
 		json_t *ph = json_object_get(p->root, "phases");

@@ -13,13 +13,17 @@ static bool listed(char *const *names, size_t n, const char *name)
 }
 
 size_t step_select(struct step *steps, size_t n, char *const *only, size_t nonly,
-		   char *const *limit, size_t nlimit)
+		   char *const *limit, size_t nlimit, bool destroy)
 {
 	size_t selected = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct step *s = &steps[i];
 		bool sel = (!nonly || listed(only, nonly, s->phase)) &&
 			   (!nlimit || listed(limit, nlimit, s->host));
+		/* Destroying a VM is never a side effect of converging: it takes
+		 * --destroy, and the plan says what waits for it. */
+		s->held = sel && s->destroys && !destroy;
+		sel = sel && !s->held;
 		s->selected = sel;
 		s->st = sel ? ST_PENDING : ST_UNSELECTED;
 		selected += sel;

@@ -27,7 +27,7 @@ struct step_record {
  * Sets each step's selected and st (PENDING or UNSELECTED) and returns how
  * many are selected. */
 size_t step_select(struct step *steps, size_t n, char *const *only, size_t nonly,
-		   char *const *limit, size_t nlimit);
+		   char *const *limit, size_t nlimit, bool destroy);
 
 /* Why s runs or not, from its record: sets s->why and s->why_detail. */
 void step_decide(struct step *s, const struct step_record *rec, bool force);

@@ -220,15 +220,24 @@ static void test_selection(void)
 	add(&g, "os.base@n1", "os", "n1", "h");
 	add(&g, "os.base@n2", "os", "n2", "h");
 	add(&g, "apps.sync", "apps", "local", "h");
-	CHECK(step_select(g.s, g.n, NULL, 0, NULL, 0) == 4, "no --only/--limit: all");
+	CHECK(step_select(g.s, g.n, NULL, 0, NULL, 0, false) == 4, "no --only/--limit: all");
 	char *only[] = { "os" }, *limit[] = { "n2", "local" };
-	CHECK(step_select(g.s, g.n, only, 1, NULL, 0) == 2, "--only os");
+	CHECK(step_select(g.s, g.n, only, 1, NULL, 0, false) == 2, "--only os");
 	CHECK(!g.s[0].selected && g.s[0].st == ST_UNSELECTED, "infra not selected");
 	CHECK(g.s[1].selected && g.s[1].st == ST_PENDING, "os selected, pending");
-	CHECK(step_select(g.s, g.n, only, 1, limit, 2) == 1 && g.s[2].selected,
+	CHECK(step_select(g.s, g.n, only, 1, limit, 2, false) == 1 && g.s[2].selected,
 	      "--only os --limit n2,local: os.base@n2 only");
-	CHECK(step_select(g.s, g.n, NULL, 0, limit, 2) == 2 && g.s[3].selected,
+	CHECK(step_select(g.s, g.n, NULL, 0, limit, 2, false) == 2 && g.s[3].selected,
 	      "--limit local selects local steps");
+	g.s[0].destroys = true;
+	CHECK(step_select(g.s, g.n, NULL, 0, NULL, 0, false) == 3 && !g.s[0].selected && g.s[0].held,
+	      "a destroying step is held without --destroy");
+	CHECK(step_select(g.s, g.n, NULL, 0, NULL, 0, true) == 4 && g.s[0].selected && !g.s[0].held,
+	      "... and runs with it");
+	CHECK(step_select(g.s, g.n, only, 1, NULL, 0, false) == 2 && !g.s[0].held,
+	      "... and is not held when --only leaves it out anyway");
+	g.s[0].destroys = false;
+	step_select(g.s, g.n, only, 1, NULL, 0, false);
 	struct strbuf why = STRBUF_INIT;
 	CHECK(step_next(&g.s[0], g.s, false, &why) == STEP_PASS, "an unselected step is passed over");
 	strbuf_release(&why);
