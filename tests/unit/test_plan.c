@@ -8,6 +8,7 @@
 #include "stdlib_data.h"
 #include "strbuf.h"
 #include "unit.h"
+#include "unit_diag.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -58,16 +59,6 @@ static char *read_all(const char *path)
 	return strbuf_detach(&sb, NULL);
 }
 
-static char *diag_text(struct diag *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	d->color = false;
-	diag_print(d, m);
-	fclose(m);
-	return buf;
-}
 
 /* ---- fileset ------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #include "strbuf.h"
 #include "tmpl.h"
 #include "unit.h"
+#include "unit_diag.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -33,12 +34,7 @@ static struct tmpl_engine *eng;
 /* The diagnostics of a failed case, as TAP "# " lines. */
 static void print_diags(struct diag *d)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	d->color = false;
-	diag_print(d, m);
-	fclose(m);
+	char *buf = diag_text(d);
 	unit_diag_lines(buf);
 	free(buf);
 }
