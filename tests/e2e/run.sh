@@ -76,6 +76,15 @@ apply_run() {
 		--yes --artifacts "$w/artifacts" --connect-timeout 5 "$@" </dev/null >"$w/apply$n.log" 2>&1)
 }
 
+# sim_vm_count: the VMs on every simulator of this run, together.
+sim_vm_count() {
+	local s n=0
+	for s in "$w"/sim/pve-*.port; do
+		[ -f "$s" ] || continue
+		n=$((n + $(curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$(cat "$s")/__mock/state" | jq '.vms | length')))
+	done
+	echo "$n"
+}
 last_summary() { ls -d "$w"/artifacts/*/ 2>/dev/null | LC_ALL=C sort | tail -n 1 | sed 's:/$:/summary.json:'; }
 count_writes() { cat "$w"/sim/*.requests.log 2>/dev/null | jq -s '[.[] | select(.method != "GET")] | length'; }
 
@@ -288,7 +297,7 @@ e2e_cluster() {
 # say), and the apply after that changes nothing.
 e2e_added_node() {
 	local sum rc nplan=$w/out-added/$name/plan.json vms0
-	vms0=$(shopt -s nullglob; { echo 0; for s in "$w"/sim/pve-*.port; do curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$(cat "$s")/__mock/state" | jq '.vms | length'; done; } | paste -sd+ | bc)
+	vms0=$(sim_vm_count)
 	APPLY_OUT=$w/out-added apply_run 5
 	rc=$?
 	sum=$(last_summary)
@@ -297,8 +306,7 @@ e2e_added_node() {
 	expect "... joins it (kubernetes.join@$added ok)" \
 		test "$(jq -r --arg id "kubernetes.join@$added" '.steps[] | select(.id == $id) | .status' "$sum")" = ok
 	if grep -qx -- "$added" <<<"$allvms"; then
-		expect "... from a VM of its own (one more VM)" test "$(for s in "$w"/sim/pve-*.port; do
-			curl -sf --cacert "$w/sim/tls.crt" "https://127.0.0.1:$(cat "$s")/__mock/state" | jq '.vms | length'; done | paste -sd+ | bc)" = $((vms0 + 1))
+		expect "... from a VM of its own (one more VM)" test "$(sim_vm_count)" = $((vms0 + 1))
 	fi
 	# (A step that prints a value the new node's steps read, the join token,
 	# runs again by design.)
