@@ -60,4 +60,41 @@ if diff -r "$TMP/keep.before" "$TMP/keep" >/dev/null && [ -z "$(find "$TMP/keep"
 else
 	fail "a failed build changes nothing" "$(diff -r "$TMP/keep.before" "$TMP/keep" | head)"
 fi
+# Nodes taken out of the file are carried forward from the previous build's
+# model.json: planned for removal (drain, delete the Node, the etcd member of a
+# control node), their VM destroyed only with --destroy, kept through later
+# builds, and gone again once the file names them once more.
+removed_plan() { # OUTDIR: "id destroys after" of every removal step
+	jq -r '.steps[] | select(.phase == "remove") | "\(.id) \(.destroys // false) \(.after | join(","))"' "$1/ha/plan.json" 2>/dev/null
+}
+rm_dir=$TMP/removed
+golden_env "$CLUSTERC_BIN" build clusters/ha.cluster -o "$rm_dir" >/dev/null 2>&1
+sed '/^node cp-3 {/,/^}/d; /^node worker-2 {/,/^}/d' clusters/ha.cluster >"$TMP/ha-smaller.cluster"
+check "ha without cp-3 and worker-2 still checks" golden_env "$CLUSTERC_BIN" check "$TMP/ha-smaller.cluster"
+if golden_env "$CLUSTERC_BIN" build "$TMP/ha-smaller.cluster" -o "$rm_dir" >"$TMP/build.log" 2>&1; then
+	pass "ha without cp-3 and worker-2 builds over the previous output"
+else
+	fail "ha without cp-3 and worker-2 builds over the previous output" "$(cat "$TMP/build.log")"
+fi
+want='infra.vm_destroy.cp-3@local true node.remove.cp-3@cp-1
+infra.vm_destroy.worker-2@local true node.remove.worker-2@cp-1
+node.remove.cp-3@cp-1 false kubernetes.init@cp-1
+node.remove.worker-2@cp-1 false kubernetes.init@cp-1'
+got=$(removed_plan "$rm_dir" | LC_ALL=C sort)
+check "the plan removes cp-3 and worker-2 from cp-1 and holds their VMs for --destroy" test "$got" = "$want"
+[ "$got" = "$want" ] || printf '    got: %s\n' "$got"
+check "the VM destroyed is the removed node's own (pve-b, 2022)" test \
+	"$(jq -c "{proxmox, vmid: .vm.vmid}" "$rm_dir/ha/infra/removed/worker-2/vm-destroy.json" 2>/dev/null)" = '{"proxmox":"pve-b","vmid":2022}'
+check "a removed control node leaves etcd; a removed worker has no member to remove" bash -c '
+	grep -q "etcdctl member remove\|member remove" "$1/cluster/steps/node.remove.cp-3.sh" &&
+	! grep -q "member remove" "$1/cluster/steps/node.remove.worker-2.sh"' _ "$rm_dir/ha"
+if command -v shellcheck >/dev/null; then
+	check "the removal scripts pass ShellCheck" shellcheck -x "$rm_dir"/ha/cluster/steps/node.remove.*.sh
+fi
+golden_env "$CLUSTERC_BIN" build "$TMP/ha-smaller.cluster" -o "$rm_dir" >/dev/null 2>&1
+check "a second build of the smaller file still plans both removals (model.json carries them)" \
+	test "$(removed_plan "$rm_dir" | LC_ALL=C sort)" = "$want"
+golden_env "$CLUSTERC_BIN" build clusters/ha.cluster -o "$rm_dir" >/dev/null 2>&1
+check "named in the file again, the nodes are no longer removed" test -z "$(removed_plan "$rm_dir")"
+check "... and the output is the committed out/ha again" diff -r out/ha "$rm_dir/ha"
 finish
