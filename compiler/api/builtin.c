@@ -90,6 +90,19 @@
  *   Output: "host_key" = "TYPE BASE64", checked to be an OpenSSH key; the
  *   runner pins it as the known host key of the step's host.
  *
+ * proxmox.vm_destroy
+ *   { "proxmox": "pve", "endpoint": ..., "node": "pve", "auth": {...},
+ *     "verify_tls": ..., "ca_file": ..., "fingerprint": ...,
+ *     "vm": { "name": "k8s-node-3", "vmid": 183 } }
+ *   The VM of a node removed from the file (its record carried forward in
+ *   model.json); the plan marks the step "destroys", so it runs only under
+ *   `apply --destroy`. Finds vmid in GET /cluster/resources?type=vm (the VM
+ *   may have migrated to another node); absent is success (already gone); a
+ *   VM of another name is refused with only reads sent. Otherwise stops it
+ *   when not stopped, then DELETE with purge=1&destroy-unreferenced-disks=1
+ *   (out of backup jobs and HA, its disks gone), each task waited for.
+ *   Needs VM.PowerMgmt and VM.Allocate on /vms/VMID. No outputs.
+ *
  * gitlab.deploy_key
  *   { "api": "https://gitlab.example.com/api/v4",
  *     "project_path": "group/sub/project",     a trailing .git is dropped; '/' is sent as %2F

@@ -6,10 +6,15 @@
 
 void write_summary(struct run *r, int status)
 {
-	size_t c[ST_UNSELECTED + 1] = { 0 };
+	size_t c[ST_UNSELECTED + 1] = { 0 }, held = 0;
 	json_t *steps = json_array();
 	for (size_t i = 0; i < r->plan.nsteps; i++) {
 		struct step *s = &r->plan.steps[i];
+		if (s->held) {
+			held++;
+			json_array_append_new(steps, json_pack("{s:s,s:s,s:s,s:s}", "id", s->id, "host",
+							       s->host, "phase", s->phase, "status", "held"));
+		}
 		if (!s->selected)
 			continue;
 		c[s->st]++;
@@ -36,6 +41,11 @@ void write_summary(struct run *r, int status)
 				strbuf_addf(&txt, " (log: %s/%s)", r->log.dir, s->log_path);
 			strbuf_addch(&txt, '\n');
 		}
+		/* Said at the end of every apply, so a removed node's VM is not
+		 * forgotten: nothing else reminds the operator it still runs. */
+		if (s->held)
+			strbuf_addf(&txt, "  %-8s %s: destroys a VM; runs only with apply --destroy\n",
+				    "held", s->id);
 	}
 	for (size_t i = 0; i < r->nhosts; i++)
 		if (r->hosts[i].fail)
@@ -52,6 +62,7 @@ void write_summary(struct run *r, int status)
 					"skipped", (int)c[ST_SKIPPED], "failed", (int)c[ST_FAILED],
 					"blocked", (int)c[ST_BLOCKED], "cancelled",
 					(int)c[ST_CANCELLED], "steps", steps);
+		json_object_set_new(json_object_get(sum, "counts"), "held", json_integer((json_int_t)held));
 		json_t *hf = json_object();
 		for (size_t i = 0; i < r->nhosts; i++)
 			if (r->hosts[i].fail)

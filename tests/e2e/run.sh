@@ -277,9 +277,11 @@ e2e_cluster() {
 		e2e_killed_infra
 	fi
 
-	# ---- a node added to the file: created and joined, nothing else redone
+	# ---- a node added to the file: created and joined, nothing else redone;
+	# then taken out again: drained and deleted, its VM only with --destroy
 	if [ -n "$added" ]; then
 		e2e_added_node
+		e2e_removed_node
 	else
 		echo "ok - $CURRENT: a node added converges # SKIP the file has no worker add_node.py can copy"
 	fi
@@ -322,6 +324,53 @@ e2e_added_node() {
 	sum=$(last_summary)
 	expect "... and the apply after it skips every step" \
 		bash -c "test $rc = 0 && test \"\$(jq '.counts.skipped' '$sum')\" = \"\$(jq '.steps | length' '$nplan')\""
+}
+
+# The original file, built over the output that had the added node, plans its
+# removal (model.json remembers it): the next apply drains it and deletes its
+# Node from the first control node and keeps its VM, held; `--destroy`
+# destroys the VM; the apply after that changes nothing.
+e2e_removed_node() {
+	local sum rc plan7=$w/out-added/$name/plan.json vms0 ks=$lab/shared/cluster writes
+	if ! (cd "$w/src" && HOME=$w/home "$CLUSTERC_BIN" build "$fname.cluster" -o "$w/out-added") >"$w/build-removed.log" 2>&1; then
+		fail "$CURRENT: the original file builds over the output with $added" "$(cat "$w/build-removed.log")"; return
+	fi
+	local vm=0
+	grep -qx -- "$added" <<<"$allvms" && vm=1
+	expect "node $added taken out of the file: the plan drains and deletes it${vm/1/ and holds its VM}" bash -c '
+		jq -e --arg n "$2" "[.steps[] | select(.phase == \"remove\") | .id] |
+			index(\"node.remove.\(\$n)@\(.[0] | split(\"@\")[1])\") != null" "$1" >/dev/null &&
+		if [ "$3" = 1 ]; then jq -e --arg n "$2" "any(.steps[]; .id == \"infra.vm_destroy.\(\$n)@local\" and .destroys)" "$1" >/dev/null; fi' \
+		_ "$plan7" "$added" "$vm"
+	vms0=$(sim_vm_count)
+	APPLY_OUT=$w/out-added apply_run 7
+	rc=$?
+	sum=$(last_summary)
+	expect "... the next apply exits 0" test "$rc" = 0
+	[ "$rc" = 0 ] || sed -n '1,40p' "$w/apply7.log" | sed 's/^/    /'
+	expect "... and ran node.remove.$added" test \
+		"$(jq -r --arg n "node.remove.$added@" '.steps[] | select(.id | startswith($n)) | .status' "$sum")" = ok
+	local first
+	first=$(jq -r --arg n "node.remove.$added@" '.steps[] | select(.id | startswith($n)) | .host' "$plan7")
+	expect "... which drained it and deleted its Node, from $first (the API state has no $added)" bash -c '
+		test -e "$1/deleted-nodes/$2" && test ! -e "$1/nodes/$2" &&
+		bash "$3" exec "$4" -- grep -q "kubectl drain $2 " /var/log/clusterc-shims.log' _ "$ks" "$added" "$LAB" "$lab/$first"
+	if [ "$vm" = 1 ]; then
+		expect "... and kept its VM: destroying it waits for --destroy" bash -c '
+			test "$1" = "$2" && grep -q "held *infra.vm_destroy.$3@local: destroys a VM" "$4" &&
+			jq -e ".counts.held == 1" "$5" >/dev/null' _ "$(sim_vm_count)" "$vms0" "$added" "$w/apply7.log" "$sum"
+		APPLY_OUT=$w/out-added apply_run 8 --destroy
+		rc=$?
+		expect "apply --destroy exits 0 and destroys the VM of $added (one VM fewer)" \
+			test "$rc:$(sim_vm_count)" = "0:$((vms0 - 1))"
+		[ "$rc" = 0 ] || sed -n '1,40p' "$w/apply8.log" | sed 's/^/    /'
+	fi
+	writes=$(count_writes)
+	APPLY_OUT=$w/out-added apply_run 9 --destroy
+	rc=$?
+	sum=$(last_summary)
+	expect "... and the apply after it changes nothing and writes nothing to the API" \
+		test "$rc:$(jq '.counts.ok + .counts.failed' "$sum"):$(count_writes)" = "0:0:$writes"
 }
 
 # The runner is killed (SIGKILL: no cleanup at all) while a VM is installing;
