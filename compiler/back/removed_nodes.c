@@ -5,6 +5,7 @@
  * anything else into the plan. */
 #include "removed_nodes.h"
 #include "net.h"
+#include "previous_build.h"
 #include "sort.h"
 #include "strbuf.h"
 
@@ -106,25 +107,15 @@ static bool collect(json_t *model, const json_t *prev, const char *key, json_t *
 void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
 {
 	const char *cluster = json_string_value(json_object_get(json_object_get(model, "cluster"), "name"));
-	if (!outdir || !cluster)
+	json_t *prev = previous_model_load(outdir, cluster, d, "nodes removed from the file since "
+					   "are not planned for removal");
+	if (!prev)
 		return;
-	struct strbuf path = STRBUF_INIT;
-	strbuf_addf(&path, "%s/%s/model.json", outdir, cluster);
-	json_error_t je;
-	json_t *prev = json_load_file(path.buf, JSON_REJECT_DUPLICATES, &je);
-	if (!prev) {
-		/* No previous build is the common case; anything else is reported. */
-		if (json_error_code(&je) != json_error_cannot_open_file)
-			diag_warning(d, LOC_NONE, "%s:%d: the previous build's model is not JSON (%s); "
-				     "nodes removed from the file since are not planned for removal",
-				     path.buf, je.line, je.text);
-		strbuf_release(&path);
-		return;
-	}
 	json_t *found = json_object();
 	if (!collect(model, prev, "nodes", found) || !collect(model, prev, "removed_nodes", found)) {
-		diag_warning(d, LOC_NONE, "%s: the previous build's model has a malformed node entry; "
-			     "nodes removed from the file since are not planned for removal", path.buf);
+		diag_warning(d, LOC_NONE, "%s/%s/model.json: the previous build's model has a malformed "
+			     "node entry; nodes removed from the file since are not planned for removal",
+			     outdir, cluster);
 		json_object_clear(found);
 	}
 	if (json_object_size(found)) {
@@ -154,5 +145,4 @@ void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
 	}
 	json_decref(found);
 	json_decref(prev);
-	strbuf_release(&path);
 }

@@ -20,7 +20,7 @@ struct fe_opts {
 	size_t nfiles;
 };
 
-static int parse_opts(int argc, char **argv, struct fe_opts *o, bool allow_out, void (*help)(FILE *))
+static int parse_opts(int argc, char **argv, struct fe_opts *o, bool one_file, void (*help)(FILE *))
 {
 	memset(o, 0, sizeof(*o));
 	o->outdir = "out";
@@ -32,7 +32,7 @@ static int parse_opts(int argc, char **argv, struct fe_opts *o, bool allow_out, 
 			return 0;
 		} else if (!strcmp(a, "--werror") || !strcmp(a, "-Werror")) {
 			o->werror = true;
-		} else if (allow_out && (!strcmp(a, "-o") || !strcmp(a, "--out"))) {
+		} else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
 			if (++i >= argc)
 				goto missing;
 			o->outdir = argv[i];
@@ -56,7 +56,7 @@ static int parse_opts(int argc, char **argv, struct fe_opts *o, bool allow_out, 
 		fprintf(stderr, "clusterc %s: option '%s' needs a value\n", argv[0], a);
 		return 2;
 	}
-	if (!o->nfiles || (allow_out && o->nfiles > 1)) {
+	if (!o->nfiles || (one_file && o->nfiles > 1)) {
 		help(stderr);
 		return 2;
 	}
@@ -67,9 +67,11 @@ static int parse_opts(int argc, char **argv, struct fe_opts *o, bool allow_out, 
 
 static void check_help(FILE *out)
 {
-	fputs("usage: clusterc check FILE... [--werror] [--stdlib DIR] [--max-errors N]\n\n"
+	fputs("usage: clusterc check FILE... [-o OUTDIR] [--werror] [--stdlib DIR] [--max-errors N]\n\n"
 	      "Parses, resolves and checks each .cluster file and reports every problem\n"
-	      "as FILE:LINE:COL. Exit status: 0 clean, 1 problems found, 2 usage.\n", out);
+	      "as FILE:LINE:COL, also against the cluster's previous build in OUTDIR\n"
+	      "(default: out), as build does: a Kubernetes version change goes one minor\n"
+	      "up at a time. Exit status: 0 clean, 1 problems found, 2 usage.\n", out);
 }
 
 static void build_help(FILE *out)
@@ -80,16 +82,19 @@ static void build_help(FILE *out)
 	      "nothing; a successful one replaces OUTDIR/<cluster>/ atomically.\n", out);
 }
 
-/* Compiles one file, and builds it into outdir when outdir is given; prints
- * every diagnostic. Returns the exit status. */
-static int compile_one(const struct fe_opts *o, const char *file, const char *outdir)
+/* Compiles one file (checked against its previous build in previous_dir),
+ * and builds it into outdir when outdir is given; prints every diagnostic. Returns the exit status. */
+static int compile_one(const struct fe_opts *o, const char *file, const char *outdir,
+		       const char *previous_dir)
 {
 	struct diag d;
 	diag_init(&d);
 	diag_set_color_auto(&d, stderr);
 	d.werror = o->werror;
 	d.max_errors = o->max_errors;
-	json_t *model = compile_file(file, &d);
+	/* check compares with the default or named OUTDIR too, so a file that
+	 * checks clean also builds. */
+	json_t *model = compile_file_over(file, previous_dir, &d);
 	int rc = 1;
 	if (model)
 		rc = outdir ? build_model(model, outdir, &d) : 0;
@@ -112,7 +117,7 @@ int cmd_check(int argc, char **argv)
 	if (rc < 0) {
 		rc = 0;
 		for (size_t i = 0; i < o.nfiles; i++)
-			if (compile_one(&o, o.files[i], NULL))
+			if (compile_one(&o, o.files[i], NULL, o.outdir))
 				rc = 1;
 	}
 	finish_opts(&o);
@@ -124,7 +129,7 @@ int cmd_build(int argc, char **argv)
 	struct fe_opts o;
 	int rc = parse_opts(argc, argv, &o, true, build_help);
 	if (rc < 0)
-		rc = compile_one(&o, o.files[0], o.outdir);
+		rc = compile_one(&o, o.files[0], o.outdir, o.outdir);
 	finish_opts(&o);
 	return rc;
 }

@@ -4,6 +4,7 @@
  * duplicate and overlap check is a hash lookup or a per-node comparison, so
  * cost grows linearly with the number of nodes. */
 #include "model_internal.h"
+#include "previous_build.h"
 #include "net.h"
 #include "xalloc.h"
 
@@ -139,6 +140,37 @@ void check_versions(struct model_ctx *c, const struct ast_node *cl)
 	}
 	diag_error(c->d, cv->loc, "CRI-O %s does not fit Kubernetes %s", cv->u.str, kv->u.str);
 	diag_hint(c->d, "use the same minor version for both, crio = \"%s\"", kv->u.str);
+}
+
+/* The version skew policy against the previous build: kubeadm upgrades a
+ * cluster one minor version at a time and never down ("Skipping MINOR
+ * versions when upgrading is unsupported", kubernetes.io, Upgrading kubeadm
+ * clusters), and the machines of an applied build run its version. */
+void check_upgrade(struct model_ctx *c, const struct ast_node *cl)
+{
+	struct ast_node *kv = value_get(cl, "kubernetes");
+	int ma, mi, pma, pmi;
+	if (!c->u->previous_dir || !kv || kv->kind != AST_STRING || !parse_minor_version(kv->u.str, &ma, &mi) ||
+	    !cl->u.block.name)
+		return;
+	json_t *prev = previous_model_load(c->u->previous_dir, cl->u.block.name, NULL, NULL);
+	const char *was = json_string_value(json_object_get(json_object_get(prev, "cluster"), "kubernetes"));
+	if (was && parse_minor_version(was, &pma, &pmi) && pma == ma) {
+		if (mi < pmi) {
+			diag_error(c->d, kv->loc, "Kubernetes %s is older than %s, the version %s/%s was built "
+				   "for: kubeadm cannot downgrade a cluster", kv->u.str, was,
+				   c->u->previous_dir, cl->u.block.name);
+			diag_hint(c->d, "keep kubernetes = \"%s\"; an older version needs its machines "
+				  "installed afresh (kubeadm reset on every node), not an upgrade", was);
+		} else if (mi > pmi + 1) {
+			diag_error(c->d, kv->loc, "Kubernetes %s skips 1.%d: the previous build (%s/%s) is %s, "
+				   "and kubeadm upgrades one minor version at a time", kv->u.str, pmi + 1,
+				   c->u->previous_dir, cl->u.block.name, was);
+			diag_hint(c->d, "set kubernetes = \"1.%d\" (and crio), build and apply; then go on "
+				  "to %s", pmi + 1, kv->u.str);
+		}
+	}
+	json_decref(prev);
 }
 
 /* A user name that would be an ssh option or break a command line. */

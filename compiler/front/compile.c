@@ -23,12 +23,18 @@ static json_t *compile_unit(struct unit *u, bool resolved)
 	return model;
 }
 
-json_t *compile_file(const char *path, struct diag *d)
+json_t *compile_file_over(const char *path, const char *outdir, struct diag *d)
 {
 	struct unit u;
 	unit_init(&u, d);
+	u.previous_dir = outdir;
 	bool ok = resolve_file(&u, path);
 	return compile_unit(&u, ok);
+}
+
+json_t *compile_file(const char *path, struct diag *d)
+{
+	return compile_file_over(path, NULL, d);
 }
 
 json_t *compile_buffer(const char *name, const char *text, size_t len, struct diag *d)

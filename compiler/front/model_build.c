@@ -23,6 +23,7 @@ static json_t *build_cluster(struct model_ctx *c, struct netinfo *ni)
 	json_object_set_new(j, "domain", json_string(str_attr(cl, "domain", "k8s.local")));
 	json_object_set_new(j, "api_port", json_integer(6443));
 	check_versions(c, cl);
+	check_upgrade(c, cl);
 
 	const char *name = cl->u.block.name;
 	if (name && !rfc1123_label(name)) {

@@ -68,6 +68,7 @@ bool rfc1123_label(const char *s);
 bool dns_subdomain(const char *s, size_t n);
 /* MAJOR.MINOR, as the cluster block's kubernetes and crio give it. */
 bool parse_minor_version(const char *s, int *major, int *minor);
+void check_upgrade(struct model_ctx *c, const struct ast_node *cl);
 /* Kubernetes and CRI-O minor versions, and how they pair. */
 void check_versions(struct model_ctx *c, const struct ast_node *cl);
 /* A user name that would be an ssh option or break a command line. */

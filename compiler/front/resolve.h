@@ -27,6 +27,7 @@ struct unit {
 	char **missing_env;         /* env() names with no value and no default */
 	size_t nmissing, missing_cap;
 	bool no_disk;               /* resolve_buffer: no imports, no file() */
+	const char *previous_dir;   /* OUTDIR of the previous build, or NULL */
 };
 
 void unit_init(struct unit *u, struct diag *d);

@@ -97,4 +97,22 @@ check "a second build of the smaller file still plans both removals (model.json 
 golden_env "$CLUSTERC_BIN" build clusters/ha.cluster -o "$rm_dir" >/dev/null 2>&1
 check "named in the file again, the nodes are no longer removed" test -z "$(removed_plan "$rm_dir")"
 check "... and the output is the committed out/ha again" diff -r out/ha "$rm_dir/ha"
+# The version skew policy, against the previous build in the output folder:
+# one minor up is an upgrade; two up, or down, is refused where it is written.
+up_dir=$TMP/upgrade
+golden_env "$CLUSTERC_BIN" build clusters/ha.cluster -o "$up_dir" >/dev/null 2>&1
+for v in 1.36 1.33 1.35; do
+	sed "s/\"1\.34\"/\"$v\"/g" clusters/ha.cluster >"$TMP/ha-$v.cluster"
+	golden_env "$CLUSTERC_BIN" check "$TMP/ha-$v.cluster" -o "$up_dir" >"$TMP/check-$v.log" 2>&1
+	echo "rc=$?" >>"$TMP/check-$v.log"
+done
+check "kubernetes 1.34 -> 1.36 is refused at the attribute: it skips 1.35" \
+	grep -q "ha-1.36.cluster:6:22: error: Kubernetes 1.36 skips 1.35" "$TMP/check-1.36.log"
+check "kubernetes 1.34 -> 1.33 is refused: kubeadm cannot downgrade" \
+	grep -q "ha-1.33.cluster:6:22: error: Kubernetes 1.33 is older than 1.34" "$TMP/check-1.33.log"
+check "kubernetes 1.34 -> 1.35 checks clean" grep -qx "rc=0" "$TMP/check-1.35.log"
+cp -a "$up_dir" "$up_dir.before"
+check "... and a build refuses what check refuses, changing nothing" bash -c '
+	! env -i PATH="$PATH" HOME="$4" "$1" build "$2" -o "$3" >/dev/null 2>&1 && diff -r "$3.before" "$3"' \
+	_ "$CLUSTERC_BIN" "$TMP/ha-1.36.cluster" "$up_dir" "$GOLDEN_HOME"
 finish
