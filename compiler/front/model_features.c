@@ -1,6 +1,7 @@
 /* model_features: the model of the optional blocks: ceph, argocd, apps,
  * monitoring, and the component versions. */
 #include "model_internal.h"
+#include "sshkey.h"
 #include "net.h"
 #include "stdlib_data.h"
 #include "xalloc.h"
@@ -57,6 +58,61 @@ json_t *build_ceph(struct model_ctx *c, size_t nworkers)
 	return j;
 }
 
+/* The hosts whose keys ArgoCD's argocd-ssh-known-hosts-cm ships with
+ * (argo-cd manifests; "Manage SSH known hosts": Azure, Bitbucket, GitHub,
+ * GitLab, Visual Studio). */
+static bool argocd_knows_host(const char *h)
+{
+	static const char *const known[] = { "github.com", "gitlab.com", "bitbucket.org",
+					     "ssh.dev.azure.com", "vs-ssh.visualstudio.com" };
+	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
+		if (!strcmp(h, known[i]))
+			return true;
+	return false;
+}
+
+/* repo_host_keys: the git server's public host keys, stated, because
+ * ArgoCD checks them and nothing may trust a key on first use. Each one
+ * checked as an OpenSSH host key; "TYPE BASE64" without the comment. */
+static json_t *argocd_host_keys(struct model_ctx *c, const struct ast_node *ab, const char *rhost)
+{
+	json_t *arr = json_array();
+	struct ast_node *kv = block_get(ab, "repo_host_keys");
+	if (kv && kv->kind == AST_LIST) {
+		for (struct ast_node *it = kv->u.list.items; it; it = it->next) {
+			if (it->kind != AST_STRING || it->poisoned)
+				continue;
+			struct strbuf k = STRBUF_INIT;
+			if (ssh_host_key_parse(it->u.str, &k)) {
+				diag_error(c->d, it->loc, "'%.40s' is not an OpenSSH public host key", it->u.str);
+				diag_hint(c->d, "give one line of the server's /etc/ssh/ssh_host_*_key.pub, "
+					  "such as \"ssh-ed25519 AAAAC3Nza...\", without the host name");
+			} else {
+				json_array_append_new(arr, json_string(k.buf));
+			}
+			strbuf_release(&k);
+		}
+	} else if (rhost && !argocd_knows_host(rhost)) {
+		diag_warning(c->d, block_get(ab, "repo") ? block_get(ab, "repo")->loc : ab->u.block.type_loc,
+			     "ArgoCD does not know the SSH host key of %s, and clusterc never trusts one "
+			     "on first use: until it is stated, ArgoCD cannot read the repository", rhost);
+		diag_hint(c->d, "add repo_host_keys = [\"ssh-ed25519 AAAA...\"], the content of "
+			  "/etc/ssh/ssh_host_ed25519_key.pub on %s (read it there, not over the network)", rhost);
+	}
+	return arr;
+}
+
+/* The repository fields when repo was not usable (reported already). */
+static void set_repo_unknown(json_t *j)
+{
+	json_object_set_new(j, "repo_host", json_null());
+	json_object_set_new(j, "repo_path", json_null());
+	json_object_set_new(j, "repo_path_encoded", json_null());
+	json_object_set_new(j, "gitlab", json_false());
+	json_object_set_new(j, "repo_known_host", json_null());
+	json_object_set_new(j, "repo_host_keys", json_array());
+}
+
 json_t *build_argocd(struct model_ctx *c)
 {
 	struct ast_node *ab = c->b->argocd;
@@ -77,8 +133,8 @@ json_t *build_argocd(struct model_ctx *c)
 			   "project '%s' is not a valid Kubernetes name", project);
 	json_object_set_new(j, "project", json_string(project));
 	/* git@host:group/project(.git) or ssh://git@host[:port]/group/project(.git) */
-	const char *rhost = NULL, *rpath = NULL;
-	size_t hlen = 0;
+	const char *rhost = NULL, *rpath = NULL, *rport = NULL;
+	size_t hlen = 0, plen = 0;
 	if (!strncmp(repo, "ssh://", 6)) {
 		const char *p = repo + 6;
 		const char *at = strchr(p, '@');
@@ -90,6 +146,10 @@ json_t *build_argocd(struct model_ctx *c)
 			end++;
 		rhost = p;
 		hlen = (size_t)(end - p);
+		if (*end == ':') {
+			rport = end + 1;
+			plen = strspn(rport, "0123456789");
+		}
 		rpath = slash ? slash + 1 : NULL;
 	} else {
 		const char *at = strchr(repo, '@');
@@ -104,17 +164,16 @@ json_t *build_argocd(struct model_ctx *c)
 	/* Missing, poisoned or not a string (a secret()): reported already. */
 	bool repo_unknown = !value_get(ab, "repo") || value_get(ab, "repo")->kind != AST_STRING;
 	if (repo_unknown) {
-		json_object_set_new(j, "repo_host", json_null());
-		json_object_set_new(j, "repo_path", json_null());
-		json_object_set_new(j, "repo_path_encoded", json_null());
-		json_object_set_new(j, "gitlab", json_false());
+		set_repo_unknown(j);
+	} else if (rhost && hlen && rpath && *rpath && !dns_subdomain(rhost, hlen)) {
+		/* The host reaches scripts and known_hosts lines: a name, nothing else. */
+		diag_error(c->d, rloc, "repo '%s': '%.*s' is not a host name or IPv4 address", repo,
+			   (int)hlen, rhost);
+		set_repo_unknown(j);
 	} else if (!rhost || !hlen || !rpath || !*rpath) {
 		diag_error(c->d, rloc, "repo '%s' is not an SSH git URL", repo);
 		diag_hint(c->d, "ArgoCD reads the repository with a deploy key: write git@host:group/project.git");
-		json_object_set_new(j, "repo_host", json_null());
-		json_object_set_new(j, "repo_path", json_null());
-		json_object_set_new(j, "repo_path_encoded", json_null());
-		json_object_set_new(j, "gitlab", json_false());
+		set_repo_unknown(j);
 	} else {
 		char *h = xstrndup(rhost, hlen);
 		struct strbuf path = STRBUF_INIT, enc = STRBUF_INIT;
@@ -133,6 +192,15 @@ json_t *build_argocd(struct model_ctx *c)
 		json_object_set_new(j, "repo_path", json_string(path.buf));
 		json_object_set_new(j, "repo_path_encoded", json_string(enc.buf));
 		json_object_set_new(j, "gitlab", json_boolean(strstr(h, "gitlab") != NULL));
+		json_object_set_new(j, "repo_host_keys", argocd_host_keys(c, ab, h));
+		/* The name known_hosts gives the host: "[host]:port" off port 22. */
+		struct strbuf kh = STRBUF_INIT;
+		if (plen && !(plen == 2 && !strncmp(rport, "22", 2)))
+			strbuf_addf(&kh, "[%s]:%.*s", h, (int)plen, rport);
+		else
+			strbuf_addstr(&kh, h);
+		json_object_set_new(j, "repo_known_host", json_string(kh.buf));
+		strbuf_release(&kh);
 		free(h);
 		strbuf_release(&path);
 		strbuf_release(&enc);

@@ -118,6 +118,7 @@ static const struct sattr argocd[] = {
 	{ "host", S_STRING, 0, 0, NULL, NULL, NULL },
 	{ "project", S_STRING, 0, 0, NULL, NULL, NULL },
 	{ "version", S_STRING, 0, 0, NULL, NULL, NULL },
+	{ "repo_host_keys", S_LIST, 0, S_STRING, NULL, NULL, NULL },
 };
 
 static const struct sattr app[] = {

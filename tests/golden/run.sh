@@ -115,4 +115,15 @@ cp -a "$up_dir" "$up_dir.before"
 check "... and a build refuses what check refuses, changing nothing" bash -c '
 	! env -i PATH="$PATH" HOME="$4" "$1" build "$2" -o "$3" >/dev/null 2>&1 && diff -r "$3.before" "$3"' \
 	_ "$CLUSTERC_BIN" "$TMP/ha-1.36.cluster" "$up_dir" "$GOLDEN_HOME"
+# ArgoCD's known host for a repository on another port is "[host]:port", and
+# its keys come from the file, never from ssh-keyscan.
+sed -e 's|^  repo  = env("REPOSITORY_SSH_URL")|  repo  = "ssh://git@git.lab.example.com:2222/me/homelab.git"|' clusters/homelab.cluster >"$TMP/port.cluster"
+cp clusters/homelab.env "$TMP/port.env"
+if golden_env "$CLUSTERC_BIN" build "$TMP/port.cluster" -o "$TMP/port" >"$TMP/port.log" 2>&1; then
+	check "a repository on port 2222 is pinned as [host]:2222 with the stated key" \
+		grep -q '^\[git.lab.example.com\]:2222 ssh-ed25519 AAAAC3Nza' "$TMP/port/homelab/cluster/steps/gitops.argocd.sh"
+else
+	fail "a repository on port 2222 builds" "$(cat "$TMP/port.log")"
+fi
+check "no generated script scans for host keys" bash -c '! grep -rq "ssh-keyscan" out/'
 finish

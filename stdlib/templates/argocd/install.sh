@@ -27,23 +27,35 @@ kubectl -n "$NS" rollout status deployment/argocd-repo-server --timeout=600s
 kubectl -n "$NS" rollout status statefulset/argocd-application-controller --timeout=600s
 
 # ArgoCD checks the repository's SSH host key against argocd-ssh-known-hosts-cm,
-# which ships with the large public hosts only. A host missing there is added
-# once from ssh-keyscan (trust on first use; review the keys in that ConfigMap).
-REPO_HOST={{ argocd.repo_host }}
+# which ships with the large public hosts only. The keys of any other host come
+# from the cluster file (repo_host_keys), never from a scan of the network: a key
+# taken on first use would trust whoever answers first.
+REPO_KNOWN_HOST={{ argocd.repo_known_host }}
 known=$(kubectl -n "$NS" get configmap argocd-ssh-known-hosts-cm -o 'jsonpath={.data.ssh_known_hosts}' 2>/dev/null || true)
-if ! awk -v h="$REPO_HOST" '{ n = split($1, a, ","); for (i = 1; i <= n; i++) if (a[i] == h) found = 1 } END { exit !found }' <<<"$known"; then
-	scanned=$(ssh-keyscan -T 10 "$REPO_HOST" 2>/dev/null | grep -v '^#' || true)
-	if [ -n "$scanned" ]; then
-		kh=$(mktemp)
-		printf '%s\n%s\n' "$known" "$scanned" | sed '/^$/d' >"$kh"
-		kubectl -n "$NS" create configmap argocd-ssh-known-hosts-cm --from-file=ssh_known_hosts="$kh" \
-			--dry-run=client -o yaml | cc_apply -f -
-		rm -f "$kh"
-		cc_changed "SSH host keys of $REPO_HOST added to argocd-ssh-known-hosts-cm"
-	else
-		cc_warn "could not read the SSH host keys of $REPO_HOST; add them to argocd-ssh-known-hosts-cm"
-	fi
+{{#if argocd.repo_host_keys}}
+stated=$(cat <<'KEYS'
+{{#each argocd.repo_host_keys as key}}
+{{ argocd.repo_known_host | raw }} {{ key | raw }}
+{{/each}}
+KEYS
+)
+# The file's keys replace whatever the ConfigMap held for this host.
+others=$(awk -v h="$REPO_KNOWN_HOST" '$1 != h' <<<"$known")
+want=$(printf '%s\n%s\n' "$others" "$stated" | sed '/^$/d')
+if [ "$want" != "$(sed '/^$/d' <<<"$known")" ]; then
+	kh=$(mktemp)
+	printf '%s\n' "$want" >"$kh"
+	kubectl -n "$NS" create configmap argocd-ssh-known-hosts-cm --from-file=ssh_known_hosts="$kh" \
+		--dry-run=client -o yaml | cc_apply -f -
+	rm -f "$kh"
+	cc_changed "SSH host keys of $REPO_KNOWN_HOST in argocd-ssh-known-hosts-cm set from the cluster file"
 fi
+{{else}}
+if ! awk -v h="$REPO_KNOWN_HOST" '$1 == h { found = 1 } END { exit !found }' <<<"$known"; then
+	cc_warn "argocd-ssh-known-hosts-cm has no key of $REPO_KNOWN_HOST: ArgoCD cannot read" \
+		"the repository until repo_host_keys in the cluster file states them"
+fi
+{{/if}}
 
 # The deploy key pair is made once. The private half lives only in the
 # repository Secret; the public half in a ConfigMap. Both present: reuse.

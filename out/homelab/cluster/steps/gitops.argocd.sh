@@ -330,22 +330,25 @@ kubectl -n "$NS" rollout status deployment/argocd-repo-server --timeout=600s
 kubectl -n "$NS" rollout status statefulset/argocd-application-controller --timeout=600s
 
 # ArgoCD checks the repository's SSH host key against argocd-ssh-known-hosts-cm,
-# which ships with the large public hosts only. A host missing there is added
-# once from ssh-keyscan (trust on first use; review the keys in that ConfigMap).
-REPO_HOST=gitlab.example.com
+# which ships with the large public hosts only. The keys of any other host come
+# from the cluster file (repo_host_keys), never from a scan of the network: a key
+# taken on first use would trust whoever answers first.
+REPO_KNOWN_HOST=gitlab.example.com
 known=$(kubectl -n "$NS" get configmap argocd-ssh-known-hosts-cm -o 'jsonpath={.data.ssh_known_hosts}' 2>/dev/null || true)
-if ! awk -v h="$REPO_HOST" '{ n = split($1, a, ","); for (i = 1; i <= n; i++) if (a[i] == h) found = 1 } END { exit !found }' <<<"$known"; then
-	scanned=$(ssh-keyscan -T 10 "$REPO_HOST" 2>/dev/null | grep -v '^#' || true)
-	if [ -n "$scanned" ]; then
-		kh=$(mktemp)
-		printf '%s\n%s\n' "$known" "$scanned" | sed '/^$/d' >"$kh"
-		kubectl -n "$NS" create configmap argocd-ssh-known-hosts-cm --from-file=ssh_known_hosts="$kh" \
-			--dry-run=client -o yaml | cc_apply -f -
-		rm -f "$kh"
-		cc_changed "SSH host keys of $REPO_HOST added to argocd-ssh-known-hosts-cm"
-	else
-		cc_warn "could not read the SSH host keys of $REPO_HOST; add them to argocd-ssh-known-hosts-cm"
-	fi
+stated=$(cat <<'KEYS'
+gitlab.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOzg34TtbkvKQH23AxGd+BPO5WcUQUamigC+Qfy0LJ0F
+KEYS
+)
+# The file's keys replace whatever the ConfigMap held for this host.
+others=$(awk -v h="$REPO_KNOWN_HOST" '$1 != h' <<<"$known")
+want=$(printf '%s\n%s\n' "$others" "$stated" | sed '/^$/d')
+if [ "$want" != "$(sed '/^$/d' <<<"$known")" ]; then
+	kh=$(mktemp)
+	printf '%s\n' "$want" >"$kh"
+	kubectl -n "$NS" create configmap argocd-ssh-known-hosts-cm --from-file=ssh_known_hosts="$kh" \
+		--dry-run=client -o yaml | cc_apply -f -
+	rm -f "$kh"
+	cc_changed "SSH host keys of $REPO_KNOWN_HOST in argocd-ssh-known-hosts-cm set from the cluster file"
 fi
 
 # The deploy key pair is made once. The private half lives only in the
