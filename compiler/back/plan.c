@@ -80,8 +80,9 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 		if (rc || !on)
 			return;
 	}
-	/* After `when`: the remove phase exists only in a plan that removes nodes. */
-	if (pi < 0) {
+	/* After `when`: the remove phase exists only in a plan that removes nodes.
+	 * A manifest of files only (shared scripts) belongs to no phase. */
+	if (pi < 0 && (phase || json_array_size(steps))) {
 		diag_error(pl->d, LOC_NONE, "%s: unknown phase '%s'", disp, phase ? phase : "(none)");
 		return;
 	}

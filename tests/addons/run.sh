@@ -17,7 +17,7 @@
 
 RENDER=$BUILD/tools/render
 REF=$SHARED/reference
-ADDONS=(network storage gpu gitops apps monitoring)
+ADDONS=(lib network storage gpu gitops apps monitoring)
 VALIDATE=("node" "$TOP/tests/schema/validate.js")
 HELMV=("node" "$TOP/tests/schema/helm-values.js")
 
@@ -84,7 +84,7 @@ generic() {
 			bad+="${f#"$root"/}: does not start with the shebang and set -euo pipefail"$'\n'
 		fi
 		bash -n "$f" 2>/dev/null || bad+="${f#"$root"/}: bash -n failed"$'\n'
-		out=$(shellcheck -s bash "$f" 2>&1) || bad+="$out"$'\n'
+		out=$(shellcheck -x -s bash "$f" 2>&1) || bad+="$out"$'\n'
 	done
 	if [ -z "$bad" ]; then pass "$name: $n step scripts: header, bash -n, ShellCheck clean"; else fail "$name: step scripts" "$bad"; fi
 	bad=""

@@ -4,7 +4,8 @@
 # the networking objects, then a restart of pods that started before Cilium.
 set -euo pipefail
 CC_STEP=network.cilium
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 {{> templates/apps/kube-lib.sh }}
 
 {{#if features.gateway_api}}
