@@ -69,7 +69,7 @@ cc_helm_release() {
 }
 
 # Cilium enables its Gateway API controller only when these CRDs exist at start.
-cc_apply -k cluster/network/gateway-api
+cc_apply -k cluster/network/vendor/gateway-api
 cc_wait_crds gatewayclasses.gateway.networking.k8s.io gateways.gateway.networking.k8s.io \
 	httproutes.gateway.networking.k8s.io grpcroutes.gateway.networking.k8s.io \
 	referencegrants.gateway.networking.k8s.io tlsroutes.gateway.networking.k8s.io
