@@ -80,8 +80,9 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 		if (rc || !on)
 			return;
 	}
-	/* After `when`: the remove phase exists only in a plan that removes nodes. */
-	if (pi < 0) {
+	/* After `when`: the remove phase exists only in a plan that removes nodes.
+	 * A manifest of files only (shared scripts) belongs to no phase. */
+	if (pi < 0 && (phase || json_array_size(steps))) {
 		diag_error(pl->d, LOC_NONE, "%s: unknown phase '%s'", disp, phase ? phase : "(none)");
 		return;
 	}
@@ -161,6 +162,7 @@ static void planner_release(struct planner *pl)
 		free(s->name);
 		free(s->host);
 		free(s->where);
+		free(s->does);
 		free(s->deps);
 		json_decref(s->obj);
 		json_decref(s->after_raw);
@@ -266,6 +268,7 @@ int plan_build(const json_t *model, struct fileset *out, struct diag *d)
 		if (fileset_add(out, "plan.json", strbuf_detach(&sb, &len), len, 0644, &err))
 			diag_error(d, LOC_NONE, "%s", err.buf);
 		strbuf_release(&err);
+		plan_index_add(&pl, order, cname);
 		fileset_sort(out);
 	}
 	free(order);

@@ -19,6 +19,7 @@ struct plan_step {
 	json_t *obj;           /* the plan.json object, owned */
 	json_t *after_raw;     /* the manifest's "after", a new reference or NULL */
 	char *where;           /* "stdlib/components/x.json: steps[2]" for messages */
+	char *does;            /* the manifest's "does", for PLAN.md only (not hashed), or NULL */
 	size_t *deps;
 	size_t ndeps, depcap;
 };
@@ -108,5 +109,11 @@ size_t step_graph_order(struct planner *pl, size_t *order, size_t *indeg);
 void step_graph_report_cycle(struct planner *pl, const size_t *indeg);
 /* Writes every step's sorted "after" ids and its "hash" into its object. */
 void step_graph_seal(struct planner *pl);
+
+/* ---- plan_index.c: PLAN.md ------------------------------------------------- */
+
+/* Adds PLAN.md (steps in order, by phase; images and charts pulled) to the
+ * fileset, from the sealed steps in order. */
+void plan_index_add(struct planner *pl, const size_t *order, const char *cluster);
 
 #endif

@@ -255,6 +255,12 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	}
 	if (json_is_true(destroys))
 		json_object_set_new(obj, "destroys", json_true());
+	const json_t *does = json_object_get(entry, "does");
+	if (does && !json_is_string(does)) {
+		diag_error(pl->d, LOC_NONE, "%s: \"does\" must be a string (what the step does, in words)",
+			   where);
+		ok = false;
+	}
 	const json_t *timeout = json_object_get(entry, "timeout");
 	if (timeout && (!json_is_integer(timeout) || json_integer_value(timeout) <= 0)) {
 		diag_error(pl->d, LOC_NONE, "%s: \"timeout\" must be a positive number of seconds", where);
@@ -287,6 +293,7 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	s->obj = obj;
 	s->after_raw = after ? render_after(pl, where, after, it) : NULL;
 	s->where = xstrdup(where);
+	s->does = does ? xstrdup(json_string_value(does)) : NULL;
 	json_object_set_new(pl->ids, s->id, json_integer((json_int_t)pl->nsteps));
 	json_array_append_new(json_object_get(pl->names, name), json_integer((json_int_t)pl->nsteps));
 	pl->nsteps++;

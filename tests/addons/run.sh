@@ -17,7 +17,7 @@
 
 RENDER=$BUILD/tools/render
 REF=$SHARED/reference
-ADDONS=(network storage gpu gitops apps monitoring)
+ADDONS=(lib network storage gpu gitops apps monitoring)
 VALIDATE=("node" "$TOP/tests/schema/validate.js")
 HELMV=("node" "$TOP/tests/schema/helm-values.js")
 
@@ -84,7 +84,7 @@ generic() {
 			bad+="${f#"$root"/}: does not start with the shebang and set -euo pipefail"$'\n'
 		fi
 		bash -n "$f" 2>/dev/null || bad+="${f#"$root"/}: bash -n failed"$'\n'
-		out=$(shellcheck -s bash "$f" 2>&1) || bad+="$out"$'\n'
+		out=$(shellcheck -x -s bash "$f" 2>&1) || bad+="$out"$'\n'
 	done
 	if [ -z "$bad" ]; then pass "$name: $n step scripts: header, bash -n, ShellCheck clean"; else fail "$name: step scripts" "$bad"; fi
 	bad=""
@@ -210,10 +210,10 @@ check "homelab: one L2 policy per worker, each selecting its node, none a contro
 	if (!docs.every((d) => d.spec.interfaces.length && d.spec.loadBalancerIPs)) process.exit(1);' \
 	"$TOP/tests/node_modules/yaml" "$H/cluster/network/resources/l2-announcements.yaml"
 has "homelab: Hubble UI route at hubble.<domain>" "$H/cluster/network/resources/hubble-route.yaml" 'hubble\.k8s\.local'
-n=$(find "$H/cluster/network/gateway-api" -name 'gateway.networking.k8s.io_*.yaml' | wc -l)
+n=$(find "$H/cluster/network/vendor/gateway-api" -name 'gateway.networking.k8s.io_*.yaml' | wc -l)
 if [ "$n" = 6 ]; then pass "homelab: 6 Gateway API CRDs (5 standard + TLSRoute)"; else fail "homelab: Gateway API CRDs" "$n files"; fi
 S=$H/cluster/steps/network.cilium.sh
-if [ "$(grep -n 'cluster/network/gateway-api' "$S" | head -1 | cut -d: -f1)" -lt "$(grep -n 'cc_helm_release cilium' "$S" | cut -d: -f1)" ]; then
+if [ "$(grep -n 'cluster/network/vendor/gateway-api' "$S" | head -1 | cut -d: -f1)" -lt "$(grep -n 'cc_helm_release cilium' "$S" | cut -d: -f1)" ]; then
 	pass "homelab: Gateway API CRDs are applied before the Cilium chart"
 else
 	fail "homelab: Gateway API CRDs first" "order wrong in $S"
@@ -322,7 +322,7 @@ hasnt "ha: no devices with regular-expression interfaces" "$X/cluster/network/ci
 has "ha: explicit L2 interfaces" "$X/cluster/network/resources/l2-announcements.yaml" '"\^ens18\$"|\^ens18\$'
 n=$(grep -c '^kind: CiliumL2AnnouncementPolicy' "$X/cluster/network/resources/l2-announcements.yaml")
 if [ "$n" = 4 ]; then pass "ha: 4 L2 policies for 4 workers (none for the 3 control nodes)"; else fail "ha: L2 policies" "$n"; fi
-absent "ha: no Gateway API CRDs" cluster/network/gateway-api
+absent "ha: no Gateway API CRDs" cluster/network/vendor/gateway-api
 has "ha: Hubble UI Ingress" "$X/cluster/network/resources/hubble-ingress.yaml" 'hubble\.k8s\.local'
 has "ha: 2 provisioners with 4 workers" "$X/cluster/storage/ceph-csi-values.yaml" '^  replicaCount: 2$'
 has "ha: admin key from its own secret" "$X/cluster/steps/storage.ceph.sh" 'cc_in CEPH_ADMIN_KEY'
@@ -345,7 +345,7 @@ has "ha: Grafana Ingress" "$X/apps/monitoring/grafana/ingress.yaml" 'host: grafa
 B=$TMP/bare
 exists "bare: Cilium values" bare/cluster/network/cilium-values.yaml
 exists "bare: Cilium step" bare/cluster/steps/network.cilium.sh
-for p in cluster/network/resources cluster/network/gateway-api cluster/storage cluster/gpu cluster/gitops cluster/apps apps; do
+for p in cluster/network/resources cluster/network/vendor/gateway-api cluster/storage cluster/gpu cluster/gitops cluster/apps apps; do
 	absent "bare: no $p" "bare/$p"
 done
 hasnt "bare: no L2, no encryption, no ingress" "$B/cluster/network/cilium-values.yaml" '^(l2announcements|encryption|gatewayAPI|ingressController|devices|k8sClientRateLimit):'
@@ -466,7 +466,7 @@ printf '%s\n' 'kube-system/coredns-b' 'kube-system/hubble-relay-1' >"$STUB/ceps"
 if out=$(run_step homelab cluster/steps/network.cilium.sh </dev/null 2>&1); then
 	pass "homelab: network.cilium runs against stub kubectl/helm"
 	check "homelab: Gateway API CRDs applied before the chart is installed" awk '
-		/^kubectl apply .*-k cluster\/network\/gateway-api/ && !crds { crds = NR }
+		/^kubectl apply .*-k cluster\/network\/vendor\/gateway-api/ && !crds { crds = NR }
 		/^helm upgrade --install cilium / && !chart { chart = NR }
 		END { exit !(crds > 0 && chart > crds) }' "$STUB/calls.log"
 	has "homelab: Cilium chart pinned, values file passed" "$STUB/helm.log" \

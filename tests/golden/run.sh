@@ -32,6 +32,19 @@ for f in clusters/*.cluster; do
 	rm -rf "$TMP/a" "$TMP/b"
 done
 
+# PLAN.md, the reviewer's index: one row per step of plan.json, with its hash prefix.
+plan_rows_ok() { # DIR: every step of DIR/plan.json has its row in DIR/PLAN.md
+	local name host hash tick='`'
+	while read -r name host hash; do
+		grep -qF -- "| $tick$name$tick | $host | " "$1/PLAN.md" &&
+			grep -F -- "| $tick$name$tick | $host | " "$1/PLAN.md" | grep -qF -- "$tick${hash:7:12}$tick |" ||
+			{ echo "no row for $name@$host"; return 1; }
+	done < <(jq -r '.steps[] | "\(.name) \(.host) \(.hash)"' "$1/plan.json")
+}
+for d in out/*; do
+	check "$d/PLAN.md has a row for every step, with its host and hash prefix" plan_rows_ok "$d"
+done
+
 # Marker secrets: every secret() of the examples set to a recognisable value,
 # and every env() too, so a secret reaching the output by any path shows up.
 markers=(PROXMOX_API_PASSWORD CEPH_K8S_KEY CEPH_ADMIN_KEY REPOSITORY_TOKEN PVE_A_TOKEN PVE_B_TOKEN)
@@ -55,7 +68,7 @@ if golden_env "$CLUSTERC_BIN" build "$TMP/broken.cluster" -o "$TMP/keep" >/dev/n
 else
 	pass "a failed build exits non-zero"
 fi
-if diff -r "$TMP/keep.before" "$TMP/keep" >/dev/null && [ -z "$(find "$TMP/keep" -name '.*' -print -quit)" ]; then
+if diff -r "$TMP/keep.before" "$TMP/keep" >/dev/null && [ -z "$(find "$TMP/keep" -name '.*' ! -name .gitattributes -print -quit)" ]; then
 	pass "a failed build changes nothing"
 else
 	fail "a failed build changes nothing" "$(diff -r "$TMP/keep.before" "$TMP/keep" | head)"

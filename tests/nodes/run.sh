@@ -96,6 +96,7 @@ render_bundle() {
 	render_one "$m" templates/kubernetes/kubeconfig-local.sh "$d/local/steps/kubernetes.kubeconfig_local.sh" || return 1
 	render_one "$m" templates/iso/installer.sh "$d/local/steps/infra.installer.sh" || return 1
 	render_one "$m" templates/node/nvidia-select-driver.sh "$d/common/nvidia-select-driver.sh" || return 1
+	render_one "$m" templates/lib/prelude.sh "$d/common/prelude.sh" || return 1
 }
 
 # The hostile model: every user string that reaches a node script carries quotes,
@@ -150,7 +151,7 @@ check_bundle() {
 	while IFS= read -r f; do uds+=("$f"); done < <(find "$d" -name user-data -type f | sort)
 	if [ ${#scripts[@]} -eq 0 ]; then fail "$tag: no scripts"; return; fi
 	# Two at a time, eight files a call: ShellCheck is the slow part of this area.
-	if out=$(printf '%s\0' "${scripts[@]}" | xargs -0 -n 8 -P 2 shellcheck -s bash "${@:3}" 2>&1); then
+	if out=$(printf '%s\0' "${scripts[@]}" | xargs -0 -n 8 -P 2 shellcheck -x -s bash "${@:3}" 2>&1); then
 		pass "$tag: shellcheck${3:+ $3}, ${#scripts[@]} scripts, zero findings"
 	else
 		fail "$tag: shellcheck" "$out"
@@ -158,7 +159,9 @@ check_bundle() {
 	local bad=()
 	for f in "${scripts[@]}"; do
 		bash -n "$f" 2>/dev/null || bad+=("$f")
-		[ "$(sed -n 2p "$f")" = "set -euo pipefail" ] || bad+=("$f (line 2 is not set -euo pipefail)")
+		# common/prelude.sh is sourced, not run: it has no shebang of its own.
+		[ "${f##*/}" = prelude.sh ] || [ "$(sed -n 2p "$f")" = "set -euo pipefail" ] ||
+			bad+=("$f (line 2 is not set -euo pipefail)")
 	done
 	if [ ${#bad[@]} -eq 0 ]; then pass "$tag: bash -n and set -euo pipefail"; else fail "$tag: bash -n" "${bad[*]}"; fi
 	if [ ${#yamls[@]} -gt 0 ]; then
@@ -709,7 +712,7 @@ lab_labels_test() {
 	fi
 	lab_ssh "$cp" "kubectl label node $w team=ml nvidia.com/gpu.present=true >/dev/null &&
 		kubectl annotate node $w --overwrite clusterc.io/managed-labels=compute,nvidia.com/gpu.present >/dev/null"
-	tar -C "$d2" -cf - cluster/steps/labels.apply.sh | lab_ssh "$cp" 'mkdir -p /root/bundle2 && tar -C /root/bundle2 -xf -'
+	tar -C "$d2" -cf - cluster/steps/labels.apply.sh common/prelude.sh | lab_ssh "$cp" 'mkdir -p /root/bundle2 && tar -C /root/bundle2 -xf -'
 	lab_ssh "$cp" 'cd /root/bundle2 && bash cluster/steps/labels.apply.sh' </dev/null >"$TMP/labels2.log" 2>&1
 	check "lab labels: new file applied (tier set, compute removed, taint set)" bash -c '
 		grep -qx "tier=gpu" "$1/labels" && ! grep -q "^compute=" "$1/labels" && grep -qx "dedicated=gpu:NoSchedule" "$1/taints"' _ "$kube"

@@ -55,6 +55,9 @@ for f in "$TOP"/stdlib/templates/gateway-api/crds/*.yaml; do
 	check "vendored $b is the v1.3.0 file (after its provenance comment)" \
 		cmp <(grep -v '^# ' "$f") <(grep -v '^# ' "$orig")
 done
+check "vendor/gateway-api/PROVENANCE.md states each CRD's upstream sha256" bash -c '
+	for f in "$1"/*.yaml; do grep -q "$(sed 1,3d "$f" | sha256sum | cut -c1-64)" "$2" || exit 1; done' _ \
+	"$TOP/stdlib/templates/gateway-api/crds" "$TOP/stdlib/templates/gateway-api/PROVENANCE.md"
 check "vendored device plugin is the v0.14.5 manifest" \
 	cmp <(sed 1,3d "$TOP/stdlib/templates/nvidia/nvidia-device-plugin.yml") "$REF/nvidia/k8s-device-plugin-v0.14.5-nvidia-device-plugin.yml"
 check "vendored Gateway API CRDs validate as CRDs" "${VALIDATE[@]}" "$TOP"/stdlib/templates/gateway-api/crds/*.yaml

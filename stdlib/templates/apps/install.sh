@@ -4,7 +4,8 @@
 # (without cascading: what they deployed stays until a person removes it).
 set -euo pipefail
 CC_STEP=apps.applications
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 {{> templates/apps/kube-lib.sh }}
 
 cc_wait_crds applications.argoproj.io

@@ -4,7 +4,8 @@
 # The public half of the key is handed to later steps as argocd_public_key.
 set -euo pipefail
 CC_STEP=gitops.argocd
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 {{> templates/apps/kube-lib.sh }}
 
 NS=argocd

@@ -4,7 +4,8 @@
 # the chart with the cephfs class, and the cephfs-retain class.
 set -euo pipefail
 CC_STEP=storage.ceph
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 {{> templates/apps/kube-lib.sh }}
 
 NS=ceph-csi-cephfs

@@ -4,12 +4,13 @@
 # the networking objects, then a restart of pods that started before Cilium.
 set -euo pipefail
 CC_STEP=network.cilium
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 {{> templates/apps/kube-lib.sh }}
 
 {{#if features.gateway_api}}
 # Cilium enables its Gateway API controller only when these CRDs exist at start.
-cc_apply -k cluster/network/gateway-api
+cc_apply -k cluster/network/vendor/gateway-api
 cc_wait_crds gatewayclasses.gateway.networking.k8s.io gateways.gateway.networking.k8s.io \
 	httproutes.gateway.networking.k8s.io grpcroutes.gateway.networking.k8s.io \
 	referencegrants.gateway.networking.k8s.io tlsroutes.gateway.networking.k8s.io

@@ -17,7 +17,8 @@ set -euo pipefail
 # folder holds only symlinks to them (the builtin's paths are relative to out/<cluster>/)
 # and a .gitignore, so nothing large or machine-specific is committed.
 CC_STEP=infra.installer
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 
 CACHE=${HOME:?}/.cache/clusterc
 ISO_DIR=$CACHE/iso

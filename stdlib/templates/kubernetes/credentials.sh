@@ -7,7 +7,8 @@ set -euo pipefail
 # node of the cluster file is registered already, nothing is created and the outputs
 # are empty.
 CC_STEP=kubernetes.credentials
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
 registered=$(kubectl get nodes -o name)

@@ -5,7 +5,8 @@ set -euo pipefail
 # /etc/kubernetes/admin.conf exists (the cluster is initialised).{{#if cluster.ha}} The
 # kube-vip static pod serves the control endpoint {{ cluster.control_endpoint }}.{{/if}}
 CC_STEP=kubernetes.init
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 {{#if cluster.ha}}
 {{> templates/kubernetes/kube-vip-lib.sh }}
 {{/if}}

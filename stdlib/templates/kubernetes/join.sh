@@ -4,7 +4,8 @@ set -euo pipefail
 # grows by one member per join){{else}}worker{{/if}}, through the control endpoint
 # {{ cluster.control_endpoint }}. Skipped when /etc/kubernetes/kubelet.conf exists (joined).
 CC_STEP=kubernetes.join
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 {{#if node.role == "control"}}
 {{> templates/kubernetes/kube-vip-lib.sh }}
 

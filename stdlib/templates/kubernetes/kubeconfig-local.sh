@@ -5,7 +5,8 @@ set -euo pipefail
 # never into out/. Use it with: export KUBECONFIG=~/.kube/{{ cluster.name }}.conf
 # The file grants full control of the cluster: keep it private.
 CC_STEP=kubernetes.kubeconfig_local
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 content=$(cc_in admin_kubeconfig)
 [ -n "$content" ] || cc_die "the runner sent an empty kubeconfig"
 dest="${HOME:?}/.kube/"{{ cluster.name }}.conf

@@ -11,7 +11,8 @@ set -euo pipefail
 # never touched either; a taint such as nvidia.com/gpu=present:NoSchedule, the usual
 # way to keep other pods off GPU nodes, is applied when the cluster file gives it.
 CC_STEP=labels.apply
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
 protected() {

@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # ---- clusterc step prelude (stdlib/templates/lib/prelude.sh) --------------------
-# Included by every generated step script right after its first two lines,
-# `#!/usr/bin/env bash` and `set -euo pipefail`, with the template include tag
-# (a `>` partial naming templates/lib/prelude.sh; not spelled out here because this
-# comment is itself rendered as a template).
+# Rendered once per cluster to common/prelude.sh (stdlib/components/lib.json) and
+# sourced by every generated step script right after its first lines, relative to
+# the script's own folder, so it travels in every bundle and every step's hash
+# (each script step lists common/prelude.sh in its "files").
 # It only defines variables and functions, except that it reads standard input
 # (see CC_IN) and installs an EXIT trap that prints how many changes the step made.
 # Contract (compiler/README.md, "Step protocol"): the script runs as root under bash,

@@ -20,7 +20,8 @@ set -euo pipefail
 # fails unless nvidia-smi answers. Packages that are all installed while nvidia-smi
 # still fails fail this step (after one modprobe), so it is retried.
 CC_STEP=gpu.driver
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 
 # A working driver, however it was installed (packages or NVIDIA's .run installer).
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then

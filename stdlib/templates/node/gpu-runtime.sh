@@ -9,7 +9,8 @@ set -euo pipefail
 # CRI-O >= 1.33 then fails with '"conmon" not found in $PATH'. runc, crun and conmon live
 # in /usr/libexec/crio, off $PATH, so nvidia-container-runtime gets their full paths too.
 CC_STEP=gpu.runtime
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 
 cc_apt_repo nvidia-container-toolkit https://nvidia.github.io/libnvidia-container/gpgkey \
 	/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg \

@@ -7,7 +7,8 @@ set -euo pipefail
 # Changes nothing, except that it loads the nvidia module once when nvidia-smi fails (a
 # retry after the cause was fixed, or a module that did not load at boot).
 CC_STEP=gpu.verify
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 
 gpus=$(nvidia-smi -L 2>&1) || true
 if ! grep -q '^GPU [0-9]' <<<"$gpus" && modprobe nvidia 2>/dev/null; then

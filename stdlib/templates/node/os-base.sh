@@ -4,7 +4,8 @@ set -euo pipefail
 # Swap off now and in /etc/fstab; kernel modules overlay and br_netfilter loaded and
 # persisted; the bridge and forwarding sysctls persisted and applied.
 CC_STEP=os.base
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 
 # Swap: kubelet refuses to start with swap on (failSwapOn defaults to true).
 if [ -n "$(swapon --show --noheadings 2>/dev/null)" ]; then

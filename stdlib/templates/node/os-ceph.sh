@@ -4,7 +4,8 @@ set -euo pipefail
 # with the kernel client (Ceph CSI's mounter: kernel). Loads the ceph module now and at
 # every boot, and installs ceph-common (mount.ceph).
 CC_STEP=os.ceph
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 
 cc_apt_install ceph-common
 cc_write_file /etc/modules-load.d/ceph.conf 0644 <<'CONF'

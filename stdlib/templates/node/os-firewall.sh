@@ -14,7 +14,8 @@ set -euo pipefail
 # missing ones are added. Rules that clusterc added earlier and no longer wants are not
 # removed (FIXME: track them like the node labels so a role change closes ports).
 CC_STEP=os.firewall
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 
 cc_apt_install ufw
 

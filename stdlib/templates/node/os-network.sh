@@ -6,7 +6,8 @@ set -euo pipefail
 # or else the one with the default route; 60-clusterc.yaml sorts after cloud-init's
 # 50-cloud-init.yaml, so its dhcp4: false wins over a DHCP setting there.
 CC_STEP=os.network
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 
 NODE_IP={{ node.ip }}
 iface=$(ip -o -4 addr show | awk -v ip="$NODE_IP" '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }')

@@ -6,7 +6,8 @@ set -euo pipefail
 # signed-by keyring; cri-o, kubelet, kubeadm and kubectl installed and held so an
 # `apt upgrade` never moves the cluster version{{#if node.role == "control"}}; helm for the add-on steps{{/if}}.
 CC_STEP=os.packages
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
 
 K8S_MINOR={{ cluster.kubernetes }}
 CRIO_MINOR={{ cluster.crio }}

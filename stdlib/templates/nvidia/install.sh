@@ -3,7 +3,8 @@
 # ({{ versions.nvidia_device_plugin }}) on compute=cuda nodes, and the GPU node labels.
 set -euo pipefail
 CC_STEP=gpu.nvidia
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 {{> templates/apps/kube-lib.sh }}
 
 cc_apply -k cluster/gpu

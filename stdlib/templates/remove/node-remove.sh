@@ -12,7 +12,8 @@ set -euo pipefail
 # is nothing else to clean up.
 {{/if}}
 CC_STEP=node.remove
-{{> templates/lib/prelude.sh }}
+# shellcheck source=SCRIPTDIR/../../common/prelude.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../common/prelude.sh"
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
 node={{ node.name }}
