@@ -207,8 +207,15 @@ void run_teardown(struct run *r)
 
 void run_free(struct run *r)
 {
-	if (r->local_lock_fd > 0)
+	if (r->local_lock_fd > 0) {
+		/* Still held: a path that failed the local host after locking it.
+		 * What this run took, it releases. */
+		struct strbuf p = STRBUF_INIT;
+		strbuf_addf(&p, "%s/lock", r->local_dir);
+		rm_rf(p.buf);
+		strbuf_release(&p);
 		close(r->local_lock_fd);
+	}
 	for (size_t i = 0; i < r->nhosts; i++) {
 		struct rhost *h = &r->hosts[i];
 		free(h->name);

@@ -8,6 +8,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -317,6 +318,10 @@ void step_done(struct run *r, struct job *j)
 			    s->timeout);
 	else if (rc == 124 && !state_here(s))
 		strbuf_addf(&msg, "timed out after %ld s", s->timeout);
+	else if (rc == 128 + SIGKILL && !state_here(s) && s->timeout > 0 &&
+		 s->t_end - s->t_start >= (double)s->timeout)
+		/* timeout(1) KILLs after the grace a script that ignored TERM. */
+		strbuf_addf(&msg, "timed out after %ld s (killed: it ignored TERM)", s->timeout);
 	else if (rc == 255 && !state_here(s) && (h->master.reaped || h->master.out_fd < 0)) {
 		strbuf_addstr(&msg, "connection to the host was lost during the step");
 		lost = true;

@@ -183,6 +183,19 @@ if [ -f "$TOP/clusters/bare-metal.cluster" ]; then
 		sh -c "test ! -s '$TRACE' && test '$(accepted)' = '$before' && ! ls -d '$TMP'/clusterc-build-* 2>/dev/null"
 fi
 
+# ---- plan.json is validated before anything is contacted: a timeout that is
+# not a whole number, a builtin this binary does not have
+reset_lab
+jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 1.5' "$FIX/plan.json" >"$W/demo/plan.json"
+pl
+expect "plan.json: a timeout that is not a whole number is refused" \
+	sh -c "test $RC != 0 && grep -q \"os.base@n2': \\\"timeout\\\" must be a whole number\" '$TMP/out'"
+jq '(.steps[] | select(.id == "os.base@n2")) |= (del(.script) | .builtin = "shell.anything" |
+	.args = "steps/os.base.sh")' "$FIX/plan.json" >"$W/demo/plan.json"
+pl
+expect "plan.json: an unknown builtin is refused" \
+	sh -c "test $RC != 0 && grep -q \"names an unknown builtin 'shell.anything'\" '$TMP/out'"
+
 # ---- end to end
 reset_lab
 ap
@@ -365,6 +378,17 @@ expect "timeout: the run does not wait for the step" test $((t1 - t0)) -lt 20
 sleep 1
 expect "timeout: the step was killed on the host" test ! -e "$(hpath n2 /var/lib/lab/woke-os.base)"
 expect "timeout: no state recorded" test ! -e "$(hpath n2 /var/lib/clusterc/demo/state/os.base)"
+
+# ---- a step that ignores TERM past its deadline: KILLed after the grace, and
+# reported as timed out (not as exit 137)
+reset_lab
+jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 2' "$FIX/plan.json" >"$W/demo/plan.json"
+hput n2 /var/lib/lab/sleep-os.base 30
+hput n2 /var/lib/lab/noterm-os.base ""
+ap
+expect "timeout, TERM ignored: killed, reported as timed out" \
+	sh -c "test $RC = 1 && test '$(st os.base@n2)' = failed && grep -q 'timed out after 2 s (killed: it ignored TERM)' '$TMP/out'"
+hrm n2 /var/lib/lab/noterm-os.base
 
 # ---- host killed in the middle of a step
 reset_lab
