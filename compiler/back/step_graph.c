@@ -54,6 +54,10 @@ static json_t *string_list(struct planner *pl, const json_t *entry, const char *
 			*ok = false;
 			break;
 		}
+		/* A conditional entry ("{{#if ceph.admin_key}}...{{/if}}") that
+		 * renders nothing names nothing: an optional secret left out. */
+		if (!out.len && strstr(t, "{{#if"))
+			continue;
 		if (!value_name_ok(out.buf)) {
 			diag_error(pl->d, LOC_NONE, "%s: \"%s\" entry %zu gives '%s', not a usable name "
 				   "(empty, or with a blank or '=')", where, key, i, out.buf);

@@ -50,6 +50,7 @@ struct job {
 	struct strbuf log;   /* J_STEP: what goes to the step's log */
 	struct strbuf line;  /* J_STEP: partial stdout line */
 	bool reboot_asked;
+	struct strbuf forged; /* J_STEP, J_BUILTIN: outputs it printed but does not produce */
 	double deadline, kill_at;
 	bool termed, cancel_sent;
 	bool take_retry;     /* J_PREP: already a takeover of a stale lock */
@@ -96,7 +97,8 @@ struct run {
 	struct run_log log;
 	char *ctl_dir;
 	char *ssh_config;
-	char *machine, *owner; /* lock identity: "machine pid user run-id" */
+	char *machine, *owner; /* lock owner: "machine pid user run-id token" */
+	int local_lock_fd;     /* > 0: this machine's lock/owner, flock()ed while held */
 	char *local_dir;
 	json_t *local_state; /* state key -> hash, for local and builtin steps */
 	struct job *jobs;

@@ -8,11 +8,13 @@
 #include "xalloc.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 /* Builtin steps run here, whatever node they name, so their record is kept
@@ -75,22 +77,33 @@ void start_prep(struct run *r, struct rhost *h, const char *take, bool lock)
 	free(d);
 }
 
-static bool pid_alive(long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 /* Decides what to do about a lock another apply left: returns true when it
- * is safe to take over (its owner is dead on this machine, or --break-lock on
- * a stale one); else fills why. owner: "machine pid user run-id epoch". */
-static bool lock_takeover(struct run *r, const char *owner, long long now_remote,
-			  struct strbuf *why)
+ * is safe to take over; else fills why. owner: "machine pid user run-id
+ * [token] epoch ...". live says what the lock's host knows of its holder
+ * (prep.sh, or this machine's flock): "LIVE why", "DEAD why", or "UNSURE"
+ * for an owner record of an older clusterc that the host cannot judge, left
+ * to its age. Never a pid of this machine: an apply in another PID namespace
+ * or on another machine of the same name is alive where this one cannot see. */
+static bool lock_takeover(struct run *r, const char *owner, const char *live,
+			  long long now_remote, struct strbuf *why)
 {
-	char mach[256] = "", user[128] = "", rid[128] = "";
+	char mach[256] = "", user[128] = "", rid[128] = "", tok[80] = "";
 	long pid = 0;
 	long long when = 0;
-	int n = sscanf(owner, "%255s %ld %127s %127s %lld", mach, &pid, user, rid, &when);
-	long long age = n == 5 && now_remote ? now_remote - when : -1;
+	bool dead = !strncmp(live, "DEAD ", 5), alive = !strncmp(live, "LIVE ", 5);
+	if (!*owner) {
+		strbuf_addf(why, "%s a lock with an empty owner record: %s",
+			    dead ? "taking over" : "locked:", live + (dead || alive ? 5 : 0));
+		if (dead || r->o->break_lock)
+			return true;
+		strbuf_addstr(why, "; rerun in a moment");
+		return false;
+	}
+	int n = sscanf(owner, "%255s %ld %127s %127s %79s", mach, &pid, user, rid, tok);
+	if (n == 5)
+		n = !strncmp(tok, "tok-", 4)
+			    ? sscanf(owner, "%*s %*s %*s %*s %*s %lld", &when) + 4
+			    : sscanf(owner, "%*s %*s %*s %*s %lld", &when) + 4;
 	if (n != 5) {
 		strbuf_addf(why, "locked by an unreadable owner record '%s'", owner);
 		if (r->o->break_lock)
@@ -98,17 +111,18 @@ static bool lock_takeover(struct run *r, const char *owner, long long now_remote
 		strbuf_addstr(why, "; rerun with --break-lock once you are sure no apply is running");
 		return false;
 	}
+	long long age = now_remote ? now_remote - when : -1;
 	time_t w = (time_t)when;
 	struct tm tm;
 	char ts[64];
 	gmtime_r(&w, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	if (!strcmp(mach, r->machine) && !pid_alive(pid)) {
-		strbuf_addf(why, "taking over a stale lock of %s@%s (pid %ld, run %s, since %s): "
-			    "that process is gone", user, mach, pid, rid, ts);
+	if (dead) {
+		strbuf_addf(why, "taking over a stale lock of %s@%s (pid %ld, run %s, since %s): %s",
+			    user, mach, pid, rid, ts, live + 5);
 		return true;
 	}
-	if (age >= 0 && (double)age > r->o->lock_stale) {
+	if (!alive && age >= 0 && (double)age > r->o->lock_stale) {
 		strbuf_addf(why, "locked by %s@%s (pid %ld, run %s) since %s: stale (%lld s old)",
 			    user, mach, pid, rid, ts, age);
 		if (r->o->break_lock)
@@ -118,6 +132,8 @@ static bool lock_takeover(struct run *r, const char *owner, long long now_remote
 	}
 	strbuf_addf(why, "locked by %s@%s (pid %ld, run %s) since %s: another apply is running",
 		    user, mach, pid, rid, ts);
+	if (alive)
+		strbuf_addf(why, " (%s)", live + 5);
 	if (r->o->break_lock)
 		return true;
 	return false;
@@ -142,7 +158,7 @@ void prep_done(struct run *r, struct job *j)
 	}
 	json_t *fresh = json_object();
 	long long now_remote = 0;
-	const char *held = NULL;
+	const char *held = NULL, *live = "UNSURE";
 	char *text = xstrdup(j->out.buf);
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		if (!strncmp(line, "STATE ", 6)) {
@@ -157,6 +173,8 @@ void prep_done(struct run *r, struct job *j)
 			h->locked = true;
 		} else if (!strncmp(line, "LOCK held", 9)) {
 			held = line[9] ? line + 10 : "";
+		} else if (!strncmp(line, "LIVE ", 5) || !strncmp(line, "DEAD ", 5)) {
+			live = line;
 		} else if (!strncmp(line, "LOCKINFO ", 9)) {
 			free(h->lock_note);
 			h->lock_note = xstrdup(line + 9);
@@ -169,7 +187,7 @@ void prep_done(struct run *r, struct job *j)
 	}
 	if (held) {
 		struct strbuf why = STRBUF_INIT;
-		bool take = lock_takeover(r, held, now_remote, &why);
+		bool take = lock_takeover(r, held, live, now_remote, &why);
 		if (!strncmp(held, r->owner, strlen(r->owner)) && held[strlen(r->owner)] == ' ') {
 			/* Our own lock: we reconnected. */
 			h->locked = true;
@@ -245,57 +263,104 @@ void prep_done(struct run *r, struct job *j)
 		h->ph = H_IDLE;
 }
 
+/* What this machine knows of the holder of its lock: the holder keeps
+ * lock/owner flock()ed while it runs, which another PID namespace sees too. An
+ * owner nobody holds is dead once a few seconds old (younger, it is being
+ * taken). */
+static void local_holder(const char *lockdir, struct strbuf *live)
+{
+	struct strbuf f = STRBUF_INIT;
+	strbuf_addf(&f, "%s/owner", lockdir);
+	int fd = open(f.buf, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		strbuf_addstr(live, "LIVE its apply still holds it");
+	} else {
+		struct stat st;
+		long long age = stat(lockdir, &st) == 0 ? (long long)(time(NULL) - st.st_mtime) : 0;
+		if (age > 5)
+			strbuf_addf(live, "DEAD no apply holds it (%lld s old)", age);
+		else
+			strbuf_addstr(live, "LIVE it is being taken");
+	}
+	if (fd >= 0)
+		close(fd);
+	strbuf_release(&f);
+}
+
+/* Takes this machine's lock: lock/ by mkdir, its owner record written and
+ * kept flock()ed until released. Returns 0, 1 when it is held (lockdir
+ * exists), -1 on an error (in err). */
+static int take_local_lock(struct run *r, const char *lockdir, struct strbuf *err)
+{
+	if (mkdir(lockdir, 0700) < 0) {
+		if (errno == EEXIST)
+			return 1;
+		strbuf_addf(err, "cannot create %s: %s", lockdir, strerror(errno));
+		return -1;
+	}
+	struct strbuf o = STRBUF_INIT, f = STRBUF_INIT;
+	strbuf_addf(&o, "%s %lld\n", r->owner, (long long)time(NULL));
+	strbuf_addf(&f, "%s/owner", lockdir);
+	int fd = -1;
+	if (write_file_atomic(f.buf, o.buf, o.len) < 0 ||
+	    (fd = open(f.buf, O_RDONLY | O_CLOEXEC)) < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		strbuf_addf(err, "cannot write %s: %s", f.buf, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		rm_rf(lockdir);
+		fd = -1;
+	}
+	strbuf_release(&o);
+	strbuf_release(&f);
+	if (fd < 0)
+		return -1;
+	r->local_lock_fd = fd;
+	return 0;
+}
+
 void local_prep(struct run *r, struct rhost *h)
 {
-	struct strbuf p = STRBUF_INIT;
+	struct strbuf p = STRBUF_INIT, err = STRBUF_INIT;
 	bool lock = r->o->apply && !r->o->dry_run;
 	strbuf_addf(&p, "%s/state", r->local_dir);
-	if (lock && mkdir_p(p.buf, 0700) < 0) {
-		struct strbuf m = STRBUF_INIT;
-		strbuf_addf(&m, "cannot create %s: %s", p.buf, strerror(errno));
-		fail_host(r, h, m.buf);
-		strbuf_release(&m);
-		strbuf_release(&p);
-		return;
-	}
-	if (lock) {
-		strbuf_reset(&p);
-		strbuf_addf(&p, "%s/lock", r->local_dir);
-		for (int attempt = 0; attempt < 2; attempt++) {
-			if (mkdir(p.buf, 0700) == 0) {
-				struct strbuf o = STRBUF_INIT, f = STRBUF_INIT;
-				strbuf_addf(&o, "%s %lld\n", r->owner, (long long)time(NULL));
-				strbuf_addf(&f, "%s/owner", p.buf);
-				write_file_atomic(f.buf, o.buf, o.len);
-				strbuf_release(&o);
-				strbuf_release(&f);
-				h->locked = true;
-				break;
-			}
-			struct strbuf f = STRBUF_INIT, owner = STRBUF_INIT, why = STRBUF_INIT;
-			strbuf_addf(&f, "%s/owner", p.buf);
-			strbuf_read_file(&owner, f.buf);
-			strbuf_rtrim_newlines(&owner);
-			bool take = attempt == 0 &&
-				    lock_takeover(r, owner.buf, (long long)time(NULL), &why);
-			if (take) {
-				say(r, "host local: %s", why.buf);
-				rm_rf(p.buf);
-			}
-			if (!take) {
-				fail_host(r, h, why.len ? why.buf : "cannot take the local lock");
-				strbuf_release(&f);
-				strbuf_release(&owner);
-				strbuf_release(&why);
-				strbuf_release(&p);
-				return;
-			}
-			strbuf_release(&f);
-			strbuf_release(&owner);
-			strbuf_release(&why);
+	if (lock && mkdir_p(p.buf, 0700) < 0)
+		strbuf_addf(&err, "cannot create %s: %s", p.buf, strerror(errno));
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/lock", r->local_dir);
+	for (int attempt = 0; lock && !err.len && !h->locked; attempt++) {
+		int got = take_local_lock(r, p.buf, &err);
+		if (got == 0) {
+			h->locked = true;
+			break;
 		}
+		if (got < 0)
+			break;
+		struct strbuf f = STRBUF_INIT, owner = STRBUF_INIT, live = STRBUF_INIT;
+		strbuf_addf(&f, "%s/owner", p.buf);
+		strbuf_read_file(&owner, f.buf);
+		strbuf_rtrim_newlines(&owner);
+		local_holder(p.buf, &live);
+		struct strbuf why = STRBUF_INIT;
+		bool take = attempt == 0 &&
+			    lock_takeover(r, owner.buf, live.buf, (long long)time(NULL), &why);
+		if (take) {
+			say(r, "host local: %s", why.buf);
+			rm_rf(p.buf);
+		} else {
+			strbuf_addstr(&err, why.len ? why.buf : "cannot take the local lock");
+		}
+		strbuf_release(&f);
+		strbuf_release(&owner);
+		strbuf_release(&live);
+		strbuf_release(&why);
 	}
 	strbuf_release(&p);
+	if (err.len) {
+		fail_host(r, h, err.buf);
+		strbuf_release(&err);
+		return;
+	}
+	strbuf_release(&err);
 	h->state_known = true;
 	h->ph = H_READY;
 }
@@ -311,6 +376,9 @@ void start_release(struct run *r, struct rhost *h)
 		strbuf_addf(&p, "%s/lock", r->local_dir);
 		rm_rf(p.buf);
 		strbuf_release(&p);
+		if (r->local_lock_fd > 0)
+			close(r->local_lock_fd);
+		r->local_lock_fd = 0;
 		h->locked = false;
 		h->ph = H_DONE;
 		return;

@@ -19,6 +19,7 @@ struct job *job_new(struct run *r, enum job_kind k, struct rhost *h, struct step
 	strbuf_init(&j->aux_err);
 	strbuf_init(&j->log);
 	strbuf_init(&j->line);
+	strbuf_init(&j->forged);
 	j->next = r->jobs;
 	r->jobs = j;
 	return j;
@@ -38,6 +39,7 @@ void job_free(struct run *r, struct job *j)
 	strbuf_release(&j->aux_err);
 	strbuf_release(&j->log);
 	strbuf_release(&j->line);
+	strbuf_release(&j->forged);
 	free(j);
 }
 

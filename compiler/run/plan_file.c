@@ -1,6 +1,7 @@
 /* run_plan: plan.json (format 1, compiler/README.md) into struct run_plan.
  * The runner trusts nothing else in OUTDIR: what was reviewed is what runs. */
 #include "run.h"
+#include "builtin.h"
 #include "xalloc.h"
 
 #include <stdlib.h>
@@ -181,9 +182,17 @@ int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err)
 		s->reboot = json_is_true(json_object_get(o, "reboot"));
 		s->destroys = json_is_true(json_object_get(o, "destroys"));
 		json_t *t = json_object_get(o, "timeout");
-		s->timeout = json_is_integer(t) ? (long)json_integer_value(t) : 0;
-		if (s->timeout < 0)
-			s->timeout = 0;
+		if (t && (!json_is_integer(t) || json_integer_value(t) < 0)) {
+			strbuf_addf(err, "plan.json: step '%s': \"timeout\" must be a whole number "
+				    "of seconds, 0 or more", id);
+			return -1;
+		}
+		s->timeout = t ? (long)json_integer_value(t) : 0;
+		if (s->builtin && !builtin_exists(s->builtin)) {
+			strbuf_addf(err, "plan.json: step '%s' names an unknown builtin '%s'", id,
+				    s->builtin);
+			return -1;
+		}
 	}
 	for (size_t k = 0; k < p->nsteps; k++) {
 		struct step *s = &p->steps[k];

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 static int setup_hosts(struct run *r, struct strbuf *err)
@@ -206,6 +207,15 @@ void run_teardown(struct run *r)
 
 void run_free(struct run *r)
 {
+	if (r->local_lock_fd > 0) {
+		/* Still held: a path that failed the local host after locking it.
+		 * What this run took, it releases. */
+		struct strbuf p = STRBUF_INIT;
+		strbuf_addf(&p, "%s/lock", r->local_dir);
+		rm_rf(p.buf);
+		strbuf_release(&p);
+		close(r->local_lock_fd);
+	}
 	for (size_t i = 0; i < r->nhosts; i++) {
 		struct rhost *h = &r->hosts[i];
 		free(h->name);
@@ -234,6 +244,20 @@ void run_free(struct run *r)
 	free(r->owner);
 	free(r->local_dir);
 	run_plan_release(&r->plan);
+}
+
+/* Appends "tok-" and 32 random hex digits. */
+static int add_run_token(struct strbuf *sb, struct strbuf *err)
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		strbuf_addf(err, "cannot make a lock token: %s", strerror(errno));
+		return -1;
+	}
+	strbuf_addstr(sb, "tok-");
+	for (size_t i = 0; i < sizeof(b); i++)
+		strbuf_addf(sb, "%02x", b[i]);
+	return 0;
 }
 
 static void redact_secret(struct run *r, const char *name, const char *value)
@@ -364,8 +388,14 @@ int run_setup(struct run *r, const char *dir, struct strbuf *err)
 	struct passwd *pw = getpwuid(getuid());
 	const char *user = getenv("USER") ? getenv("USER") : pw ? pw->pw_name : "unknown";
 	struct strbuf ow = STRBUF_INIT;
-	strbuf_addf(&ow, "%s %ld %s %s", r->machine, (long)getpid(), *user ? user : "unknown",
+	strbuf_addf(&ow, "%s %ld %s %s ", r->machine, (long)getpid(), *user ? user : "unknown",
 		    r->log.run_id ? r->log.run_id : "plan");
+	/* The owner's identity: a host name and a pid repeat across machines
+	 * and PID namespaces, this does not. */
+	if (add_run_token(&ow, err) < 0) {
+		strbuf_release(&ow);
+		return -1;
+	}
 	for (size_t i = 0; i < ow.len; i++)
 		if (ow.buf[i] == '\n' || ow.buf[i] == '\'')
 			ow.buf[i] = '_';

@@ -8,6 +8,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -182,6 +183,14 @@ void start_step(struct run *r, struct rhost *h, struct step *s)
 	strbuf_release(&err);
 }
 
+static bool step_declares_output(const struct step *s, const char *name)
+{
+	for (size_t i = 0; i < s->noutputs; i++)
+		if (!strcmp(s->outputs[i], name))
+			return true;
+	return false;
+}
+
 /* Splits stdout into lines: protocol lines are taken out, the rest logged. */
 void step_stdout_lines(struct run *r, struct job *j, bool flush)
 {
@@ -200,17 +209,17 @@ void step_stdout_lines(struct run *r, struct job *j, bool flush)
 				size_t vl = strlen(v);
 				while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
 					v[--vl] = '\0';
-				bool declared = false;
-				for (size_t k = 0; k < j->s->noutputs; k++)
-					if (!strcmp(j->s->outputs[k], name))
-						declared = true;
-				if (!base64_valid(v)) {
+				if (!step_declares_output(j->s, name)) {
+					/* A value meant for other hosts (a join token, a
+					 * kubeconfig) is taken only from the step plan.json
+					 * names as its producer: anything else is a forgery. */
+					strbuf_addf(&j->log, "clusterc: output %s is not one this step "
+						    "produces in plan.json; refused\n", name);
+					strbuf_addf(&j->forged, "%s%s", j->forged.len ? ", " : "", name);
+				} else if (!base64_valid(v)) {
 					strbuf_addf(&j->log, "clusterc: output %s is not base64; ignored\n",
 						    name);
 				} else {
-					if (!declared)
-						strbuf_addf(&j->log, "clusterc: output %s is not declared "
-							    "in plan.json; kept anyway\n", name);
 					json_object_set_new(r->values, name, json_string(v));
 					redact_add_value(&r->red, name, v);
 					strbuf_addf(&j->log, "clusterc: captured output %s\n", name);
@@ -241,14 +250,6 @@ static void write_step_log(struct run *r, struct step *s, struct strbuf *log)
 	strbuf_addf(&p, "/%s.log", s->name);
 	write_file_atomic(p.buf, log->buf, log->len);
 	strbuf_release(&p);
-}
-
-static bool step_declares_output(const struct step *s, const char *name)
-{
-	for (size_t i = 0; i < s->noutputs; i++)
-		if (!strcmp(s->outputs[i], name))
-			return true;
-	return false;
 }
 
 void step_done(struct run *r, struct job *j)
@@ -289,6 +290,10 @@ void step_done(struct run *r, struct job *j)
 				strbuf_release(&e);
 				continue;
 			}
+			if (!step_declares_output(s, k)) {
+				strbuf_addf(&j->forged, "%s%s", j->forged.len ? ", " : "", k);
+				continue;
+			}
 			struct strbuf b = STRBUF_INIT;
 			base64_encode(&b, (const unsigned char *)json_string_value(v),
 				   json_string_length(v));
@@ -305,11 +310,18 @@ void step_done(struct run *r, struct job *j)
 	} else {
 		step_stdout_lines(r, j, true);
 	}
-	if (j->termed)
+	if (j->forged.len)
+		strbuf_addf(&msg, "printed output %s, which plan.json does not name it the producer "
+			    "of: refused (a step may hand only the values it declares)", j->forged.buf);
+	else if (j->termed)
 		strbuf_addf(&msg, r->interrupted ? "interrupted" : "timed out after %ld s",
 			    s->timeout);
 	else if (rc == 124 && !state_here(s))
 		strbuf_addf(&msg, "timed out after %ld s", s->timeout);
+	else if (rc == 128 + SIGKILL && !state_here(s) && s->timeout > 0 &&
+		 s->t_end - s->t_start >= (double)s->timeout)
+		/* timeout(1) KILLs after the grace a script that ignored TERM. */
+		strbuf_addf(&msg, "timed out after %ld s (killed: it ignored TERM)", s->timeout);
 	else if (rc == 255 && !state_here(s) && (h->master.reaped || h->master.out_fd < 0)) {
 		strbuf_addstr(&msg, "connection to the host was lost during the step");
 		lost = true;
@@ -319,7 +331,7 @@ void step_done(struct run *r, struct job *j)
 		strbuf_addstr(&msg, "the step succeeded but its state could not be recorded");
 	else if (rc != 0)
 		strbuf_addf(&msg, "exit status %d", rc);
-	if (rc == 0 && !j->termed && state_here(s)) {
+	if (rc == 0 && !j->termed && !j->forged.len && state_here(s)) {
 		struct strbuf f = STRBUF_INIT, v = STRBUF_INIT;
 		strbuf_addf(&f, "%s/state", r->local_dir);
 		mkdir_p(f.buf, 0700);
@@ -341,7 +353,7 @@ void step_done(struct run *r, struct job *j)
 	if (msg.len)
 		strbuf_addf(&j->log, "clusterc: %s\n", msg.buf);
 	write_step_log(r, s, &j->log);
-	bool ok = rc == 0 && !j->termed;
+	bool ok = rc == 0 && !j->termed && !j->forged.len;
 	set_status(r, s, ok ? ST_OK : ST_FAILED, ok ? NULL : msg.buf);
 	if (h->ph == H_FAILED) {
 		/* The host failed while the step ran: stays failed. */

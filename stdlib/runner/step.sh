@@ -7,7 +7,10 @@
 # goes first: a step that started and did not finish (a forced re-run that
 # fails) is not done afterwards, whatever ran before.
 # DIR/run/NAME.pid holds the pid of the timeout wrapper while it runs
-# (cancel.sh reads it).
+# (cancel.sh reads it; prep.sh tells from it that a step still runs here).
+# The script writes to DIR/run/NAME.out, which is passed on until the script
+# ends, not until every process it left behind closes it: a background
+# process holding the output must not hold the step open.
 # Exits with the script's status, or one of enum remote_exit
 # (compiler/run/remote.h):
 #   97  REMOTE_EXIT_NO_BUNDLE     DIR/bundle is missing: nothing ran
@@ -19,13 +22,18 @@
 D=$1 S=$2 H=$3 N=$4 T=$5 G=$6
 cd "$D/bundle" || { echo "clusterc: no bundle in $D" >&2; exit 97; }
 rm -f "$D/state/$N"
+o=$D/run/$N.out
+(umask 077 && : > "$o") || exit 1
 exec 3<&0
-timeout -k "$G" "$T" bash "$S" <&3 3<&- 2>&1 &
+timeout -k "$G" "$T" bash "$S" <&3 3<&- >"$o" 2>&1 &
 p=$!
 exec 3<&-
 printf '%s\n' "$p" > "$D/run/$N.pid"
+tail -n +1 -s 0.2 --pid="$p" -f "$o" &
+t=$!
 wait "$p"; rc=$?
-rm -f "$D/run/$N.pid"
+wait "$t"
+rm -f "$D/run/$N.pid" "$o"
 if [ "$rc" -eq 0 ]; then
   printf '%s\n' "$H" > "$D/state/$N.tmp" && mv -f "$D/state/$N.tmp" "$D/state/$N" || rc=96
 fi

@@ -51,6 +51,20 @@ for f in "${examples[@]}"; do
 	check_clean "$f" clusters "$(basename "$f")"
 done
 
+# ---- an optional field left out (ceph's admin_key): what checks clean builds too
+mkdir -p "$TMP/opt"
+sed '/^[[:space:]]*admin_key[[:space:]]*=/d' clusters/homelab.cluster >"$TMP/opt/homelab.cluster"
+cp clusters/homelab.env "$TMP/opt/"
+if grep -q admin_key "$TMP/opt/homelab.cluster"; then
+	fail "ceph without admin_key: the example still sets it"
+elif (cd "$TMP/opt" && env -i "${ENV[@]}" "$CLUSTERC_BIN" check homelab.cluster &&
+	env -i "${ENV[@]}" "$CLUSTERC_BIN" build homelab.cluster -o out) >"$TMP/out" 2>"$TMP/err" &&
+	[ "$(jq -c '.steps[] | select(.name == "storage.ceph") | .secrets' "$TMP/opt/out/homelab/plan.json")" = '["CEPH_K8S_KEY"]' ]; then
+	pass "ceph without admin_key: checks clean and builds (its step takes the one key)"
+else
+	fail "ceph without admin_key: checks clean and builds" "$(cat "$TMP/err")"
+fi
+
 # ---- LANGUAGE.md's code blocks
 DOC=$SHARED/LANGUAGE.md
 if [ ! -f "$DOC" ]; then

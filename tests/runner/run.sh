@@ -183,6 +183,19 @@ if [ -f "$TOP/clusters/bare-metal.cluster" ]; then
 		sh -c "test ! -s '$TRACE' && test '$(accepted)' = '$before' && ! ls -d '$TMP'/clusterc-build-* 2>/dev/null"
 fi
 
+# ---- plan.json is validated before anything is contacted: a timeout that is
+# not a whole number, a builtin this binary does not have
+reset_lab
+jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 1.5' "$FIX/plan.json" >"$W/demo/plan.json"
+pl
+expect "plan.json: a timeout that is not a whole number is refused" \
+	sh -c "test $RC != 0 && grep -q \"os.base@n2': \\\"timeout\\\" must be a whole number\" '$TMP/out'"
+jq '(.steps[] | select(.id == "os.base@n2")) |= (del(.script) | .builtin = "shell.anything" |
+	.args = "steps/os.base.sh")' "$FIX/plan.json" >"$W/demo/plan.json"
+pl
+expect "plan.json: an unknown builtin is refused" \
+	sh -c "test $RC != 0 && grep -q \"names an unknown builtin 'shell.anything'\" '$TMP/out'"
+
 # ---- end to end
 reset_lab
 ap
@@ -281,6 +294,19 @@ pl
 expect "failing step: ... and is not done afterwards" grep -qE "new +kubernetes.join@n2" "$TMP/out"
 hrm n2 /var/lib/lab/fail-kubernetes.join
 
+# ---- a forging step: a worker prints the join command that only
+# kubernetes.init produces (other nodes would join an attacker's API server)
+reset_lab
+hput n2 /var/lib/lab/sleep-os.base 2
+hput n2 /var/lib/lab/forge-os.base JOIN
+hput n3 /var/lib/lab/sleep-os.base 4
+ap
+expect "forged output: the forging step fails, loudly, naming the output" \
+	sh -c "test $RC = 1 && test '$(st os.base@n2)' = failed && grep -q 'printed output JOIN, which plan.json does not name it the producer' '$TMP/out'"
+expect "forged output: the value is not taken (n3 joins the real API server)" \
+	sh -c "test '$(st kubernetes.join@n3)' = ok && grep -q 'kubeadm join 10.0.0.1:6443' '$(hpath n3 /var/lib/lab/join)' && ! grep -q forged '$(hpath n3 /var/lib/lab/join)'"
+hrm n2 /var/lib/lab/forge-os.base
+
 # ---- missing secret: the step fails clearly, nothing leaks
 reset_lab
 (unset TOKEN; cd "$W" && clusterc apply demo --inventory "$INV" --artifacts "$ART") \
@@ -315,6 +341,18 @@ expect "--env FILE malformed: refused, located, nothing contacted, value not sho
 	sh -c "test $RC != 0 && grep -q 'bad.env:2:8: expected' '$TMP/out' && test ! -s '$TRACE' &&
 		! grep -q from-env-bad-4c1 '$TMP/out'"
 
+# ---- a step that leaves a process behind holding its stdout: the step ends
+# when its script ends, as the host recorded it
+reset_lab
+hput n2 /var/lib/lab/bg-os.base 25
+t0=$(date +%s)
+ap
+t1=$(date +%s)
+expect "background process holding stdout: the step is ok when its script ends, not after it" \
+	sh -c "test $RC = 0 && test '$(st os.base@n2)' = ok && test $((t1 - t0)) -lt 15 &&
+		test -f '$(hpath n2 /var/lib/clusterc/demo/state/os.base)'"
+hrm n2 /var/lib/lab/bg-os.base
+
 # ---- a slow host does not hold the others back
 reset_lab
 hput n3 /var/lib/lab/sleep-os.base 6
@@ -340,6 +378,17 @@ expect "timeout: the run does not wait for the step" test $((t1 - t0)) -lt 20
 sleep 1
 expect "timeout: the step was killed on the host" test ! -e "$(hpath n2 /var/lib/lab/woke-os.base)"
 expect "timeout: no state recorded" test ! -e "$(hpath n2 /var/lib/clusterc/demo/state/os.base)"
+
+# ---- a step that ignores TERM past its deadline: KILLed after the grace, and
+# reported as timed out (not as exit 137)
+reset_lab
+jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 2' "$FIX/plan.json" >"$W/demo/plan.json"
+hput n2 /var/lib/lab/sleep-os.base 30
+hput n2 /var/lib/lab/noterm-os.base ""
+ap
+expect "timeout, TERM ignored: killed, reported as timed out" \
+	sh -c "test $RC = 1 && test '$(st os.base@n2)' = failed && grep -q 'timed out after 2 s (killed: it ignored TERM)' '$TMP/out'"
+hrm n2 /var/lib/lab/noterm-os.base
 
 # ---- host killed in the middle of a step
 reset_lab
@@ -508,6 +557,69 @@ expect "old lock: reported as stale, still refused" \
 	sh -c "test $RC = 1 && grep -q 'stale (' '$TMP/out'"
 ap --break-lock
 expect "--break-lock takes it over" test "$RC" = 0
+
+# ---- a live lock is not taken over from another PID namespace (a container
+# on the same machine: same host name, the first apply's pid invisible there)
+reset_lab
+hput n1 /var/lib/lab/sleep-os.base 6
+(cd "$W" && exec "$CLUSTERC_BIN" apply demo --inventory "$INV" --artifacts "$ART" --grace 2) \
+	>"$TMP/out-a" 2>&1 &
+apid=$!
+at_exit "kill $apid 2>/dev/null"
+for _ in $(seq 100); do [ "$(ran_count n1 os.base)" -ge 1 ] && break; sleep 0.1; done
+(cd "$W" && exec unshare --pid --fork --mount-proc "$CLUSTERC_BIN" apply demo --inventory "$INV" \
+	--artifacts "$TMP/art-b" --grace 2) >"$TMP/out" 2>&1
+RC=$?
+wait "$apid"
+RCA=$?
+expect "lock from another PID namespace: the second apply is refused, takes nothing over" \
+	sh -c "test $RC != 0 && grep -q 'another apply is running' '$TMP/out' && ! grep -q 'taking over' '$TMP/out'"
+expect "lock from another PID namespace: the first completes, each step ran once" \
+	test "$RCA" = 0 -a "$(ran_count n1 os.base)" = 1 -a "$(ran_count n2 os.base)" = 1
+hrm n1 /var/lib/lab/sleep-os.base
+
+# ---- a runner killed mid-step (pid 1 of its own PID namespace, SIGKILL: no
+# release) leaves its step running on n1: the re-run sees the live step and
+# refuses; once the step is over, the lock is stale and taken over unasked
+reset_lab
+hput n1 /var/lib/lab/sleep-os.base 6
+(cd "$W" && exec unshare --pid --fork --mount-proc "$CLUSTERC_BIN" apply demo --inventory "$INV" \
+	--artifacts "$TMP/art-k" --grace 2) >"$TMP/out-k" 2>&1 &
+upid=$!
+at_exit "kill $upid 2>/dev/null"
+for _ in $(seq 100); do [ "$(ran_count n1 os.base)" -ge 1 ] && break; sleep 0.1; done
+kpid=$(cat "/proc/$upid/task/$upid/children" 2>/dev/null)
+[ -n "$kpid" ] && kill -KILL $kpid
+wait "$upid"
+ap
+expect "orphaned step: the re-run sees it still running and refuses n1" \
+	sh -c "test $RC = 1 && grep -q 'host n1: .*another apply is running (its step os.base still runs here)' '$TMP/out' &&
+		test '$(ran_count n1 os.base)' = 1"
+for _ in $(seq 100); do [ -e "$(hpath n1 /var/lib/lab/woke-os.base)" ] && break; sleep 0.1; done
+sleep 1
+ap
+expect "orphaned step over: its lock (owner pid 1 in a PID namespace) is stale, taken over, the run completes" \
+	sh -c "test $RC = 0 && grep -q 'host n1: taking over a stale lock' '$TMP/out' &&
+		test '$(st os.base@n1)' = skipped -a '$(ran_count n1 os.base)' = 1"
+hrm n1 /var/lib/lab/sleep-os.base
+
+# ---- a lock whose owner record is empty (a full disk as it was written): stale
+# once a few seconds old; a write that fails leaves no lock behind
+reset_lab
+hsh n1 'mkdir -p "$1" && : > "$1/owner" && touch -d "-1 minute" "$1"' /var/lib/clusterc/demo/lock
+ap
+expect "empty lock owner a minute old: taken over, the run completes" \
+	sh -c "test $RC = 0 && grep -q 'host n1: taking over a lock with an empty owner record' '$TMP/out'"
+if [ "$LABKIND" = lab ]; then
+	reset_lab
+	hsh n1 'mount -t tmpfs -o size=16k tmpfs "$1" && mkdir -p "$1/demo/state" "$1/demo/run" &&
+		{ dd if=/dev/zero of="$1/fill" bs=4k count=64 2>/dev/null; true; }' /var/lib/clusterc
+	ap
+	left=$(hsh n1 'test -e "$1" && echo left' /var/lib/clusterc/demo/lock)
+	expect "full disk on n1: refused with the reason, no lock left behind" \
+		sh -c "test $RC = 1 && test -z '$left' && grep -q 'host n1: cannot write .*lock/owner (is the disk full?)' '$TMP/out'"
+	hsh n1 'umount "$1"' /var/lib/clusterc
+fi
 
 # ---- a builtin step that "creates" a host: the host is not contacted until
 # the builtin has succeeded (it runs here, its record kept here), then its
