@@ -15,6 +15,7 @@ static const struct command {
 	{ "plan", cmd_plan, "show what apply would run, and why" },
 	{ "apply", cmd_apply, "run a built cluster's steps over SSH" },
 	{ "fmt", cmd_fmt, "write .cluster files in the canonical layout" },
+	{ "graph", cmd_graph, "draw a cluster's step graph (Graphviz DOT, SVG, PNG)" },
 };
 
 int is_help_flag(const char *arg)
