@@ -14,6 +14,8 @@ static const struct command {
 	{ "build", cmd_build, "compile a cluster into OUTDIR/<cluster>/" },
 	{ "plan", cmd_plan, "show what apply would run, and why" },
 	{ "apply", cmd_apply, "run a built cluster's steps over SSH" },
+	{ "fmt", cmd_fmt, "write .cluster files in the canonical layout" },
+	{ "graph", cmd_graph, "draw a cluster's step graph (Graphviz DOT, SVG, PNG)" },
 };
 
 int is_help_flag(const char *arg)
@@ -25,8 +27,8 @@ static void usage(FILE *out)
 {
 	fputs("usage: clusterc COMMAND [ARGS]\n\ncommands:\n", out);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fputs("  version  print the version\n\n"
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fputs("  version     print the version\n\n"
 	      "Run 'clusterc COMMAND --help' for a command's options.\n", out);
 }
 

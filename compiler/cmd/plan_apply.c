@@ -9,6 +9,7 @@
  * a terminal it proceeds, so CI and scripts need no flag; --dry-run shows the
  * plan and changes nothing. */
 #include "apply_env.h"
+#include "build_first.h"
 #include "commands.h"
 #include "run.h"
 #include "xalloc.h"
@@ -90,43 +91,6 @@ static int parse_num(const char *opt, const char *v, double min, double *out)
 	}
 	*out = d;
 	return 0;
-}
-
-/* Builds FILE into a fresh temp dir; returns OUTDIR/<cluster> or NULL. */
-static char *build_first(const char *file, char **tmpdir)
-{
-	struct strbuf t = STRBUF_INIT;
-	const char *td = getenv("TMPDIR");
-	strbuf_addf(&t, "%s/clusterc-build-XXXXXX", td && *td ? td : "/tmp");
-	if (!mkdtemp(t.buf)) {
-		fprintf(stderr, "clusterc: cannot create a build directory: %s\n", strerror(errno));
-		strbuf_release(&t);
-		return NULL;
-	}
-	*tmpdir = strbuf_detach(&t, NULL);
-	char *argv[] = { "build", (char *)file, "-o", *tmpdir, NULL };
-	int rc = cmd_build(4, argv);
-	if (rc != 0)
-		return NULL;
-	DIR *d = opendir(*tmpdir);
-	char *found = NULL;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		struct strbuf p = STRBUF_INIT;
-		strbuf_addf(&p, "%s/%s/plan.json", *tmpdir, e->d_name);
-		if (access(p.buf, R_OK) == 0 && !found) {
-			strbuf_setlen(&p, p.len - strlen("/plan.json"));
-			found = strbuf_detach(&p, NULL);
-		}
-		strbuf_release(&p);
-	}
-	if (d)
-		closedir(d);
-	if (!found)
-		fprintf(stderr, "clusterc: the build of %s wrote no plan.json\n", file);
-	return found;
 }
 
 static int run_cmd(int argc, char **argv, bool apply)

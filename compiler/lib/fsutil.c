@@ -83,11 +83,17 @@ int fsync_dir(const char *path)
 
 int write_file_atomic(const char *path, const char *data, size_t len)
 {
+	return write_file_atomic_mode(path, data, len, 0644);
+}
+
+int write_file_atomic_mode(const char *path, const char *data, size_t len, mode_t mode)
+{
 	struct strbuf tmp = STRBUF_INIT;
 	strbuf_addf(&tmp, "%s.tmp", path);
-	int fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	int rc = fd < 0 ? -1 : 0;
-	if (!rc && (write_all(fd, data, len) || fsync(fd)))
+	/* fchmod: the umask must not narrow the mode being kept. */
+	if (!rc && (fchmod(fd, mode) || write_all(fd, data, len) || fsync(fd)))
 		rc = -1;
 	if (fd >= 0 && close(fd) && !rc)
 		rc = -1;

@@ -20,5 +20,8 @@ int fsync_dir(const char *path);
 /* Replaces path with data (mode 0644) so a reader sees the old content or
  * the new, never a part: written to path.tmp, flushed, then renamed. */
 int write_file_atomic(const char *path, const char *data, size_t len);
+/* write_file_atomic with the new file's permission bits: a file rewritten in
+ * place (clusterc fmt -w) keeps the mode it had. */
+int write_file_atomic_mode(const char *path, const char *data, size_t len, mode_t mode);
 
 #endif

@@ -1,0 +1,49 @@
+/* build_first: the build a command runs when given a .cluster FILE where it
+ * wants OUTDIR/<cluster> (plan, apply, graph). */
+#include "build_first.h"
+#include "commands.h"
+#include "strbuf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *build_first(const char *file, char **tmpdir)
+{
+	struct strbuf t = STRBUF_INIT;
+	const char *td = getenv("TMPDIR");
+	strbuf_addf(&t, "%s/clusterc-build-XXXXXX", td && *td ? td : "/tmp");
+	if (!mkdtemp(t.buf)) {
+		fprintf(stderr, "clusterc: cannot create a build directory: %s\n", strerror(errno));
+		strbuf_release(&t);
+		return NULL;
+	}
+	*tmpdir = strbuf_detach(&t, NULL);
+	char *argv[] = { "build", (char *)file, "-o", *tmpdir, NULL };
+	int rc = cmd_build(4, argv);
+	if (rc != 0)
+		return NULL;
+	DIR *d = opendir(*tmpdir);
+	char *found = NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		struct strbuf p = STRBUF_INIT;
+		strbuf_addf(&p, "%s/%s/plan.json", *tmpdir, e->d_name);
+		if (access(p.buf, R_OK) == 0 && !found) {
+			strbuf_setlen(&p, p.len - strlen("/plan.json"));
+			found = strbuf_detach(&p, NULL);
+		}
+		strbuf_release(&p);
+	}
+	if (d)
+		closedir(d);
+	if (!found)
+		fprintf(stderr, "clusterc: the build of %s wrote no plan.json\n", file);
+	return found;
+}
+
