@@ -51,7 +51,8 @@
  *   ide2=ISO,media=cdrom, ide3=CIDATA,media=cdrom (when cidata_volid is set),
  *   boot=order=scsi0;ide2, agent=1, ostype=l26, balloon=0, sockets=1, onboot;
  *   GPU: hostpci0=PCI,pcie=1,x-vga=0 or hostpci0=mapping=ID,pcie=1.
- *   Output: "vm_<name>_started" = the VMID as a decimal string.
+ *   No outputs (the runner accepts only declared ones; a host created in
+ *   this run is known from the step having run).
  *
  * proxmox.iso
  *   { "proxmox": "pve", "endpoint": ..., "node": "pve", "auth": {...},

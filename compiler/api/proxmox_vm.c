@@ -438,19 +438,10 @@ out:
 	return rc;
 }
 
-static void set_started(json_t *outputs, const struct vm_spec *v)
-{
-	struct strbuf k = STRBUF_INIT, val = STRBUF_INIT;
-	strbuf_addf(&k, "vm_%s_started", v->name);
-	strbuf_addf(&val, "%ld", v->vmid);
-	json_object_set_new(outputs, k.buf, json_string(val.buf));
-	strbuf_release(&k);
-	strbuf_release(&val);
-}
-
 int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides,
 	       json_t *outputs, struct strbuf *log)
 {
+	(void)outputs;
 	struct pve p;
 	struct vm_spec v;
 	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, form = STRBUF_INIT, st = STRBUF_INIT;
@@ -521,7 +512,6 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 			if (strcmp(st.buf, "running") && vm_start(&p, node, v.vmid, &err))
 				goto out;
 		}
-		set_started(outputs, &v);
 		strbuf_addf(log, "exists: VM %ld '%s'\n", v.vmid, v.name);
 		rc = 0;
 		goto out;
@@ -573,7 +563,6 @@ int proxmox_vm(const json_t *args, const json_t *values, const json_t *overrides
 		goto out;
 	if (strcmp(st.buf, "running") && vm_start(&p, p.node, v.vmid, &err))
 		goto out;
-	set_started(outputs, &v);
 	strbuf_addf(log, "created and started VM %ld '%s'\n", v.vmid, v.name);
 	rc = 0;
 out:

@@ -126,7 +126,7 @@ created() { mock_state | jq -r ".created[${2:-0}][\"$1\"] // \"(unset)\""; }
 mock '{}'
 run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": null')"
 expect "vm: create + start with a ticket" [ $RC -eq 0 ]
-expect "vm: output vm_<name>_started = vmid" eq "$(jq -c . "$OUT")" '{"vm_k8s-control-1_started":"101"}'
+expect "vm: no output (only declared outputs are accepted, and it declares none)" eq "$(jq -c . "$OUT")" '{}'
 expect "vm: one login, one create, one start" \
 	eq "$(requests POST /access/ticket)/$(requests POST '/qemu$')/$(requests POST /status/start)" 1/1/1
 expect "vm: task polled until stopped (UPID percent-encoded)" [ "$(requests GET '/tasks/UPID%3Apve%3A.*/status$')" -ge 4 ]
@@ -153,7 +153,7 @@ run proxmox.vm "$(vm_args "$AUTH_PW" '"gpu": null')"
 next_requests
 run proxmox.vm "$(vm_args "$AUTH_PW")"
 expect "vm: second run reports exists" has "exists: VM 101 'k8s-control-1'"
-expect "vm: second run succeeds with the same output" eq "$RC $(jq -c . "$OUT")" '0 {"vm_k8s-control-1_started":"101"}'
+expect "vm: second run succeeds, again with no output" eq "$RC $(jq -c . "$OUT")" '0 {}'
 expect "vm: second run makes no create/start POST" eq "$(requests POST)" 1
 expect "vm: ... and checks the VM's config against the file" \
 	bash -c "[ $(requests GET '/qemu/101/config$') -eq 1 ] && grep -q 'matches the cluster file' '$LOG'"
