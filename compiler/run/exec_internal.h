@@ -50,7 +50,7 @@ struct job {
 	struct strbuf log;   /* J_STEP: what goes to the step's log */
 	struct strbuf line;  /* J_STEP: partial stdout line */
 	bool reboot_asked;
-	struct strbuf forged; /* J_STEP, J_BUILTIN: outputs it printed but does not produce */
+	struct strbuf forged; /* J_STEP: outputs a script printed that it does not produce (a builtin is this binary's code) */
 	double deadline, kill_at;
 	bool termed, cancel_sent;
 	bool take_retry;     /* J_PREP: already a takeover of a stale lock */

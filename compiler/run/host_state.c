@@ -263,25 +263,26 @@ void prep_done(struct run *r, struct job *j)
 		h->ph = H_IDLE;
 }
 
-/* What this machine knows of the holder of its lock: the holder keeps
- * lock/owner flock()ed while it runs, which another PID namespace sees too. An
- * owner nobody holds is dead once a few seconds old (younger, it is being
- * taken). */
-static void local_holder(const char *lockdir, struct strbuf *live)
+/* What this machine knows of the holder of its lock: the holder flock()s
+ * lock/owner before it is published, and keeps it locked while it runs,
+ * which another PID namespace sees too. A written owner nobody holds is dead;
+ * a missing or empty one is dead once a few seconds old (younger, it is
+ * being taken). */
+static void local_holder(const char *lockdir, bool written, struct strbuf *live)
 {
 	struct strbuf f = STRBUF_INIT;
 	strbuf_addf(&f, "%s/owner", lockdir);
 	int fd = open(f.buf, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+	struct stat st;
+	long long age = stat(lockdir, &st) == 0 ? (long long)(time(NULL) - st.st_mtime) : 0;
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
 		strbuf_addstr(live, "LIVE its apply still holds it");
-	} else {
-		struct stat st;
-		long long age = stat(lockdir, &st) == 0 ? (long long)(time(NULL) - st.st_mtime) : 0;
-		if (age > 5)
-			strbuf_addf(live, "DEAD no apply holds it (%lld s old)", age);
-		else
-			strbuf_addstr(live, "LIVE it is being taken");
-	}
+	else if (written)
+		strbuf_addstr(live, "DEAD the apply that took it is gone");
+	else if (age > 5)
+		strbuf_addf(live, "DEAD no apply holds it (%lld s old)", age);
+	else
+		strbuf_addstr(live, "LIVE it is being taken");
 	if (fd >= 0)
 		close(fd);
 	strbuf_release(&f);
@@ -298,18 +299,22 @@ static int take_local_lock(struct run *r, const char *lockdir, struct strbuf *er
 		strbuf_addf(err, "cannot create %s: %s", lockdir, strerror(errno));
 		return -1;
 	}
-	struct strbuf o = STRBUF_INIT, f = STRBUF_INIT;
+	struct strbuf o = STRBUF_INIT, f = STRBUF_INIT, t = STRBUF_INIT;
 	strbuf_addf(&o, "%s %lld\n", r->owner, (long long)time(NULL));
 	strbuf_addf(&f, "%s/owner", lockdir);
-	int fd = -1;
-	if (write_file_atomic(f.buf, o.buf, o.len) < 0 ||
-	    (fd = open(f.buf, O_RDONLY | O_CLOEXEC)) < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	strbuf_addf(&t, "%s/owner.tmp", lockdir);
+	/* Locked before it is published: a written owner is always held. */
+	int fd = open(t.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 ||
+	    write(fd, o.buf, o.len) != (ssize_t)o.len || fsync(fd) < 0 ||
+	    rename(t.buf, f.buf) < 0) {
 		strbuf_addf(err, "cannot write %s: %s", f.buf, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		rm_rf(lockdir);
 		fd = -1;
 	}
+	strbuf_release(&t);
 	strbuf_release(&o);
 	strbuf_release(&f);
 	if (fd < 0)
@@ -339,7 +344,7 @@ void local_prep(struct run *r, struct rhost *h)
 		strbuf_addf(&f, "%s/owner", p.buf);
 		strbuf_read_file(&owner, f.buf);
 		strbuf_rtrim_newlines(&owner);
-		local_holder(p.buf, &live);
+		local_holder(p.buf, owner.len > 0, &live);
 		struct strbuf why = STRBUF_INIT;
 		bool take = attempt == 0 &&
 			    lock_takeover(r, owner.buf, live.buf, (long long)time(NULL), &why);

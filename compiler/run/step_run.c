@@ -290,10 +290,6 @@ void step_done(struct run *r, struct job *j)
 				strbuf_release(&e);
 				continue;
 			}
-			if (!step_declares_output(s, k)) {
-				strbuf_addf(&j->forged, "%s%s", j->forged.len ? ", " : "", k);
-				continue;
-			}
 			struct strbuf b = STRBUF_INIT;
 			base64_encode(&b, (const unsigned char *)json_string_value(v),
 				   json_string_length(v));
