@@ -16,6 +16,7 @@ static const struct command {
 	{ "apply", cmd_apply, "run a built cluster's steps over SSH" },
 	{ "fmt", cmd_fmt, "write .cluster files in the canonical layout" },
 	{ "graph", cmd_graph, "draw a cluster's step graph (Graphviz DOT, SVG, PNG)" },
+	{ "import-env", cmd_import_env, "write a .cluster from the Ansible project's .env" },
 };
 
 int is_help_flag(const char *arg)
