@@ -2,6 +2,7 @@
  * component's files and the step graph, model.json joins them, and the whole
  * set is written atomically. Nothing is written unless every step succeeded. */
 #include "build.h"
+#include "build_summary.h"
 #include "emit.h"
 #include "fileset.h"
 #include "plan.h"
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int build_model(json_t *model, const char *outdir, struct diag *d)
+int build_model(json_t *model, const char *outdir, struct diag *d, struct strbuf *summary)
 {
 	struct fileset fs;
 	fileset_init(&fs);
@@ -31,8 +32,18 @@ int build_model(json_t *model, const char *outdir, struct diag *d)
 		} else {
 			const char *name = json_string_value(json_object_get(json_object_get(model, "cluster"), "name"));
 			fileset_sort(&fs);
-			if (emit_write(outdir, name ? name : "", &fs, d) == 0)
+			/* Against the old folder, so before the swap replaces it. */
+			struct strbuf what = STRBUF_INIT, dir = STRBUF_INIT;
+			strbuf_addf(&dir, "%s/%s", outdir, name ? name : "");
+			if (summary)
+				build_summary(dir.buf, &fs, &what);
+			if (emit_write(outdir, name ? name : "", &fs, d) == 0) {
 				rc = 0;
+				if (summary)
+					strbuf_add(summary, what.buf, what.len);
+			}
+			strbuf_release(&what);
+			strbuf_release(&dir);
 		}
 		strbuf_release(&err);
 	}

@@ -13,6 +13,7 @@
 
 struct fe_opts {
 	bool werror;
+	bool quiet;            /* build: no summary of what changed */
 	size_t max_errors;
 	const char *outdir;
 	const char *stdlib;
@@ -32,6 +33,8 @@ static int parse_opts(int argc, char **argv, struct fe_opts *o, bool one_file, v
 			return 0;
 		} else if (!strcmp(a, "--werror") || !strcmp(a, "-Werror")) {
 			o->werror = true;
+		} else if (one_file && (!strcmp(a, "-q") || !strcmp(a, "--quiet"))) {
+			o->quiet = true;
 		} else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
 			if (++i >= argc)
 				goto missing;
@@ -76,10 +79,12 @@ static void check_help(FILE *out)
 
 static void build_help(FILE *out)
 {
-	fputs("usage: clusterc build FILE [-o OUTDIR] [--werror] [--stdlib DIR]\n\n"
+	fputs("usage: clusterc build FILE [-o OUTDIR] [--werror] [--stdlib DIR] [-q|--quiet]\n\n"
 	      "Compiles FILE into OUTDIR/<cluster>/ (default OUTDIR: out): plan.json,\n"
-	      "model.json and every artifact its steps need. A failed build writes\n"
-	      "nothing; a successful one replaces OUTDIR/<cluster>/ atomically.\n", out);
+	      "PLAN.md, model.json and every artifact its steps need. A failed build\n"
+	      "writes nothing; a successful one replaces OUTDIR/<cluster>/ atomically\n"
+	      "and prints what changed there: files added, changed and removed, and the\n"
+	      "steps whose hash changed (--quiet: nothing).\n", out);
 }
 
 /* Compiles one file (checked against its previous build in previous_dir),
@@ -96,9 +101,12 @@ static int compile_one(const struct fe_opts *o, const char *file, const char *ou
 	 * checks clean also builds. */
 	json_t *model = compile_file_over(file, previous_dir, &d);
 	int rc = 1;
+	struct strbuf summary = STRBUF_INIT;
 	if (model)
-		rc = outdir ? build_model(model, outdir, &d) : 0;
+		rc = outdir ? build_model(model, outdir, &d, o->quiet ? NULL : &summary) : 0;
 	diag_print(&d, stderr);
+	fputs(summary.buf, stdout);
+	strbuf_release(&summary);
 	json_decref(model);
 	diag_release(&d);
 	return rc;

@@ -45,6 +45,19 @@ for d in out/*; do
 	check "$d/PLAN.md has a row for every step, with its host and hash prefix" plan_rows_ok "$d"
 done
 
+# The build summary: what changed in OUTDIR/<cluster>/, against the previous build.
+sum=$TMP/summary
+golden_env "$CLUSTERC_BIN" build clusters/bare-metal.cluster -o "$sum" >"$TMP/sum1" 2>&1
+check "a first build says every file is added and every step is new" \
+	grep -qE "^$sum/metal: $(find out/metal -type f | wc -l) files added, 0 changed, 0 removed; $(jq '.steps | length' out/metal/plan.json) steps to run again" "$TMP/sum1"
+golden_env "$CLUSTERC_BIN" build clusters/bare-metal.cluster -o "$sum" >"$TMP/sum2" 2>&1
+check "the same build again changes nothing and says so" test "$(cat "$TMP/sum2")" = \
+	"$sum/metal: 0 files added, 0 changed, 0 removed; 0 steps to run again (new or changed hash)."
+sed 's/role = control/role = control\n  labels = { tier = "edge" }/' clusters/bare-metal.cluster >"$TMP/labelled.cluster"
+golden_env "$CLUSTERC_BIN" build "$TMP/labelled.cluster" -o "$sum" >"$TMP/sum3" 2>&1
+check "a label change names the labels step among the steps to run again" grep -qx '  changed labels.apply@metal-1' "$TMP/sum3"
+check "--quiet prints nothing" test -z "$(golden_env "$CLUSTERC_BIN" build -q clusters/bare-metal.cluster -o "$sum" 2>&1)"
+
 # Marker secrets: every secret() of the examples set to a recognisable value,
 # and every env() too, so a secret reaching the output by any path shows up.
 markers=(PROXMOX_API_PASSWORD CEPH_K8S_KEY CEPH_ADMIN_KEY REPOSITORY_TOKEN PVE_A_TOKEN PVE_B_TOKEN)
