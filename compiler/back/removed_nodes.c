@@ -115,7 +115,7 @@ void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
 	if (!prev) {
 		/* No previous build is the common case; anything else is reported. */
 		if (json_error_code(&je) != json_error_cannot_open_file)
-			diag_warning(d, LOC_NONE, "%s:%d: the previous build's model is not JSON (%s); "
+			diag_warning(d, LOC_NONE, "C0612", "%s:%d: the previous build's model is not JSON (%s); "
 				     "nodes removed from the file since are not planned for removal",
 				     path.buf, je.line, je.text);
 		strbuf_release(&path);
@@ -123,7 +123,7 @@ void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
 	}
 	json_t *found = json_object();
 	if (!collect(model, prev, "nodes", found) || !collect(model, prev, "removed_nodes", found)) {
-		diag_warning(d, LOC_NONE, "%s: the previous build's model has a malformed node entry; "
+		diag_warning(d, LOC_NONE, "C0613", "%s: the previous build's model has a malformed node entry; "
 			     "nodes removed from the file since are not planned for removal", path.buf);
 		json_object_clear(found);
 	}
@@ -141,7 +141,7 @@ void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
 			json_t *r = json_object_get(found, names[k]);
 			const char *px = json_string_value(json_object_get(json_object_get(r, "vm"), "proxmox"));
 			if (px && !proxmox_known(model, px)) {
-				diag_warning(d, LOC_NONE, "removed node '%s': its VM %lld is on Proxmox '%s', "
+				diag_warning(d, LOC_NONE, "C0614", "removed node '%s': its VM %lld is on Proxmox '%s', "
 					     "which the file no longer names; clusterc cannot destroy it",
 					     names[k], (long long)json_integer_value(json_object_get(
 							 json_object_get(r, "vm"), "vmid")), px);

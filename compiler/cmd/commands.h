@@ -8,6 +8,7 @@ int cmd_check(int argc, char **argv);   /* check_build.c */
 int cmd_build(int argc, char **argv);   /* check_build.c */
 int cmd_plan(int argc, char **argv);    /* plan_apply.c */
 int cmd_apply(int argc, char **argv);   /* plan_apply.c */
+int cmd_explain(int argc, char **argv); /* explain.c */
 
 /* Shared option parsing helper: returns 1 when arg is -h/--help. */
 int is_help_flag(const char *arg);

@@ -14,6 +14,7 @@ static const struct command {
 	{ "build", cmd_build, "compile a cluster into OUTDIR/<cluster>/" },
 	{ "plan", cmd_plan, "show what apply would run, and why" },
 	{ "apply", cmd_apply, "run a built cluster's steps over SSH" },
+	{ "explain", cmd_explain, "say what a diagnostic code means and how to fix it" },
 };
 
 int is_help_flag(const char *arg)
