@@ -17,12 +17,15 @@ static void explain_help(FILE *out)
 	      "Exit status: 0 found, 1 unknown code, 2 usage.\n", out);
 }
 
-/* Prints text wrapped at 72 columns: explanations are one line in the table. */
-static void print_wrapped(const char *text)
+/* Prints one line of prose wrapped at 72 columns. */
+static void print_wrapped(const char *text, size_t len)
 {
 	size_t col = 0;
-	while (*text) {
-		size_t word = strcspn(text, " ");
+	const char *end = text + len;
+	while (text < end) {
+		size_t word = 0;
+		while (text + word < end && text[word] != ' ')
+			word++;
 		if (col && col + 1 + word > 72) {
 			putchar('\n');
 			col = 0;
@@ -33,9 +36,26 @@ static void print_wrapped(const char *text)
 		fwrite(text, 1, word, stdout);
 		col += word;
 		text += word;
-		text += strspn(text, " ");
+		while (text < end && *text == ' ')
+			text++;
 	}
 	putchar('\n');
+}
+
+/* An explanation is lines of prose, wrapped here, and example lines that
+ * start with two spaces, printed as they are. */
+static void print_explanation(const char *text)
+{
+	while (*text) {
+		size_t len = strcspn(text, "\n");
+		if (!strncmp(text, "  ", 2) || len == 0)
+			printf("%.*s\n", (int)len, text);
+		else
+			print_wrapped(text, len);
+		text += len;
+		if (*text == '\n')
+			text++;
+	}
 }
 
 /* Codes are printed upper-case; accept c0301 as typed from memory. */
@@ -84,6 +104,6 @@ int cmd_explain(int argc, char **argv)
 	if (!c)
 		return unknown_code(argv[1], upper);
 	printf("%s: %s\n\n", c->code, c->title);
-	print_wrapped(c->explanation);
+	print_explanation(c->explanation);
 	return 0;
 }
