@@ -153,7 +153,7 @@ const struct diag_code diag_codes[] = {
 	{ "C0340", "node name '…' is not a valid host name",
 	  "A node name becomes the host name and the Kubernetes node name, so it must be an RFC 1123 label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.\n  node k8s-worker-1 { ... }" },
 	{ "C0341", "address … is used by node '…' too",
-	  "Two nodes have the same IP address; each node needs its own. Both places are named." },
+	  "Two nodes have the same IP address; each node needs its own, or kubeadm, SSH and Cilium would reach whichever answers first. Both places are named; give one of them a free address in the node subnet." },
 	{ "C0342", "node '…' address … is the … address of …, not a host address",
 	  "The file parses, but a block or an attribute does not fit the schema of the language: a wrong type, a missing or repeated attribute, an unknown block, or a value outside what the target (kubeadm, Proxmox, Ubuntu autoinstall) accepts. clusterc(5) lists every block and attribute with its type." },
 	{ "C0343", "node '…' has the gateway's address",
