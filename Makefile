@@ -138,12 +138,28 @@ fuzz:
 bench: all
 	@bash tests/bench/run.sh
 
+# Where packagers expect things (FHS and the bash-completion, zsh and vim
+# conventions); DESTDIR stages an install for a package.
+MANDIR   ?= $(PREFIX)/share/man
+BASHCOMP ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMP  ?= $(PREFIX)/share/zsh/site-functions
+VIMDIR   ?= $(PREFIX)/share/vim/vimfiles
+
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(VIMDIR)/syntax $(DESTDIR)$(VIMDIR)/ftdetect
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/clusterc
+	install -m 0644 docs/man/clusterc.1 $(DESTDIR)$(MANDIR)/man1/clusterc.1
+	install -m 0644 docs/man/clusterc.5 $(DESTDIR)$(MANDIR)/man5/clusterc.5
+	install -m 0644 docs/completion/clusterc.bash $(DESTDIR)$(BASHCOMP)/clusterc
+	install -m 0644 docs/completion/_clusterc $(DESTDIR)$(ZSHCOMP)/_clusterc
+	install -m 0644 docs/editors/vim/syntax/cluster.vim $(DESTDIR)$(VIMDIR)/syntax/cluster.vim
+	install -m 0644 docs/editors/vim/ftdetect/cluster.vim $(DESTDIR)$(VIMDIR)/ftdetect/cluster.vim
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/clusterc
+	rm -f $(DESTDIR)$(PREFIX)/bin/clusterc $(DESTDIR)$(MANDIR)/man1/clusterc.1 \
+		$(DESTDIR)$(MANDIR)/man5/clusterc.5 $(DESTDIR)$(BASHCOMP)/clusterc $(DESTDIR)$(ZSHCOMP)/_clusterc \
+		$(DESTDIR)$(VIMDIR)/syntax/cluster.vim $(DESTDIR)$(VIMDIR)/ftdetect/cluster.vim
 
 clean:
 	rm -rf build clusterc

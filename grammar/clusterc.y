@@ -153,7 +153,7 @@ map_entry
 static void cc_yyerror(struct loc *loc, void *scanner, struct parse_ctx *ctx, const char *msg)
 {
 	(void)scanner;
-	diag_error(ctx->diag, *loc, "%s", msg);
+	diag_error(ctx->diag, *loc, "C0117", "%s", msg);
 }
 
 /* Names a token for a message; identifiers and numbers show their text. */
@@ -216,7 +216,7 @@ static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner, struct p
 	} else if (ident) {
 		strbuf_addstr(&sb, ", expected an attribute or a block");
 	}
-	diag_error(ctx->diag, loc, "%s", sb.buf);
+	diag_error(ctx->diag, loc, "C0117", "%s", sb.buf);
 	strbuf_release(&sb);
 	if (tok == YYSYMBOL_YYEOF && ctx->depth > 0) {
 		struct loc open = ctx->open[ctx->depth - 1];

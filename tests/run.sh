@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # The order runs fast, self-contained areas first and the lab last.
-ORDER=(unit diagnostics examples cli golden upstream consumers templates nodes addons schema runner api fuzz lab e2e)
+ORDER=(unit diagnostics docs examples cli golden upstream consumers templates nodes addons schema runner api fuzz lab e2e)
 if [ $# -gt 0 ]; then ORDER=("$@"); fi
 total_pass=0 total_fail=0 failed_areas=() timings=()
 for area in "${ORDER[@]}"; do

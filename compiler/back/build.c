@@ -28,7 +28,7 @@ int build_model(json_t *model, const char *outdir, struct diag *d, struct strbuf
 		size_t len;
 		char *data = strbuf_detach(&sb, &len);
 		if (fileset_add(&fs, "model.json", data, len, 0644, &err) < 0) {
-			diag_error(d, LOC_NONE, "cannot add model.json: %s", err.buf);
+			diag_error(d, LOC_NONE, "C0601", "cannot add model.json: %s", err.buf);
 		} else {
 			const char *name = json_string_value(json_object_get(json_object_get(model, "cluster"), "name"));
 			fileset_sort(&fs);

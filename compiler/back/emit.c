@@ -134,7 +134,7 @@ int emit_write(const char *outdir, const char *cluster_name, const struct filese
 	       struct diag *d)
 {
 	if (!*cluster_name || strchr(cluster_name, '/') || cluster_name[0] == '.') {
-		diag_error(d, LOC_NONE, "cluster name '%s' cannot name an output folder (it is empty, "
+		diag_error(d, LOC_NONE, "C0602", "cluster name '%s' cannot name an output folder (it is empty, "
 			   "contains '/' or starts with '.')", cluster_name);
 		return -1;
 	}
@@ -162,7 +162,7 @@ int emit_write(const char *outdir, const char *cluster_name, const struct filese
 		}
 	}
 	if (rc)
-		diag_error(d, LOC_NONE, "%s", err.buf);
+		diag_error(d, LOC_NONE, "C0603", "%s", err.buf);
 	strbuf_release(&err);
 	strbuf_release(&tmp);
 	strbuf_release(&target);

@@ -26,7 +26,7 @@ static json_t *load_manifest(struct planner *pl, const char *path, const char *d
 	size_t len = 0;
 	char *text = stdlib_read(path, &len);
 	if (!text) {
-		diag_error(pl->d, LOC_NONE, "cannot read %s", disp);
+		diag_error(pl->d, LOC_NONE, "C0604", "cannot read %s", disp);
 		return NULL;
 	}
 	json_error_t err;
@@ -38,12 +38,12 @@ static json_t *load_manifest(struct planner *pl, const char *path, const char *d
 		if (pos > 0 && pos == len)
 			pos--;
 		diag_error(pl->d, (struct loc){ .file = id, .start = (uint32_t)pos, .end = (uint32_t)pos + 1 },
-			   "%s", err.text);
+			   "C0605", "%s", err.text);
 		return NULL;
 	}
 	free(text);
 	if (!json_is_object(m)) {
-		diag_error(pl->d, LOC_NONE, "%s: a manifest is a JSON object", disp);
+		diag_error(pl->d, LOC_NONE, "C0606", "%s: a manifest is a JSON object", disp);
 		json_decref(m);
 		return NULL;
 	}
@@ -56,19 +56,19 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 	const char *phase = str_member(m, "phase");
 	int pi = phase_index(pl, phase);
 	if (!comp) {
-		diag_error(pl->d, LOC_NONE, "%s: \"component\" must be a string", disp);
+		diag_error(pl->d, LOC_NONE, "C0607", "%s: \"component\" must be a string", disp);
 		return;
 	}
 	const json_t *files = json_object_get(m, "files");
 	const json_t *steps = json_object_get(m, "steps");
 	if ((files && !json_is_array(files)) || (steps && !json_is_array(steps))) {
-		diag_error(pl->d, LOC_NONE, "%s: \"files\" and \"steps\" must be lists", disp);
+		diag_error(pl->d, LOC_NONE, "C0608", "%s: \"files\" and \"steps\" must be lists", disp);
 		return;
 	}
 	const json_t *when = json_object_get(m, "when");
 	if (when) {
 		if (!json_is_string(when)) {
-			diag_error(pl->d, LOC_NONE, "%s: \"when\" must be a string (an expression)", disp);
+			diag_error(pl->d, LOC_NONE, "C0609", "%s: \"when\" must be a string (an expression)", disp);
 			return;
 		}
 		struct strbuf name = STRBUF_INIT;
@@ -83,7 +83,7 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 	/* After `when`: the remove phase exists only in a plan that removes nodes.
 	 * A manifest of files only (shared scripts) belongs to no phase. */
 	if (pi < 0 && (phase || json_array_size(steps))) {
-		diag_error(pl->d, LOC_NONE, "%s: unknown phase '%s'", disp, phase ? phase : "(none)");
+		diag_error(pl->d, LOC_NONE, "C0610", "%s: unknown phase '%s'", disp, phase ? phase : "(none)");
 		return;
 	}
 	struct strbuf where = STRBUF_INIT;
@@ -92,7 +92,7 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 		strbuf_addf(&where, "%s: files[%zu]", disp, i);
 		const json_t *e = json_array_get(files, i);
 		if (!json_is_object(e)) {
-			diag_error(pl->d, LOC_NONE, "%s: must be an object", where.buf);
+			diag_error(pl->d, LOC_NONE, "C0611", "%s: must be an object", where.buf);
 			continue;
 		}
 		render_expand(pl, e, where.buf, render_file_entry, NULL);
@@ -102,7 +102,7 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 		strbuf_addf(&where, "%s: steps[%zu]", disp, i);
 		const json_t *e = json_array_get(steps, i);
 		if (!json_is_object(e)) {
-			diag_error(pl->d, LOC_NONE, "%s: must be an object", where.buf);
+			diag_error(pl->d, LOC_NONE, "C0611", "%s: must be an object", where.buf);
 			continue;
 		}
 		struct step_ctx sc = { .phase = pi, .mindex = mindex, .sindex = i };
@@ -266,7 +266,7 @@ int plan_build(const json_t *model, struct fileset *out, struct diag *d)
 		free(text);
 		size_t len = sb.len;
 		if (fileset_add(out, "plan.json", strbuf_detach(&sb, &len), len, 0644, &err))
-			diag_error(d, LOC_NONE, "%s", err.buf);
+			diag_error(d, LOC_NONE, "C0605", "%s", err.buf);
 		strbuf_release(&err);
 		plan_index_add(&pl, order, cname);
 		fileset_sort(out);

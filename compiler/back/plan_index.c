@@ -224,6 +224,6 @@ void plan_index_add(struct planner *pl, const size_t *order, const char *cluster
 	add_pulls(pl, &sb);
 	size_t len = sb.len;
 	if (fileset_add(pl->fs, "PLAN.md", strbuf_detach(&sb, &len), len, 0644, &err))
-		diag_error(pl->d, LOC_NONE, "%s", err.buf);
+		diag_error(pl->d, LOC_NONE, "C0645", "%s", err.buf);
 	strbuf_release(&err);
 }

@@ -113,7 +113,7 @@ void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
 		return;
 	json_t *found = json_object();
 	if (!collect(model, prev, "nodes", found) || !collect(model, prev, "removed_nodes", found)) {
-		diag_warning(d, LOC_NONE, "%s/%s/model.json: the previous build's model has a malformed "
+		diag_warning(d, LOC_NONE, "C0613", "%s/%s/model.json: the previous build's model has a malformed "
 			     "node entry; nodes removed from the file since are not planned for removal",
 			     outdir, cluster);
 		json_object_clear(found);
@@ -132,7 +132,7 @@ void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
 			json_t *r = json_object_get(found, names[k]);
 			const char *px = json_string_value(json_object_get(json_object_get(r, "vm"), "proxmox"));
 			if (px && !proxmox_known(model, px)) {
-				diag_warning(d, LOC_NONE, "removed node '%s': its VM %lld is on Proxmox '%s', "
+				diag_warning(d, LOC_NONE, "C0614", "removed node '%s': its VM %lld is on Proxmox '%s', "
 					     "which the file no longer names; clusterc cannot destroy it",
 					     names[k], (long long)json_integer_value(json_object_get(
 							 json_object_get(r, "vm"), "vmid")), px);

@@ -44,7 +44,7 @@ void render_expand(struct planner *pl, const json_t *entry, const char *where, e
 	const json_t *when = json_object_get(entry, "when");
 	struct strbuf name = STRBUF_INIT;
 	if (when && !json_is_string(when)) {
-		diag_error(pl->d, LOC_NONE, "%s: \"when\" must be a string (an expression)", where);
+		diag_error(pl->d, LOC_NONE, "C0609", "%s: \"when\" must be a string (an expression)", where);
 		return;
 	}
 	struct tmpl_scope root = { .root = pl->model };
@@ -73,7 +73,7 @@ void render_expand(struct planner *pl, const json_t *entry, const char *where, e
 	while (vlen && var[vlen - 1] == ' ')
 		vlen--;
 	if (!as || !is_ident(var, vlen)) {
-		diag_error(pl->d, LOC_NONE, "%s: \"each\" must read \"LIST as NAME\"", where);
+		diag_error(pl->d, LOC_NONE, "C0615", "%s: \"each\" must read \"LIST as NAME\"", where);
 		return;
 	}
 	char *varname = xstrndup(var, vlen);
@@ -83,9 +83,9 @@ void render_expand(struct planner *pl, const json_t *entry, const char *where, e
 	if (tmpl_eval(pl->eng, name.buf, listexpr, &root, &list, pl->d)) {
 		/* reported */
 	} else if (!list) {
-		diag_error(pl->d, LOC_NONE, "%s: \"each\": '%s' is not in the model", where, listexpr);
+		diag_error(pl->d, LOC_NONE, "C0616", "%s: \"each\": '%s' is not in the model", where, listexpr);
 	} else if (!json_is_array(list) && !json_is_null(list)) {
-		diag_error(pl->d, LOC_NONE, "%s: \"each\": '%s' is not a list", where, listexpr);
+		diag_error(pl->d, LOC_NONE, "C0617", "%s: \"each\": '%s' is not a list", where, listexpr);
 	} else {
 		strbuf_reset(&name);
 		strbuf_addf(&name, "%s.when", where);
@@ -135,7 +135,7 @@ char *render_path(struct planner *pl, const char *where, const char *field,
 	bool ok = fileset_path_ok(check);
 	free(check);
 	if (!ok) {
-		diag_error(pl->d, LOC_NONE, "%s: \"%s\" gives '%s', not a clean relative path", where,
+		diag_error(pl->d, LOC_NONE, "C0618", "%s: \"%s\" gives '%s', not a clean relative path", where,
 			   field, out.buf);
 		strbuf_release(&out);
 		return NULL;
@@ -155,7 +155,7 @@ int render_to(struct planner *pl, const char *where, const char *tpath, const ch
 	}
 	size_t len = body.len;
 	if (fileset_add(pl->fs, out, strbuf_detach(&body, NULL), len, mode, &err)) {
-		diag_error(pl->d, LOC_NONE, "%s: %s", where, err.buf);
+		diag_error(pl->d, LOC_NONE, "C0619", "%s: %s", where, err.buf);
 		strbuf_release(&err);
 		return -1;
 	}
@@ -175,7 +175,7 @@ int render_file_entry(struct planner *pl, const json_t *entry, const char *where
 	const char *tpath = str_member(entry, "template");
 	const char *outt = str_member(entry, "out");
 	if (!tpath || !outt) {
-		diag_error(pl->d, LOC_NONE, "%s: a file needs \"template\" and \"out\" strings", where);
+		diag_error(pl->d, LOC_NONE, "C0620", "%s: a file needs \"template\" and \"out\" strings", where);
 		return -1;
 	}
 	char *out = render_path(pl, where, "out", outt, it, false);
@@ -231,7 +231,7 @@ void render_check_yaml(struct planner *pl)
 		struct strbuf why = STRBUF_INIT;
 		if (yaml_parses(e->data, e->len, &why)) {
 			char *disp = stdlib_display_path(pl->prod[i].tmpl);
-			diag_error(pl->d, LOC_NONE, "rendered file '%s' is not valid YAML: %s", e->path,
+			diag_error(pl->d, LOC_NONE, "C0621", "rendered file '%s' is not valid YAML: %s", e->path,
 				   why.buf);
 			diag_note(pl->d, LOC_NONE, "'%s' comes from the template %s", e->path, disp);
 			free(disp);

@@ -39,7 +39,7 @@ static json_t *string_list(struct planner *pl, const json_t *entry, const char *
 	for (size_t i = 0; good && i < json_array_size(v); i++)
 		good = json_is_string(json_array_get(v, i));
 	if (!good) {
-		diag_error(pl->d, LOC_NONE, "%s: \"%s\" must be a list of strings", where, key);
+		diag_error(pl->d, LOC_NONE, "C0622", "%s: \"%s\" must be a list of strings", where, key);
 		*ok = false;
 		return res;
 	}
@@ -59,7 +59,7 @@ static json_t *string_list(struct planner *pl, const json_t *entry, const char *
 		if (!out.len && strstr(t, "{{#if"))
 			continue;
 		if (!value_name_ok(out.buf)) {
-			diag_error(pl->d, LOC_NONE, "%s: \"%s\" entry %zu gives '%s', not a usable name "
+			diag_error(pl->d, LOC_NONE, "C0623", "%s: \"%s\" entry %zu gives '%s', not a usable name "
 				   "(empty, or with a blank or '=')", where, key, i, out.buf);
 			*ok = false;
 			break;
@@ -128,7 +128,7 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 			  const char *on)
 {
 	if (!name || !*name || strchr(name, '@')) {
-		diag_error(pl->d, LOC_NONE, "%s: a step needs a \"name\" without '@'", where);
+		diag_error(pl->d, LOC_NONE, "C0624", "%s: a step needs a \"name\" without '@'", where);
 		return -1;
 	}
 	const char *host = NULL;
@@ -137,24 +137,24 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	} else if (on && !strcmp(on, "cluster")) {
 		host = pl->cluster_host;
 		if (!host) {
-			diag_error(pl->d, LOC_NONE, "%s: step '%s' runs on the cluster, but the model has no "
+			diag_error(pl->d, LOC_NONE, "C0625", "%s: step '%s' runs on the cluster, but the model has no "
 				   "control node", where, name);
 			return -1;
 		}
 	} else if (on && !strcmp(on, "node")) {
 		host = it->value ? str_member(it->value, "name") : NULL;
 		if (!host) {
-			diag_error(pl->d, LOC_NONE, "%s: step '%s' runs on a node: it needs \"each\" binding "
+			diag_error(pl->d, LOC_NONE, "C0626", "%s: step '%s' runs on a node: it needs \"each\" binding "
 				   "a node (a value with a \"name\")", where, name);
 			return -1;
 		}
 		if (!json_object_get(pl->hosts, host)) {
-			diag_error(pl->d, LOC_NONE, "%s: step '%s' runs on '%s', which is not a node", where,
+			diag_error(pl->d, LOC_NONE, "C0627", "%s: step '%s' runs on '%s', which is not a node", where,
 				   name, host);
 			return -1;
 		}
 	} else {
-		diag_error(pl->d, LOC_NONE, "%s: step '%s': \"on\" must be \"local\", \"cluster\" or "
+		diag_error(pl->d, LOC_NONE, "C0628", "%s: step '%s': \"on\" must be \"local\", \"cluster\" or "
 			   "\"node\"", where, name);
 		return -1;
 	}
@@ -163,7 +163,7 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	strbuf_addf(&id, "%s@%s", name, host);
 	if (json_object_get(pl->ids, id.buf)) {
 		size_t other = (size_t)json_integer_value(json_object_get(pl->ids, id.buf));
-		diag_error(pl->d, LOC_NONE, "%s: step '%s' is defined twice (also by %s)", where, id.buf,
+		diag_error(pl->d, LOC_NONE, "C0629", "%s: step '%s' is defined twice (also by %s)", where, id.buf,
 			   pl->steps[other].where);
 		strbuf_release(&id);
 		return -1;
@@ -182,13 +182,13 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	const char *builtin = str_member(entry, "builtin");
 	const char *outt = str_member(entry, "out");
 	if ((script != NULL) == (builtin != NULL)) {
-		diag_error(pl->d, LOC_NONE, "%s: step '%s' needs exactly one of \"script\" and "
+		diag_error(pl->d, LOC_NONE, "C0630", "%s: step '%s' needs exactly one of \"script\" and "
 			   "\"builtin\"", where, name);
 		ok = false;
 	} else if (script) {
 		char *out = outt ? render_path(pl, where, "out", outt, it, false) : NULL;
 		if (!outt)
-			diag_error(pl->d, LOC_NONE, "%s: step '%s' needs \"out\" for its script", where, name);
+			diag_error(pl->d, LOC_NONE, "C0631", "%s: step '%s' needs \"out\" for its script", where, name);
 		if (!out || render_to(pl, where, script, out, 0755, it))
 			ok = false;
 		else {
@@ -222,13 +222,13 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 
 	const json_t *fl = json_object_get(entry, "files");
 	if (fl && !json_is_array(fl)) {
-		diag_error(pl->d, LOC_NONE, "%s: step '%s': \"files\" must be a list", where, name);
+		diag_error(pl->d, LOC_NONE, "C0632", "%s: step '%s': \"files\" must be a list", where, name);
 		ok = false;
 	}
 	for (size_t i = 0; ok && i < json_array_size(fl); i++) {
 		const char *f = json_string_value(json_array_get(fl, i));
 		if (!f) {
-			diag_error(pl->d, LOC_NONE, "%s: step '%s': \"files\" must be a list of strings",
+			diag_error(pl->d, LOC_NONE, "C0633", "%s: step '%s': \"files\" must be a list of strings",
 				   where, name);
 			ok = false;
 			break;
@@ -247,27 +247,27 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	json_object_set_new(obj, "outputs", string_list(pl, entry, "outputs", where, it, &ok));
 	const json_t *reboot = json_object_get(entry, "reboot");
 	if (reboot && !json_is_boolean(reboot)) {
-		diag_error(pl->d, LOC_NONE, "%s: \"reboot\" must be true or false", where);
+		diag_error(pl->d, LOC_NONE, "C0634", "%s: \"reboot\" must be true or false", where);
 		ok = false;
 	}
 	json_object_set_new(obj, "reboot", json_boolean(json_is_true(reboot)));
 	/* Only present when true: a step the runner runs only under --destroy. */
 	const json_t *destroys = json_object_get(entry, "destroys");
 	if (destroys && !json_is_boolean(destroys)) {
-		diag_error(pl->d, LOC_NONE, "%s: \"destroys\" must be true or false", where);
+		diag_error(pl->d, LOC_NONE, "C0635", "%s: \"destroys\" must be true or false", where);
 		ok = false;
 	}
 	if (json_is_true(destroys))
 		json_object_set_new(obj, "destroys", json_true());
 	const json_t *does = json_object_get(entry, "does");
 	if (does && !json_is_string(does)) {
-		diag_error(pl->d, LOC_NONE, "%s: \"does\" must be a string (what the step does, in words)",
+		diag_error(pl->d, LOC_NONE, "C0646", "%s: \"does\" must be a string (what the step does, in words)",
 			   where);
 		ok = false;
 	}
 	const json_t *timeout = json_object_get(entry, "timeout");
 	if (timeout && (!json_is_integer(timeout) || json_integer_value(timeout) <= 0)) {
-		diag_error(pl->d, LOC_NONE, "%s: \"timeout\" must be a positive number of seconds", where);
+		diag_error(pl->d, LOC_NONE, "C0636", "%s: \"timeout\" must be a positive number of seconds", where);
 		ok = false;
 	}
 	json_object_set_new(obj, "timeout", timeout ? json_incref((json_t *)timeout)
@@ -277,7 +277,7 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	for (size_t i = 0; after_ok && i < json_array_size(after); i++)
 		after_ok = json_is_string(json_array_get(after, i));
 	if (!after_ok) {
-		diag_error(pl->d, LOC_NONE, "%s: \"after\" must be a list of strings", where);
+		diag_error(pl->d, LOC_NONE, "C0637", "%s: \"after\" must be a list of strings", where);
 		ok = false;
 	}
 	if (!ok) {
@@ -353,7 +353,7 @@ void step_graph_resolve_after(struct planner *pl, struct plan_step *s)
 		const char *qual = at ? at + 1 : NULL;
 		const json_t *inst = json_object_get(pl->names, name);
 		if (!inst) {
-			diag_error(pl->d, LOC_NONE, "%s: step '%s' runs after '%s', a step no component "
+			diag_error(pl->d, LOC_NONE, "C0638", "%s: step '%s' runs after '%s', a step no component "
 				   "defines", s->where, s->id, ref);
 			suggest_name(pl, name);
 		} else if (!qual) {
@@ -368,7 +368,7 @@ void step_graph_resolve_after(struct planner *pl, struct plan_step *s)
 		} else if (json_object_get(pl->hosts, qual)) {
 			add_dep_id(pl, s, name, qual);
 		} else {
-			diag_error(pl->d, LOC_NONE, "%s: step '%s' runs after '%s': unknown '@%s' (expected "
+			diag_error(pl->d, LOC_NONE, "C0639", "%s: step '%s' runs after '%s': unknown '@%s' (expected "
 				   "@all, @cluster, @local, @first_control or a node name)", s->where, s->id,
 				   ref, qual);
 		}
@@ -503,7 +503,7 @@ void step_graph_report_cycle(struct planner *pl, const size_t *indeg)
 			strbuf_addf(&sb, "'%s' -> ", pl->steps[path[i]].id);
 		strbuf_addf(&sb, "'%s'", pl->steps[cur].id);
 	}
-	diag_error(pl->d, LOC_NONE, "steps wait for each other in a cycle: %s (each runs after the next)",
+	diag_error(pl->d, LOC_NONE, "C0640", "steps wait for each other in a cycle: %s (each runs after the next)",
 		   sb.buf);
 	if (cur != SIZE_MAX)
 		diag_note(pl->d, LOC_NONE, "'%s' is defined in %s", pl->steps[cur].id,
@@ -539,7 +539,7 @@ bool step_graph_check_files(struct planner *pl, const struct plan_step *s)
 		bool found = n && f[n - 1] == '/' ? fileset_each_prefix(pl->fs, f, NULL, NULL) > 0
 						  : fileset_get(pl->fs, f) != NULL;
 		if (!found) {
-			diag_error(pl->d, LOC_NONE, "%s: step '%s' names %s '%s', but no component renders %s",
+			diag_error(pl->d, LOC_NONE, "C0641", "%s: step '%s' names %s '%s', but no component renders %s",
 				   s->where, s->id, f[n - 1] == '/' ? "folder" : "file", f,
 				   f[n - 1] == '/' ? "a file there" : "it");
 			ok = false;

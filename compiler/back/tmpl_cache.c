@@ -46,7 +46,7 @@ void tmpl_error(struct tmpl *t, struct diag *d, uint32_t off, uint32_t end, cons
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	diag_error(d, tmpl_loc(t, d, off, end), "%s", sb.buf);
+	diag_error(d, tmpl_loc(t, d, off, end), "C0642", "%s", sb.buf);
 	strbuf_release(&sb);
 }
 

@@ -20,7 +20,7 @@ void tmpl_parse_error(struct parser *p, size_t off, size_t end, const char *fmt,
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	diag_error(p->d, tmpl_loc(p->t, p->d, (uint32_t)off, (uint32_t)end), "%s", sb.buf);
+	diag_error(p->d, tmpl_loc(p->t, p->d, (uint32_t)off, (uint32_t)end), "C0643", "%s", sb.buf);
 	strbuf_release(&sb);
 }
 

@@ -222,7 +222,7 @@ int tmpl_render(struct tmpl_engine *e, const char *path, const struct tmpl_scope
 	struct tmpl *t = tmpl_get(e, 'f', path, NULL, TMPL_CTX_NONE, d, &missing);
 	if (!t) {
 		if (missing)
-			diag_error(d, LOC_NONE, "no template '%s' in the stdlib", path);
+			diag_error(d, LOC_NONE, "C0644", "no template '%s' in the stdlib", path);
 		return -1;
 	}
 	return render_root(e, t, scope, out, d);

@@ -17,6 +17,7 @@ static const struct command {
 	{ "fmt", cmd_fmt, "write .cluster files in the canonical layout" },
 	{ "graph", cmd_graph, "draw a cluster's step graph (Graphviz DOT, SVG, PNG)" },
 	{ "import-env", cmd_import_env, "write a .cluster from the Ansible project's .env" },
+	{ "explain", cmd_explain, "say what a diagnostic code means and how to fix it" },
 };
 
 int is_help_flag(const char *arg)

@@ -117,28 +117,28 @@ void check_versions(struct model_ctx *c, const struct ast_node *cl)
 	bool kok = kv && kv->kind == AST_STRING && parse_minor_version(kv->u.str, &kma, &kmi);
 	bool cok = cv && cv->kind == AST_STRING && parse_minor_version(cv->u.str, &cma, &cmi);
 	if (kv && kv->kind == AST_STRING && !kok) {
-		diag_error(c->d, kv->loc, "'%s' is not a Kubernetes minor version", kv->u.str);
+		diag_error(c->d, kv->loc, "C0401", "'%s' is not a Kubernetes minor version", kv->u.str);
 		diag_hint(c->d, "write MAJOR.MINOR, such as \"1.34\": the package repositories are per minor version");
 	}
 	if (cv && cv->kind == AST_STRING && !cok) {
-		diag_error(c->d, cv->loc, "'%s' is not a CRI-O minor version", cv->u.str);
+		diag_error(c->d, cv->loc, "C0402", "'%s' is not a CRI-O minor version", cv->u.str);
 		diag_hint(c->d, "write MAJOR.MINOR, such as \"1.34\"");
 	}
 	if (kok && kma != 1)
-		diag_error(c->d, kv->loc, "Kubernetes %s does not exist: only major version 1 does", kv->u.str);
+		diag_error(c->d, kv->loc, "C0403", "Kubernetes %s does not exist: only major version 1 does", kv->u.str);
 	if (cok && cma != 1)
-		diag_error(c->d, cv->loc, "CRI-O %s does not exist: only major version 1 does", cv->u.str);
+		diag_error(c->d, cv->loc, "C0404", "CRI-O %s does not exist: only major version 1 does", cv->u.str);
 	if (!kok || !cok || kma != 1 || cma != 1)
 		return;
 	if (cmi == kmi)
 		return;
 	if (cmi == kmi - 1) {
-		diag_warning(c->d, cv->loc, "CRI-O %s with Kubernetes %s is unusual: CRI-O follows the Kubernetes minor",
+		diag_warning(c->d, cv->loc, "C0405", "CRI-O %s with Kubernetes %s is unusual: CRI-O follows the Kubernetes minor",
 			     cv->u.str, kv->u.str);
 		diag_hint(c->d, "crio = \"%s\" matches; one minor behind works but is not the tested pairing", kv->u.str);
 		return;
 	}
-	diag_error(c->d, cv->loc, "CRI-O %s does not fit Kubernetes %s", cv->u.str, kv->u.str);
+	diag_error(c->d, cv->loc, "C0406", "CRI-O %s does not fit Kubernetes %s", cv->u.str, kv->u.str);
 	diag_hint(c->d, "use the same minor version for both, crio = \"%s\"", kv->u.str);
 }
 
@@ -157,13 +157,13 @@ void check_upgrade(struct model_ctx *c, const struct ast_node *cl)
 	const char *was = json_string_value(json_object_get(json_object_get(prev, "cluster"), "kubernetes"));
 	if (was && parse_minor_version(was, &pma, &pmi) && pma == ma) {
 		if (mi < pmi) {
-			diag_error(c->d, kv->loc, "Kubernetes %s is older than %s, the version %s/%s was built "
+			diag_error(c->d, kv->loc, "C0452", "Kubernetes %s is older than %s, the version %s/%s was built "
 				   "for: kubeadm cannot downgrade a cluster", kv->u.str, was,
 				   c->u->previous_dir, cl->u.block.name);
 			diag_hint(c->d, "keep kubernetes = \"%s\"; an older version needs its machines "
 				  "installed afresh (kubeadm reset on every node), not an upgrade", was);
 		} else if (mi > pmi + 1) {
-			diag_error(c->d, kv->loc, "Kubernetes %s skips 1.%d: the previous build (%s/%s) is %s, "
+			diag_error(c->d, kv->loc, "C0453", "Kubernetes %s skips 1.%d: the previous build (%s/%s) is %s, "
 				   "and kubeadm upgrades one minor version at a time", kv->u.str, pmi + 1,
 				   c->u->previous_dir, cl->u.block.name, was);
 			diag_hint(c->d, "set kubernetes = \"1.%d\" (and crio), build and apply; then go on "
@@ -183,7 +183,7 @@ void check_ssh_port(struct model_ctx *c, const struct ast_node *ssh)
 {
 	struct ast_node *p = value_get(ssh, "port");
 	if (p && p->kind == AST_INT && (p->u.num < 1 || p->u.num > 65535))
-		diag_error(c->d, p->loc, "ssh port %llu is not between 1 and 65535", (unsigned long long)p->u.num);
+		diag_error(c->d, p->loc, "C0407", "ssh port %llu is not between 1 and 65535", (unsigned long long)p->u.num);
 }
 
 /* Proxmox identifiers (node, storage and bridge names) follow its
@@ -199,7 +199,7 @@ void check_pve_id(struct model_ctx *c, const struct ast_node *blk, const char *a
 	for (const char *p = s; ok && *p; p++)
 		ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.';
 	if (!ok) {
-		diag_error(c->d, v->loc, "%s '%s' is not a Proxmox identifier", attr, s);
+		diag_error(c->d, v->loc, "C0408", "%s '%s' is not a Proxmox identifier", attr, s);
 		diag_hint(c->d, "Proxmox names start with a letter, then letters, digits, '-', '_' or '.'");
 	}
 }
@@ -211,7 +211,7 @@ bool first_definition(struct model_ctx *c, struct strmap *seen, struct ast_node 
 	struct ast_node *prev = strmap_put(seen, blk->u.block.name, blk);
 	if (!prev)
 		return true;
-	diag_error(c->d, blk->u.block.name_loc, "%s '%s' is defined twice", blk->u.block.type,
+	diag_error(c->d, blk->u.block.name_loc, "C0409", "%s '%s' is defined twice", blk->u.block.type,
 		   blk->u.block.name);
 	diag_note(c->d, prev->u.block.name_loc, "first defined here");
 	return false;
@@ -222,7 +222,7 @@ bool first_setting(struct model_ctx *c, struct strmap *seen, struct ast_node *at
 	struct ast_node *prev = strmap_put(seen, attr->u.attr.name, attr);
 	if (!prev)
 		return true;
-	diag_error(c->d, attr->u.attr.name_loc, "%s '%s' is set twice", what, attr->u.attr.name);
+	diag_error(c->d, attr->u.attr.name_loc, "C0410", "%s '%s' is set twice", what, attr->u.attr.name);
 	diag_note(c->d, prev->u.attr.name_loc, "first set here");
 	return false;
 }
@@ -253,23 +253,23 @@ void check_labels(struct model_ctx *c, struct ast_node *labels, json_t *out)
 		bool protected_prefix;
 		const char *why = label_key_problem(k, &protected_prefix);
 		if (protected_prefix) {
-			diag_error(c->d, e->u.attr.name_loc, "label '%s' uses a protected prefix", k);
+			diag_error(c->d, e->u.attr.name_loc, "C0411", "label '%s' uses a protected prefix", k);
 			diag_hint(c->d, "kubernetes.io/, k8s.io/ and nvidia.com/ belong to Kubernetes and its device plugins; clusterc never sets or removes them");
 			continue;
 		}
 		if (why) {
-			diag_error(c->d, e->u.attr.name_loc, "label key '%s' is not valid: %s", k, why);
+			diag_error(c->d, e->u.attr.name_loc, "C0412", "label key '%s' is not valid: %s", k, why);
 			continue;
 		}
 		if (!strcmp(k, "accelerator") || !strcmp(k, "gpu-type")) {
-			diag_error(c->d, e->u.attr.name_loc, "label '%s' is managed by clusterc from the gpu block", k);
+			diag_error(c->d, e->u.attr.name_loc, "C0413", "label '%s' is managed by clusterc from the gpu block", k);
 			diag_hint(c->d, "describe the card with gpu { model = \"...\" } instead");
 			continue;
 		}
 		if (v->kind != AST_STRING || v->poisoned)
 			continue;
 		if (!label_name(v->u.str, strlen(v->u.str), true)) {
-			diag_error(c->d, v->loc, "label value '%s' is not valid", v->u.str);
+			diag_error(c->d, v->loc, "C0414", "label value '%s' is not valid", v->u.str);
 			diag_hint(c->d, "values are at most 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit");
 			continue;
 		}
@@ -290,7 +290,7 @@ void check_taints(struct model_ctx *c, struct ast_node *taints, json_t *out)
 		const char *colon = strrchr(s, ':');
 		const char *eq = strchr(s, '=');
 		if (!colon || (eq && eq > colon)) {
-			diag_error(c->d, t->loc, "taint '%s' is not \"key=value:Effect\"", s);
+			diag_error(c->d, t->loc, "C0415", "taint '%s' is not \"key=value:Effect\"", s);
 			continue;
 		}
 		const char *effect = colon + 1;
@@ -298,7 +298,7 @@ void check_taints(struct model_ctx *c, struct ast_node *taints, json_t *out)
 		for (size_t i = 0; i < 3; i++)
 			effect_ok |= !strcmp(effect, effects[i]);
 		if (!effect_ok) {
-			diag_error(c->d, t->loc, "taint effect '%s' is not NoSchedule, PreferNoSchedule or NoExecute", effect);
+			diag_error(c->d, t->loc, "C0416", "taint effect '%s' is not NoSchedule, PreferNoSchedule or NoExecute", effect);
 			hint_suggest(c->d, effect, (const char **)effects, 3);
 			continue;
 		}
@@ -308,9 +308,9 @@ void check_taints(struct model_ctx *c, struct ast_node *taints, json_t *out)
 		bool prot;
 		const char *why = label_key_problem(key, &prot);
 		if (why || !*key)
-			diag_error(c->d, t->loc, "taint key '%s' is not valid: %s", key, why ? why : "it is empty");
+			diag_error(c->d, t->loc, "C0417", "taint key '%s' is not valid: %s", key, why ? why : "it is empty");
 		else if (!label_name(val, strlen(val), true))
-			diag_error(c->d, t->loc, "taint value '%s' is not valid", val);
+			diag_error(c->d, t->loc, "C0418", "taint value '%s' is not valid", val);
 		else
 			json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "key", key, "value", val,
 							     "effect", effect, "text", s));
@@ -336,7 +336,7 @@ void check_control_endpoint(struct model_ctx *c, struct netinfo *ni, json_t *clu
 	if (!ce || ce->kind != AST_IPV4) {
 		/* A control_endpoint of the wrong type was reported already. */
 		if (ncontrol > 1 && !block_get(cl, "control_endpoint")) {
-			diag_error(c->d, cl->u.block.type_loc, "%zu control nodes need a control_endpoint", ncontrol);
+			diag_error(c->d, cl->u.block.type_loc, "C0419", "%zu control nodes need a control_endpoint", ncontrol);
 			diag_hint(c->d, "set control_endpoint to a free address in the node subnet: kube-vip serves it for the API servers");
 		}
 		json_t *ip = first ? json_object_get(first, "ip") : NULL;
@@ -349,24 +349,24 @@ void check_control_endpoint(struct model_ctx *c, struct netinfo *ni, json_t *clu
 	json_array_foreach(nodes, idx, n) {
 		const char *ip = json_string_value(json_object_get(n, "ip"));
 		if (ip && !strcmp(ip, ce_text))
-			diag_error(c->d, ce->loc, "control_endpoint %s is node '%s''s address", ce_text,
+			diag_error(c->d, ce->loc, "C0420", "control_endpoint %s is node '%s''s address", ce_text,
 				   json_string_value(json_object_get(n, "name")));
 	}
 	free(ce_text);
 	if (ni->have_gateway && !cidr_contains(ni->gateway, ni->prefix, a)) {
-		diag_error(c->d, ce->loc, "control_endpoint is outside the node subnet");
+		diag_error(c->d, ce->loc, "C0421", "control_endpoint is outside the node subnet");
 		diag_note(c->d, ni->gateway_loc, "the gateway is here");
 	} else if (!ni->have_gateway && first) {
 		uint32_t fip;
 		const char *s = json_string_value(json_object_get(first, "ip"));
 		if (s && ipv4_parse(s, strlen(s), &fip) == NET_OK &&
 		    !cidr_contains(fip, (uint8_t)json_integer_value(json_object_get(first, "prefix")), a))
-			diag_error(c->d, ce->loc, "control_endpoint is outside the node subnet");
+			diag_error(c->d, ce->loc, "C0421", "control_endpoint is outside the node subnet");
 	}
 	if (ni->have_gateway && a == ni->gateway)
-		diag_error(c->d, ce->loc, "control_endpoint is the gateway's address");
+		diag_error(c->d, ce->loc, "C0422", "control_endpoint is the gateway's address");
 	if (ni->have_pool && cidr_contains(ni->pool, ni->pool_prefix, a)) {
-		diag_error(c->d, ce->loc, "control_endpoint is inside lb_pool");
+		diag_error(c->d, ce->loc, "C0423", "control_endpoint is inside lb_pool");
 		diag_note(c->d, ni->pool_loc, "lb_pool is here");
 	}
 }

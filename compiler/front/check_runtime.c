@@ -30,13 +30,13 @@ static void check_control_machine(struct model_ctx *c, const struct ast_node *nb
 		return;
 	struct ast_node *cv = value_get(vm, "cores"), *mv = value_get(vm, "memory");
 	if (cv && cv->kind == AST_INT && cv->u.num >= 1 && cv->u.num < CONTROL_MIN_CPUS) {
-		diag_error(c->d, cv->loc, "control node '%s' has %llu CPU: kubeadm needs at least %d",
+		diag_error(c->d, cv->loc, "C0424", "control node '%s' has %llu CPU: kubeadm needs at least %d",
 			   nb->u.block.name, (unsigned long long)cv->u.num, CONTROL_MIN_CPUS);
 		diag_hint(c->d, "kubeadm preflight NumCPU: \"the number of available CPUs 1 is less than the required 2\"");
 	}
 	/* Sizes under 512MiB were refused where memory is read. */
 	if (mv && mv->kind == AST_SIZE && mv->u.num >= (512ull << 20) && mv->u.num < ((unsigned long long)CONTROL_MIN_MIB << 20)) {
-		diag_error(c->d, mv->loc, "control node '%s' has %llu MiB: kubeadm needs at least %d MB",
+		diag_error(c->d, mv->loc, "C0425", "control node '%s' has %llu MiB: kubeadm needs at least %d MB",
 			   nb->u.block.name, (unsigned long long)(mv->u.num >> 20), CONTROL_MIN_MIB);
 		diag_hint(c->d, "kubeadm preflight Mem: \"the system RAM is less than the minimum 1700 MB\"; "
 			  "give a control VM 2GiB or more, since the guest kernel keeps part of it");
@@ -53,11 +53,11 @@ static void check_service_cidr(struct model_ctx *c, const struct netinfo *ni)
 		return;
 	unsigned host_bits = 32u - ni->svc_p;
 	if (host_bits > SERVICE_MAX_HOST_BITS) {
-		diag_error(c->d, ni->svc_loc, "service_cidr /%u is too large: the API server allows at most /%d",
+		diag_error(c->d, ni->svc_loc, "C0426", "service_cidr /%u is too large: the API server allows at most /%d",
 			   ni->svc_p, 32 - SERVICE_MAX_HOST_BITS);
 		diag_hint(c->d, "kube-apiserver and kubeadm: \"specified service subnet is too large; for 32-bit addresses, the mask must be >= 12\"");
 	} else if ((1ull << host_bits) < SERVICE_MIN_ADDRESSES) {
-		diag_error(c->d, ni->svc_loc, "service_cidr /%u has %llu addresses: kubeadm needs at least %d",
+		diag_error(c->d, ni->svc_loc, "C0427", "service_cidr /%u has %llu addresses: kubeadm needs at least %d",
 			   ni->svc_p, 1ull << host_bits, SERVICE_MIN_ADDRESSES);
 		diag_hint(c->d, "kubeadm: \"subnet is too small\"; the cluster DNS service takes the tenth address, so use /28 or larger");
 	}
@@ -75,18 +75,18 @@ static void check_pod_cidr(struct model_ctx *c, const struct netinfo *ni, size_t
 		return;
 	int p = ni->pod_p;
 	if (p > NODE_MASK) {
-		diag_error(c->d, ni->pod_loc, "pod_cidr /%d is smaller than one node's pod range /%d", p, NODE_MASK);
+		diag_error(c->d, ni->pod_loc, "C0428", "pod_cidr /%d is smaller than one node's pod range /%d", p, NODE_MASK);
 		diag_hint(c->d, "kubeadm: \"the size of pod subnet with mask %d is smaller than the size of node subnet with mask 24\"", p);
 		return;
 	}
 	if (NODE_MASK - p > NODE_MASK_MAX_DIFF) {
-		diag_error(c->d, ni->pod_loc, "pod_cidr /%d is too large for node ranges of /%d", p, NODE_MASK);
+		diag_error(c->d, ni->pod_loc, "C0429", "pod_cidr /%d is too large for node ranges of /%d", p, NODE_MASK);
 		diag_hint(c->d, "kubeadm: \"pod subnet mask (%d) and node-mask (24) difference is greater than 16\"; use /8 or longer", p);
 		return;
 	}
 	unsigned long long ranges = 1ull << (NODE_MASK - p);
 	if (nnodes > ranges) {
-		diag_error(c->d, ni->pod_loc, "pod_cidr /%d has room for %llu nodes, but the cluster has %zu", p, ranges, nnodes);
+		diag_error(c->d, ni->pod_loc, "C0430", "pod_cidr /%d has room for %llu nodes, but the cluster has %zu", p, ranges, nnodes);
 		diag_hint(c->d, "the controller manager gives each node a /24 of the pod CIDR (node-cidr-mask-size 24); "
 			  "a node past the last one gets none and its pods never start");
 	}
@@ -100,7 +100,7 @@ static void check_kubeadm_format(struct model_ctx *c)
 	if (!kv || kv->kind != AST_STRING || !parse_minor_version(kv->u.str, &major, &minor) || major != 1)
 		return;
 	if (minor < KUBEADM_V1BETA4_MINOR) {
-		diag_error(c->d, kv->loc, "Kubernetes %s is too old for the kubeadm configuration clusterc writes", kv->u.str);
+		diag_error(c->d, kv->loc, "C0431", "Kubernetes %s is too old for the kubeadm configuration clusterc writes", kv->u.str);
 		diag_hint(c->d, "the files are kubeadm.k8s.io/v1beta4, which kubeadm reads from 1.%d on; use 1.%d or newer",
 			  KUBEADM_V1BETA4_MINOR, KUBEADM_V1BETA4_MINOR);
 	}

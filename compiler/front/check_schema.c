@@ -56,11 +56,11 @@ static void check_value(struct diag *d, const struct sattr *a, enum stype t, str
 static void type_error(struct diag *d, struct ast_node *v, const char *what, const char *expected)
 {
 	if (v->kind == AST_SECRET) {
-		diag_error(d, v->loc, "secret() cannot be used for %s: its value would land in the output", what);
+		diag_error(d, v->loc, "C0501", "secret() cannot be used for %s: its value would land in the output", what);
 		diag_hint(d, "only credentials (password, token, key, admin_key) take secrets; they are read at apply time");
 		return;
 	}
-	diag_error(d, v->loc, "%s must be %s, not %s", what, expected, ast_kind_phrase(v->kind));
+	diag_error(d, v->loc, "C0301", "%s must be %s, not %s", what, expected, ast_kind_phrase(v->kind));
 }
 
 static void check_value(struct diag *d, const struct sattr *a, enum stype t, struct ast_node *v,
@@ -74,7 +74,7 @@ static void check_value(struct diag *d, const struct sattr *a, enum stype t, str
 			if (v->kind == AST_SECRET && (a->flags & F_SECRET_OK))
 				return;
 			if (v->kind == AST_REF) {
-				diag_error(d, v->loc, "%s must be a string, not the name '%s'", what, v->u.str);
+				diag_error(d, v->loc, "C0302", "%s must be a string, not the name '%s'", what, v->u.str);
 				diag_hint(d, "quote it: \"%s\"", v->u.str);
 				return;
 			}
@@ -132,7 +132,7 @@ static void check_value(struct diag *d, const struct sattr *a, enum stype t, str
 		} else if (!word_ok(v->u.str, a->words)) {
 			struct strbuf sb = STRBUF_INIT;
 			words_list(&sb, a->words);
-			diag_error(d, v->loc, "'%s' is not a valid %s; expected %s", v->u.str, a->name, sb.buf);
+			diag_error(d, v->loc, "C0303", "'%s' is not a valid %s; expected %s", v->u.str, a->name, sb.buf);
 			size_t n = 0;
 			while (a->words[n])
 				n++;
@@ -142,7 +142,7 @@ static void check_value(struct diag *d, const struct sattr *a, enum stype t, str
 		return;
 	case S_SECRET:
 		if (v->kind != AST_SECRET) {
-			diag_error(d, v->loc, "%s must be secret(\"NAME\"), not %s", what, ast_kind_phrase(v->kind));
+			diag_error(d, v->loc, "C0502", "%s must be secret(\"NAME\"), not %s", what, ast_kind_phrase(v->kind));
 			diag_hint(d, "credentials are read at apply time and never written to the output");
 		}
 		return;
@@ -165,7 +165,7 @@ static void check_value(struct diag *d, const struct sattr *a, enum stype t, str
 				if (ev->kind == AST_SECRET)
 					type_error(d, ev, "a map value", "a string");
 				else
-					diag_error(d, ev->loc, "the value of '%s' must be a string, not %s",
+					diag_error(d, ev->loc, "C0304", "the value of '%s' must be a string, not %s",
 						   e->u.attr.name, ast_kind_phrase(ev->kind));
 			}
 		}
@@ -188,12 +188,12 @@ static void check_body(struct diag *d, const struct sblock *sb, struct ast_node 
 		const char *name = is_block ? c->u.block.type : c->u.attr.name;
 		struct loc nloc = is_block ? c->u.block.type_loc : c->u.attr.name_loc;
 		if (c->kind == AST_IMPORT) {
-			diag_error(d, c->loc, "import must be at the top level of a file");
+			diag_error(d, c->loc, "C0305", "import must be at the top level of a file");
 			continue;
 		}
 		if (sb->open) {
 			if (is_block)
-				diag_error(d, nloc, "'%s' takes no nested blocks", btype);
+				diag_error(d, nloc, "C0306", "'%s' takes no nested blocks", btype);
 			else if (c->u.attr.value->kind != AST_STRING)
 				check_value(d, &(struct sattr){ name, S_STRING, 0, 0, NULL, NULL, NULL },
 					    S_STRING, c->u.attr.value, "a version");
@@ -202,7 +202,7 @@ static void check_body(struct diag *d, const struct sblock *sb, struct ast_node 
 		}
 		const struct sattr *a = schema_attr(sb, name);
 		if (!a) {
-			diag_error(d, nloc, "unknown %s '%s' in '%s'", is_block ? "block" : "attribute", name, btype);
+			diag_error(d, nloc, "C0307", "unknown %s '%s' in '%s'", is_block ? "block" : "attribute", name, btype);
 			size_t n;
 			const char **cands = schema_attr_names(sb, &n);
 			const char *s = diag_suggest(name, cands, n);
@@ -218,19 +218,19 @@ static void check_body(struct diag *d, const struct sblock *sb, struct ast_node 
 			const char *pn = p->kind == AST_BLOCK ? p->u.block.type :
 					 p->kind == AST_ATTR ? p->u.attr.name : "";
 			if (!strcmp(pn, name)) {
-				diag_error(d, nloc, "'%s' is set twice in '%s'", name, btype);
+				diag_error(d, nloc, "C0308", "'%s' is set twice in '%s'", name, btype);
 				diag_note(d, p->kind == AST_BLOCK ? p->u.block.type_loc : p->u.attr.name_loc,
 					  "first set here");
 				break;
 			}
 		}
 		if (a->type == S_BLOCK && !is_block) {
-			diag_error(d, nloc, "'%s' is a block, not an attribute", name);
+			diag_error(d, nloc, "C0309", "'%s' is a block, not an attribute", name);
 			diag_hint(d, "write %s { ... }", name);
 			continue;
 		}
 		if (a->type != S_BLOCK && is_block) {
-			diag_error(d, nloc, "'%s' is an attribute, not a block", name);
+			diag_error(d, nloc, "C0310", "'%s' is an attribute, not a block", name);
 			diag_hint(d, "write %s = value", name);
 			continue;
 		}
@@ -250,10 +250,10 @@ static void check_body(struct diag *d, const struct sblock *sb, struct ast_node 
 		    suggested[i] || blk->poisoned)
 			continue;
 		if (blk->u.block.name)
-			diag_error(d, blk->u.block.type_loc, "%s '%s' is missing required attribute '%s'",
+			diag_error(d, blk->u.block.type_loc, "C0311", "%s '%s' is missing required attribute '%s'",
 				   btype, blk->u.block.name, sb->attrs[i].name);
 		else
-			diag_error(d, blk->u.block.type_loc, "'%s' is missing required attribute '%s'", btype,
+			diag_error(d, blk->u.block.type_loc, "C0312", "'%s' is missing required attribute '%s'", btype,
 				   sb->attrs[i].name);
 	}
 	free(suggested);
@@ -262,10 +262,10 @@ static void check_body(struct diag *d, const struct sblock *sb, struct ast_node 
 static void check_block(struct diag *d, const struct sblock *sb, struct ast_node *blk)
 {
 	if (sb->naming == NAME_NONE && blk->u.block.name) {
-		diag_error(d, blk->u.block.name_loc, "'%s' takes no name", blk->u.block.type);
+		diag_error(d, blk->u.block.name_loc, "C0313", "'%s' takes no name", blk->u.block.type);
 		diag_hint(d, "write %s { ... }", blk->u.block.type);
 	} else if (sb->naming == NAME_REQUIRED && !blk->u.block.name) {
-		diag_error(d, blk->u.block.type_loc, "'%s' needs a name", blk->u.block.type);
+		diag_error(d, blk->u.block.type_loc, "C0314", "'%s' needs a name", blk->u.block.type);
 		diag_hint(d, "write %s NAME { ... }", blk->u.block.type);
 	}
 	check_body(d, sb, blk);
@@ -280,7 +280,7 @@ static void push(struct ast_node ***arr, size_t *n, struct ast_node *b)
 static void single(struct diag *d, struct ast_node **slot, struct ast_node *b)
 {
 	if (*slot) {
-		diag_error(d, b->u.block.type_loc, "a second '%s' block", b->u.block.type);
+		diag_error(d, b->u.block.type_loc, "C0315", "a second '%s' block", b->u.block.type);
 		diag_note(d, (*slot)->u.block.type_loc, "the first '%s' block is here", b->u.block.type);
 		return;
 	}
@@ -297,7 +297,7 @@ void check_schema(struct unit *u, struct check_blocks *out)
 		const char *type = b->u.block.type;
 		const struct sblock *sb = schema_top(type);
 		if (!sb) {
-			diag_error(d, b->u.block.type_loc, "unknown block type '%s'", type);
+			diag_error(d, b->u.block.type_loc, "C0316", "unknown block type '%s'", type);
 			size_t n;
 			const char **cands = schema_top_names(&n);
 			suggest(d, type, cands, n);
@@ -330,14 +330,14 @@ void check_schema(struct unit *u, struct check_blocks *out)
 		}
 	}
 	if (!out->cluster && u->nblocks)
-		diag_error(d, (struct loc){ u->blocks[0]->loc.file, 0, 0 }, "there is no 'cluster' block");
+		diag_error(d, (struct loc){ u->blocks[0]->loc.file, 0, 0 }, "C0317", "there is no 'cluster' block");
 	if (!u->nblocks && !diag_failed(d)) {
 		/* Point at the top of the file itself (not at a .env file). */
 		struct loc at = LOC_NONE;
 		for (size_t i = d->nsources; i-- > 0;)
 			if (!strcmp(d->sources[i].path, u->main_path))
 				at = (struct loc){ (int32_t)i, 0, 0 };
-		diag_error(d, at, "'%s' defines nothing: a cluster needs a 'cluster' block and at least one node",
+		diag_error(d, at, "C0318", "'%s' defines nothing: a cluster needs a 'cluster' block and at least one node",
 			   u->main_path);
 	}
 }

@@ -27,12 +27,12 @@ static json_t *build_cluster(struct model_ctx *c, struct netinfo *ni)
 
 	const char *name = cl->u.block.name;
 	if (name && !rfc1123_label(name)) {
-		diag_error(c->d, cl->u.block.name_loc, "cluster name '%s' is not a valid DNS label", name);
+		diag_error(c->d, cl->u.block.name_loc, "C0319", "cluster name '%s' is not a valid DNS label", name);
 		diag_hint(c->d, "use lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit");
 	}
 	const char *domain = str_attr(cl, "domain", NULL);
 	if (domain && !dns_subdomain(domain, strlen(domain))) {
-		diag_error(c->d, block_get(cl, "domain")->loc, "domain '%s' is not a valid DNS name", domain);
+		diag_error(c->d, block_get(cl, "domain")->loc, "C0320", "domain '%s' is not a valid DNS name", domain);
 	}
 
 	/* Pod and service networks, with kubeadm's defaults. */
@@ -51,7 +51,7 @@ static json_t *build_cluster(struct model_ctx *c, struct netinfo *ni)
 	set_cidr(j, "service_cidr", cidr_network(ni->svc, ni->svc_p), ni->svc_p);
 	if (!ni->pod_unknown && !ni->svc_unknown && cidr_overlaps(ni->pod, ni->pod_p, ni->svc, ni->svc_p)) {
 		struct loc at = ni->have_svc_loc ? ni->svc_loc : ni->have_pod_loc ? ni->pod_loc : cl->u.block.type_loc;
-		diag_error(c->d, at, "the pod and service CIDRs overlap");
+		diag_error(c->d, at, "C0321", "the pod and service CIDRs overlap");
 		if (ni->have_pod_loc && ni->have_svc_loc)
 			diag_note(c->d, ni->pod_loc, "the pod CIDR is here");
 	}
@@ -59,7 +59,7 @@ static json_t *build_cluster(struct model_ctx *c, struct netinfo *ni)
 	const struct ast_node *ssh = block_get(cl, "ssh");
 	json_t *js = json_object();
 	if (str_attr(ssh, "user", NULL) && bad_ssh_user(str_attr(ssh, "user", NULL)))
-		diag_error(c->d, block_get(ssh, "user")->loc, "ssh user '%s' is not a valid user name",
+		diag_error(c->d, block_get(ssh, "user")->loc, "C0322", "ssh user '%s' is not a valid user name",
 			   str_attr(ssh, "user", NULL));
 	check_ssh_port(c, ssh);
 	json_object_set_new(js, "user", json_string(str_attr(ssh, "user", "ubuntu")));
@@ -82,7 +82,7 @@ static void resolve_public_key(struct model_ctx *c, json_t *cluster, bool needed
 			strbuf_setlen(&sb, sb.len - 1);
 		if (strchr(sb.buf, '\n') || (strncmp(sb.buf, "ssh-", 4) && strncmp(sb.buf, "ecdsa-", 6))) {
 			diag_error(c->d, block_get(ssh, "public_key")->loc,
-				   "public_key is not one OpenSSH public key line");
+				   "C0323", "public_key is not one OpenSSH public key line");
 			diag_hint(c->d, "give the text of the .pub file, such as \"ssh-ed25519 AAAA... me@host\"");
 		}
 		json_object_set_new(js, "public_key", json_string(sb.buf));
@@ -102,7 +102,7 @@ static void resolve_public_key(struct model_ctx *c, json_t *cluster, bool needed
 		json_object_set_new(js, "public_key", json_string(text.buf));
 	} else if (needed) {
 		struct loc at = ssh ? ssh->u.block.type_loc : c->b->cluster->u.block.type_loc;
-		diag_error(c->d, at, "cannot read the SSH public key '%s': %s", path.buf, strerror(errno));
+		diag_error(c->d, at, "C0324", "cannot read the SSH public key '%s': %s", path.buf, strerror(errno));
 		diag_hint(c->d, "nodes installed by autoinstall need it; set ssh { public_key = ... } or create the key");
 		json_object_set_new(js, "public_key", json_null());
 	} else {
@@ -151,16 +151,16 @@ static json_t *build_network(struct model_ctx *c, struct netinfo *ni)
 		/* As written: Cilium masks host bits itself, as the seed relied on. */
 		set_cidr(j, "lb_pool", pool->u.ip.addr, pool->u.ip.prefix);
 		if (ni->have_gateway && cidr_contains(ni->pool, ni->pool_prefix, ni->gateway)) {
-			diag_error(c->d, pool->loc, "lb_pool contains the gateway");
+			diag_error(c->d, pool->loc, "C0325", "lb_pool contains the gateway");
 			diag_note(c->d, ni->gateway_loc, "the gateway is here");
 		}
 		if (!ni->pod_unknown && cidr_overlaps(ni->pool, ni->pool_prefix, ni->pod, ni->pod_p)) {
-			diag_error(c->d, pool->loc, "lb_pool overlaps the pod CIDR");
+			diag_error(c->d, pool->loc, "C0326", "lb_pool overlaps the pod CIDR");
 			if (ni->have_pod_loc)
 				diag_note(c->d, ni->pod_loc, "the pod CIDR is here");
 		}
 		if (!ni->svc_unknown && cidr_overlaps(ni->pool, ni->pool_prefix, ni->svc, ni->svc_p)) {
-			diag_error(c->d, pool->loc, "lb_pool overlaps the service CIDR");
+			diag_error(c->d, pool->loc, "C0327", "lb_pool overlaps the service CIDR");
 			if (ni->have_svc_loc)
 				diag_note(c->d, ni->svc_loc, "the service CIDR is here");
 		}
@@ -197,10 +197,10 @@ static json_t *build_proxmox(struct model_ctx *c, struct strmap *by_name)
 		if (!block_get(p, "endpoint") || block_get(p, "endpoint")->poisoned) {
 			/* missing, or its env() is missing: already reported */
 		} else if (strncmp(ep, "https://", 8) && strncmp(ep, "http://", 7)) {
-			diag_error(c->d, block_get(p, "endpoint")->loc, "proxmox endpoint '%s' is not an https:// URL", ep);
+			diag_error(c->d, block_get(p, "endpoint")->loc, "C0328", "proxmox endpoint '%s' is not an https:// URL", ep);
 		} else if (!strncmp(ep, "http://", 7)) {
 			diag_warning(c->d, block_get(p, "endpoint")->loc,
-				     "proxmox endpoint '%s' is plain http: credentials would cross the network in clear", ep);
+				     "C0329", "proxmox endpoint '%s' is plain http: credentials would cross the network in clear", ep);
 		}
 		json_object_set_new(j, "endpoint", json_string(ep));
 		json_object_set_new(j, "node", json_string(str_attr(p, "node", "")));
@@ -209,17 +209,17 @@ static json_t *build_proxmox(struct model_ctx *c, struct strmap *by_name)
 		bool has_user = block_get(p, "user") != NULL, has_token_id = block_get(p, "token_id") != NULL;
 		bool has_pw = block_get(p, "password") != NULL, has_tok = block_get(p, "token") != NULL;
 		if (user && !strchr(user, '@')) {
-			diag_error(c->d, block_get(p, "user")->loc, "proxmox user '%s' has no realm", user);
+			diag_error(c->d, block_get(p, "user")->loc, "C0330", "proxmox user '%s' has no realm", user);
 			diag_hint(c->d, "write USER@REALM, such as \"root@pam\"");
 		}
 		if ((has_user || has_pw) && (has_token_id || has_tok)) {
-			diag_error(c->d, p->u.block.type_loc, "proxmox '%s' sets both a password and an API token", name);
+			diag_error(c->d, p->u.block.type_loc, "C0331", "proxmox '%s' sets both a password and an API token", name);
 			diag_hint(c->d, "use user + password, or token_id + token");
 		} else if (!(has_user && has_pw) && !(has_token_id && has_tok)) {
-			diag_error(c->d, p->u.block.type_loc, "proxmox '%s' needs user + password, or token_id + token", name);
+			diag_error(c->d, p->u.block.type_loc, "C0332", "proxmox '%s' needs user + password, or token_id + token", name);
 		}
 		if (token_id && !strchr(token_id, '!')) {
-			diag_error(c->d, block_get(p, "token_id")->loc, "token_id '%s' is not USER@REALM!TOKEN", token_id);
+			diag_error(c->d, block_get(p, "token_id")->loc, "C0333", "token_id '%s' is not USER@REALM!TOKEN", token_id);
 		}
 		json_object_set_new(j, "user", jstr_or_null(user));
 		json_object_set_new(j, "password", secret_json(p, "password"));
@@ -249,7 +249,7 @@ static json_t *build_images(struct model_ctx *c, struct strmap *by_name)
 	json_t *dflt = text ? json_loads(text, 0, NULL) : NULL;
 	free(text);
 	if (!dflt) {
-		diag_error(c->d, LOC_NONE, "the stdlib has no valid defaults/image-ubuntu.json");
+		diag_error(c->d, LOC_NONE, "C0334", "the stdlib has no valid defaults/image-ubuntu.json");
 		dflt = json_object();
 	}
 	bool ubuntu_overridden = false;
@@ -277,9 +277,9 @@ static json_t *build_images(struct model_ctx *c, struct strmap *by_name)
 		}
 		const char *iso = json_string_value(json_object_get(j, "iso"));
 		if (!iso) {
-			diag_error(c->d, im->u.block.type_loc, "image '%s' needs an iso URL", name);
+			diag_error(c->d, im->u.block.type_loc, "C0335", "image '%s' needs an iso URL", name);
 		} else if (strncmp(iso, "https://", 8) && strncmp(iso, "http://", 7)) {
-			diag_error(c->d, block_get(im, "iso")->loc, "iso '%s' is not an http(s) URL", iso);
+			diag_error(c->d, block_get(im, "iso")->loc, "C0336", "iso '%s' is not an http(s) URL", iso);
 		} else {
 			/* The file name becomes a Proxmox volume name: keep it to what
 			 * Proxmox stores unchanged. */
@@ -290,7 +290,7 @@ static json_t *build_images(struct model_ctx *c, struct strmap *by_name)
 				ok = isalnum((unsigned char)*q) || *q == '-' || *q == '_' || *q == '.';
 			if (!ok) {
 				diag_error(c->d, block_get(im, "iso") ? block_get(im, "iso")->loc : im->u.block.type_loc,
-					   "iso URL must end in a file name of letters, digits, '-', '_' and '.' ending in .iso");
+					   "C0337", "iso URL must end in a file name of letters, digits, '-', '_' and '.' ending in .iso");
 			}
 		}
 		const char *sha = json_string_value(json_object_get(j, "sha256"));
@@ -301,9 +301,9 @@ static json_t *build_images(struct model_ctx *c, struct strmap *by_name)
 				hex = isxdigit((unsigned char)sha[k]);
 			if (!hex)
 				diag_error(c->d, block_get(im, "sha256") ? block_get(im, "sha256")->loc : im->u.block.type_loc,
-					   "sha256 must be 64 hexadecimal digits");
+					   "C0338", "sha256 must be 64 hexadecimal digits");
 		} else if (iso) {
-			diag_warning(c->d, im->u.block.type_loc, "image '%s' has no sha256: the download cannot be verified", name);
+			diag_warning(c->d, im->u.block.type_loc, "C0339", "image '%s' has no sha256: the download cannot be verified", name);
 		}
 		json_array_append_new(arr, j);
 	}
@@ -368,7 +368,7 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 		json_object_set_new(j, "name", json_string(name));
 		first_definition(c, &names, nb);
 		if (!rfc1123_label(name)) {
-			diag_error(c->d, nb->u.block.name_loc, "node name '%s' is not a valid host name", name);
+			diag_error(c->d, nb->u.block.name_loc, "C0340", "node name '%s' is not a valid host name", name);
 			diag_hint(c->d, "host names are RFC 1123 labels: lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit");
 		}
 		const char *role = str_attr(nb, "role", "worker");
@@ -392,25 +392,25 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 			struct node_facts *dup = u32map_put(&ips, nf->ip, nf);
 			if (dup) {
 				char *s = fmt_ip(nf->ip);
-				diag_error(c->d, ipv->loc, "address %s is used by node '%s' too", s, dup->blk->u.block.name);
+				diag_error(c->d, ipv->loc, "C0341", "address %s is used by node '%s' too", s, dup->blk->u.block.name);
 				diag_note(c->d, dup->ip_loc, "'%s' has it here", dup->blk->u.block.name);
 				free(s);
 			}
 			if (nf->prefix < 31 && (nf->ip == cidr_network(nf->ip, nf->prefix) ||
 						nf->ip == cidr_broadcast(nf->ip, nf->prefix))) {
 				char *s = fmt_ip(nf->ip), *net = fmt_cidr(cidr_network(nf->ip, nf->prefix), nf->prefix);
-				diag_error(c->d, ipv->loc, "node '%s' address %s is the %s address of %s, not a host address",
+				diag_error(c->d, ipv->loc, "C0342", "node '%s' address %s is the %s address of %s, not a host address",
 					   name, s, nf->ip == cidr_network(nf->ip, nf->prefix) ? "network" : "broadcast", net);
 				free(s);
 				free(net);
 			}
 			if (ni->have_gateway) {
 				if (nf->ip == ni->gateway) {
-					diag_error(c->d, ipv->loc, "node '%s' has the gateway's address", name);
+					diag_error(c->d, ipv->loc, "C0343", "node '%s' has the gateway's address", name);
 					diag_note(c->d, ni->gateway_loc, "the gateway is here");
 				} else if (!cidr_contains(nf->ip, nf->prefix, ni->gateway)) {
 					char *s = fmt_cidr(nf->ip, nf->prefix), *g = fmt_ip(ni->gateway);
-					diag_error(c->d, ipv->loc, "node '%s' address %s is outside the gateway %s's subnet",
+					diag_error(c->d, ipv->loc, "C0344", "node '%s' address %s is outside the gateway %s's subnet",
 						   name, s, g);
 					diag_note(c->d, ni->gateway_loc, "the gateway is here");
 					free(s);
@@ -419,20 +419,20 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 			}
 			if (ni->have_pool && cidr_contains(ni->pool, ni->pool_prefix, nf->ip)) {
 				char *s = fmt_ip(nf->ip), *pool = fmt_cidr(ni->pool, ni->pool_prefix);
-				diag_error(c->d, ipv->loc, "node '%s' address %s is inside lb_pool %s", name, s, pool);
+				diag_error(c->d, ipv->loc, "C0345", "node '%s' address %s is inside lb_pool %s", name, s, pool);
 				diag_note(c->d, ni->pool_loc, "lb_pool is here");
 				free(s);
 				free(pool);
 			}
 			if (!ni->pod_unknown && cidr_overlaps(ni->pod, ni->pod_p, nf->ip, nf->prefix)) {
-				diag_error(c->d, ipv->loc, "node '%s' subnet overlaps the pod CIDR", name);
+				diag_error(c->d, ipv->loc, "C0346", "node '%s' subnet overlaps the pod CIDR", name);
 				if (ni->have_pod_loc)
 					diag_note(c->d, ni->pod_loc, "the pod CIDR is here");
 				else
 					diag_hint(c->d, "the pod CIDR is kubeadm's default 10.244.0.0/16; set pod_cidr in the cluster block to a range the nodes do not use");
 			}
 			if (!ni->svc_unknown && cidr_overlaps(ni->svc, ni->svc_p, nf->ip, nf->prefix)) {
-				diag_error(c->d, ipv->loc, "node '%s' subnet overlaps the service CIDR", name);
+				diag_error(c->d, ipv->loc, "C0347", "node '%s' subnet overlaps the service CIDR", name);
 				if (ni->have_svc_loc)
 					diag_note(c->d, ni->svc_loc, "the service CIDR is here");
 				else
@@ -462,7 +462,7 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 			if (on_name) {
 				struct ast_node *p = strmap_get(proxmox, on_name);
 				if (!p) {
-					diag_error(c->d, on->loc, "there is no proxmox block named '%s'", on_name);
+					diag_error(c->d, on->loc, "C0348", "there is no proxmox block named '%s'", on_name);
 					size_t np = c->b->nproxmox;
 					const char **cands = xcalloc(np + 1, sizeof(*cands));
 					for (size_t k = 0; k < np; k++)
@@ -482,7 +482,7 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 			long long vmid = int_attr(vm, "id", 0);
 			if (idv && idv->kind == AST_INT) {
 				if (vmid < 100 || vmid > 999999999) {
-					diag_error(c->d, idv->loc, "VM id %lld is outside Proxmox's range 100 to 999999999", vmid);
+					diag_error(c->d, idv->loc, "C0349", "VM id %lld is outside Proxmox's range 100 to 999999999", vmid);
 				} else if (on_name) {
 					/* Duplicate ids matter per Proxmox host: key "host/id". */
 					struct strbuf key = STRBUF_INIT;
@@ -491,7 +491,7 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 					strbuf_release(&key);
 					struct ast_node *dup = strmap_put(&vmids, k, idv);
 					if (dup) {
-						diag_error(c->d, idv->loc, "VM id %lld is used twice on proxmox '%s'", vmid, on_name);
+						diag_error(c->d, idv->loc, "C0350", "VM id %lld is used twice on proxmox '%s'", vmid, on_name);
 						diag_note(c->d, dup->loc, "first used here");
 					}
 				}
@@ -500,22 +500,22 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 			long long cores = int_attr(vm, "cores", 2);
 			struct ast_node *cv = value_get(vm, "cores");
 			if (cv && cv->kind == AST_INT && (cores < 1 || cores > 512))
-				diag_error(c->d, cv->loc, "cores must be between 1 and 512");
+				diag_error(c->d, cv->loc, "C0351", "cores must be between 1 and 512");
 			json_object_set_new(jv, "cores", json_integer(cores));
 			struct ast_node *mv = value_get(vm, "memory"), *dv = value_get(vm, "disk");
 			unsigned long long mem = mv && mv->kind == AST_SIZE ? mv->u.num : 4096ull << 20;
 			unsigned long long disk = dv && dv->kind == AST_SIZE ? dv->u.num : 20ull << 30;
 			if (mv && mv->kind == AST_SIZE && (mem % (1u << 20) || mem < (512ull << 20)))
-				diag_error(c->d, mv->loc, "memory must be a whole number of MiB, at least 512MiB");
+				diag_error(c->d, mv->loc, "C0352", "memory must be a whole number of MiB, at least 512MiB");
 			if (dv && dv->kind == AST_SIZE && (disk % (1u << 30) || disk < (8ull << 30)))
-				diag_error(c->d, dv->loc, "disk must be a whole number of GiB, at least 8GiB");
+				diag_error(c->d, dv->loc, "C0353", "disk must be a whole number of GiB, at least 8GiB");
 			/* From VM start to the installed system's first boot: a live ISO
 			 * boot, subiquity with security updates, a reboot. 8 to 15 minutes
 			 * are common; 45 leaves room for a slow mirror. */
 			struct ast_node *itv = value_get(vm, "install_timeout");
 			long long install = int_attr(vm, "install_timeout", 45 * 60);
 			if (itv && itv->kind == AST_DURATION && (install < 5 * 60 || install > 24 * 3600))
-				diag_error(c->d, itv->loc, "install_timeout must be between 5m and 24h");
+				diag_error(c->d, itv->loc, "C0354", "install_timeout must be between 5m and 24h");
 			json_object_set_new(jv, "install_timeout_s", json_integer(install));
 			json_object_set_new(jv, "memory_mib", json_integer((json_int_t)(mem >> 20)));
 			json_object_set_new(jv, "disk_gib", json_integer((json_int_t)(disk >> 30)));
@@ -530,7 +530,7 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 				imv = NULL;
 			const char *img = imv ? imv->u.str : "ubuntu";
 			if (imv && strcmp(img, "ubuntu") && !strmap_get(images, img)) {
-				diag_error(c->d, imv->loc, "there is no image block named '%s'", img);
+				diag_error(c->d, imv->loc, "C0355", "there is no image block named '%s'", img);
 			}
 			json_object_set_new(jv, "image", json_string(img));
 			json_object_set_new(jv, "machine", gpu ? json_string("q35") : json_null());
@@ -544,16 +544,16 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 			json_t *jg = json_object();
 			const char *pci = str_attr(gpu, "pci", NULL), *mapping = str_attr(gpu, "mapping", NULL);
 			if (pci && !pci_ok(pci)) {
-				diag_error(c->d, block_get(gpu, "pci")->loc, "PCI address '%s' is not in DDDD:BB:SS form", pci);
+				diag_error(c->d, block_get(gpu, "pci")->loc, "C0356", "PCI address '%s' is not in DDDD:BB:SS form", pci);
 				diag_hint(c->d, "find it on the Proxmox host with: lspci -D | grep -i vga (drop the .function)");
 			}
 			if (!pci && !mapping) {
-				diag_error(c->d, gpu->u.block.type_loc, "gpu on node '%s' has no PCI address", name);
+				diag_error(c->d, gpu->u.block.type_loc, "C0357", "gpu on node '%s' has no PCI address", name);
 				diag_hint(c->d, "write gpu { pci = \"0000:01:00\" }, or name a Proxmox PCI mapping");
 			}
 			if (pve && !mapping && !strcmp(json_string_value(json_object_get(pve, "auth")), "token")) {
 				diag_error(c->d, gpu->u.block.type_loc,
-					   "gpu on node '%s' needs a PCI 'mapping': proxmox '%s' logs in with an API token",
+					   "C0358", "gpu on node '%s' needs a PCI 'mapping': proxmox '%s' logs in with an API token",
 					   name, json_string_value(json_object_get(pve, "name")));
 				diag_hint(c->d, "Proxmox accepts a raw hostpci0 only from root@pam with a password; create a PCI resource mapping (Datacenter > Resource Mappings) and set mapping = \"NAME\"");
 			}
@@ -563,7 +563,7 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 			json_object_set_new(jg, "model", jstr_or_null(model));
 			const char *driver = str_attr(gpu, "driver", NULL);
 			if (driver && strncmp(driver, "nvidia-driver-", 14)) {
-				diag_error(c->d, block_get(gpu, "driver")->loc, "driver '%s' is not an nvidia-driver-* package", driver);
+				diag_error(c->d, block_get(gpu, "driver")->loc, "C0359", "driver '%s' is not an nvidia-driver-* package", driver);
 				diag_hint(c->d, "such as \"nvidia-driver-570-server\"; leave it out to pick the second-newest server driver");
 			}
 			json_object_set_new(jg, "driver", jstr_or_null(driver));
@@ -580,14 +580,14 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 		json_t *js = json_object();
 		const char *host = str_attr(ssh, "host", NULL);
 		if (host && (host[0] == '-' || strpbrk(host, " \t\n'\"$`\\;&|<>"))) {
-			diag_error(c->d, block_get(ssh, "host")->loc, "ssh host '%s' is not a host name or address", host);
+			diag_error(c->d, block_get(ssh, "host")->loc, "C0360", "ssh host '%s' is not a host name or address", host);
 		}
 		json_object_set_new(js, "host", host ? json_string(host) : json_incref(json_object_get(j, "ip")));
 		json_object_set_new(js, "port", json_integer(int_attr(ssh, "port", json_integer_value(json_object_get(cssh, "port")))));
 		const char *user = str_attr(ssh, "user", json_string_value(json_object_get(cssh, "user")));
 		/* The cluster's own ssh user is checked once, in build_cluster. */
 		if (str_attr(ssh, "user", NULL) && bad_ssh_user(user))
-			diag_error(c->d, block_get(ssh, "user")->loc, "ssh user '%s' is not a valid user name", user);
+			diag_error(c->d, block_get(ssh, "user")->loc, "C0322", "ssh user '%s' is not a valid user name", user);
 		json_object_set_new(js, "user", json_string(user));
 		json_object_set_new(js, "key", json_string(str_attr(ssh, "key", json_string_value(json_object_get(cssh, "key")))));
 		json_object_set_new(j, "ssh", js);
@@ -601,7 +601,7 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 				      (!strcmp(r->u.str, "control") || !strcmp(r->u.str, "worker")));
 	}
 	if (ncontrol == 0 && c->b->cluster && roles_known) {
-		diag_error(c->d, c->b->cluster->u.block.type_loc, "the cluster has no control node");
+		diag_error(c->d, c->b->cluster->u.block.type_loc, "C0361", "the cluster has no control node");
 		diag_hint(c->d, "give one node role = control");
 	}
 	strmap_release(&names);
@@ -661,12 +661,12 @@ json_t *model_build(struct unit *u, const struct check_blocks *b)
 	json_object_set_new(c.model, "monitoring", build_monitoring(&c));
 	json_object_set_new(c.model, "versions", build_versions(&c));
 	if (b->monitoring && !b->argocd) {
-		diag_error(c.d, b->monitoring->u.block.type_loc, "monitoring is deployed by ArgoCD, but there is no argocd block");
+		diag_error(c.d, b->monitoring->u.block.type_loc, "C0362", "monitoring is deployed by ArgoCD, but there is no argocd block");
 		diag_hint(c.d, "add argocd { repo = \"git@host:group/project.git\" }: the monitoring stack is an app tree ArgoCD syncs");
 	}
 	if (any_vm && !b->network && b->nnodes)
 		diag_error(c.d, b->cluster->u.block.type_loc,
-			   "nodes with a vm block are installed with a static address and need a network block");
+			   "C0363", "nodes with a vm block are installed with a static address and need a network block");
 
 	json_t *net = json_object_get(c.model, "network");
 	const char *ingress = json_is_object(net) ? json_string_value(json_object_get(net, "ingress")) : "none";

@@ -26,7 +26,7 @@ json_t *build_ceph(struct model_ctx *c, size_t nworkers)
 		for (size_t i = 0; ok && i < 36; i++)
 			ok = (i == 8 || i == 13 || i == 18 || i == 23) ? fsid[i] == '-' : isxdigit((unsigned char)fsid[i]);
 		if (!ok) {
-			diag_error(c->d, block_get(cb, "fsid")->loc, "ceph fsid '%s' is not a UUID", fsid);
+			diag_error(c->d, block_get(cb, "fsid")->loc, "C0436", "ceph fsid '%s' is not a UUID", fsid);
 			diag_hint(c->d, "read it on a Ceph host with: ceph fsid");
 		}
 	}
@@ -34,7 +34,7 @@ json_t *build_ceph(struct model_ctx *c, size_t nworkers)
 	struct ast_node *mv = block_get(cb, "monitors");
 	if (mv && mv->kind == AST_LIST) {
 		if (!mv->u.list.count)
-			diag_error(c->d, mv->loc, "ceph needs at least one monitor");
+			diag_error(c->d, mv->loc, "C0437", "ceph needs at least one monitor");
 		for (struct ast_node *it = mv->u.list.items; it; it = it->next) {
 			if ((it->kind != AST_ENDPOINT && it->kind != AST_IPV4) || it->poisoned)
 				continue;
@@ -84,7 +84,7 @@ static json_t *argocd_host_keys(struct model_ctx *c, const struct ast_node *ab, 
 				continue;
 			struct strbuf k = STRBUF_INIT;
 			if (ssh_host_key_parse(it->u.str, &k)) {
-				diag_error(c->d, it->loc, "'%.40s' is not an OpenSSH public host key", it->u.str);
+				diag_error(c->d, it->loc, "C0364", "'%.40s' is not an OpenSSH public host key", it->u.str);
 				diag_hint(c->d, "give one line of the server's /etc/ssh/ssh_host_*_key.pub, "
 					  "such as \"ssh-ed25519 AAAAC3Nza...\", without the host name");
 			} else {
@@ -94,7 +94,7 @@ static json_t *argocd_host_keys(struct model_ctx *c, const struct ast_node *ab, 
 		}
 	} else if (rhost && !argocd_knows_host(rhost)) {
 		diag_warning(c->d, block_get(ab, "repo") ? block_get(ab, "repo")->loc : ab->u.block.type_loc,
-			     "ArgoCD does not know the SSH host key of %s, and clusterc never trusts one "
+			     "C0450", "ArgoCD does not know the SSH host key of %s, and clusterc never trusts one "
 			     "on first use: until it is stated, ArgoCD cannot read the repository", rhost);
 		diag_hint(c->d, "add repo_host_keys = [\"ssh-ed25519 AAAA...\"], the content of "
 			  "/etc/ssh/ssh_host_ed25519_key.pub on %s (read it there, not over the network)", rhost);
@@ -130,7 +130,7 @@ json_t *build_argocd(struct model_ctx *c)
 	const char *project = str_attr(ab, "project", "homelab");
 	if (!rfc1123_label(project))
 		diag_error(c->d, block_get(ab, "project") ? block_get(ab, "project")->loc : ab->u.block.type_loc,
-			   "project '%s' is not a valid Kubernetes name", project);
+			   "C0438", "project '%s' is not a valid Kubernetes name", project);
 	json_object_set_new(j, "project", json_string(project));
 	/* git@host:group/project(.git) or ssh://git@host[:port]/group/project(.git) */
 	const char *rhost = NULL, *rpath = NULL, *rport = NULL;
@@ -167,11 +167,11 @@ json_t *build_argocd(struct model_ctx *c)
 		set_repo_unknown(j);
 	} else if (rhost && hlen && rpath && *rpath && !dns_subdomain(rhost, hlen)) {
 		/* The host reaches scripts and known_hosts lines: a name, nothing else. */
-		diag_error(c->d, rloc, "repo '%s': '%.*s' is not a host name or IPv4 address", repo,
+		diag_error(c->d, rloc, "C0451", "repo '%s': '%.*s' is not a host name or IPv4 address", repo,
 			   (int)hlen, rhost);
 		set_repo_unknown(j);
 	} else if (!rhost || !hlen || !rpath || !*rpath) {
-		diag_error(c->d, rloc, "repo '%s' is not an SSH git URL", repo);
+		diag_error(c->d, rloc, "C0439", "repo '%s' is not an SSH git URL", repo);
 		diag_hint(c->d, "ArgoCD reads the repository with a deploy key: write git@host:group/project.git");
 		set_repo_unknown(j);
 	} else {
@@ -187,7 +187,7 @@ json_t *build_argocd(struct model_ctx *c)
 				strbuf_addch(&enc, path.buf[i]);
 		}
 		if (strlen(repo) < 4 || strcmp(repo + strlen(repo) - 4, ".git"))
-			diag_warning(c->d, rloc, "repo URL does not end in .git: ArgoCD does not follow GitLab's redirect");
+			diag_warning(c->d, rloc, "C0440", "repo URL does not end in .git: ArgoCD does not follow GitLab's redirect");
 		json_object_set_new(j, "repo_host", json_string(h));
 		json_object_set_new(j, "repo_path", json_string(path.buf));
 		json_object_set_new(j, "repo_path_encoded", json_string(enc.buf));
@@ -222,16 +222,16 @@ json_t *build_apps(struct model_ctx *c)
 		if (!first_definition(c, &names, ab))
 			continue;
 		if (!rfc1123_label(name))
-			diag_error(c->d, ab->u.block.name_loc, "app name '%s' is not a valid Kubernetes name", name);
+			diag_error(c->d, ab->u.block.name_loc, "C0441", "app name '%s' is not a valid Kubernetes name", name);
 		if (!c->b->argocd)
-			diag_error(c->d, ab->u.block.type_loc, "app '%s' needs an argocd block to deploy it", name);
+			diag_error(c->d, ab->u.block.type_loc, "C0442", "app '%s' needs an argocd block to deploy it", name);
 		const char *ns = str_attr(ab, "namespace", name);
 		if (!rfc1123_label(ns))
 			diag_error(c->d, block_get(ab, "namespace") ? block_get(ab, "namespace")->loc : ab->u.block.name_loc,
-				   "namespace '%s' is not a valid Kubernetes name", ns);
+				   "C0443", "namespace '%s' is not a valid Kubernetes name", ns);
 		const char *path = str_attr(ab, "path", "");
 		if (path[0] == '/' || strstr(path, ".."))
-			diag_error(c->d, block_get(ab, "path")->loc, "app path '%s' must be relative to the repository root", path);
+			diag_error(c->d, block_get(ab, "path")->loc, "C0444", "app path '%s' must be relative to the repository root", path);
 		const char *sync = str_attr(ab, "sync", "auto");
 		bool automated = !strcmp(sync, "auto");
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:b,s:b}",
@@ -255,7 +255,7 @@ json_t *build_monitoring(struct model_ctx *c)
 	struct ast_node *t = value_get(mb, "gpu_temperature_alert");
 	long long temp = int_attr(mb, "gpu_temperature_alert", 80);
 	if (t && t->kind == AST_INT && (temp < 30 || temp > 120))
-		diag_error(c->d, t->loc, "gpu_temperature_alert %lld is not a GPU temperature in °C (30 to 120)", temp);
+		diag_error(c->d, t->loc, "C0445", "gpu_temperature_alert %lld is not a GPU temperature in °C (30 to 120)", temp);
 	json_object_set_new(j, "gpu_temperature_alert", json_integer(temp));
 	static const char *const parts[] = { "prometheus", "grafana", "alertmanager" };
 	for (size_t i = 0; i < 3; i++) {
@@ -281,7 +281,7 @@ json_t *build_monitoring(struct model_ctx *c)
 		/* A missing or unusable host was reported already. */
 		if (str_attr(mx, "host", NULL) && !dns_subdomain(host, strlen(host)))
 			diag_error(c->d, block_get(mx, "host") ? block_get(mx, "host")->loc : mx->u.block.type_loc,
-				   "matrix host '%s' is not a DNS name", host);
+				   "C0446", "matrix host '%s' is not a DNS name", host);
 		json_object_set_new(j, "matrix", json_pack("{s:s,s:s}", "host", host, "room", str_attr(mx, "room", "Alerts")));
 	} else {
 		json_object_set_new(j, "matrix", json_null());
@@ -299,7 +299,7 @@ static void set_version(struct model_ctx *c, json_t *out, const char *key, const
 	for (const char *q = v->u.str; ok && *q; q++)
 		ok = isalnum((unsigned char)*q) || strchr("._-:/@+", *q);
 	if (!ok) {
-		diag_error(c->d, v->loc, "version '%s' is not a version or image tag", v->u.str);
+		diag_error(c->d, v->loc, "C0447", "version '%s' is not a version or image tag", v->u.str);
 		diag_hint(c->d, "versions are letters, digits and . _ - : / @ +, such as \"1.18.1\"");
 		return;
 	}
@@ -314,7 +314,7 @@ json_t *build_versions(struct model_ctx *c)
 	json_t *pinned = text ? json_loads(text, 0, &err) : NULL;
 	free(text);
 	if (!json_is_object(pinned)) {
-		diag_error(c->d, LOC_NONE, "the stdlib's versions.json is missing or not a JSON object");
+		diag_error(c->d, LOC_NONE, "C0448", "the stdlib's versions.json is missing or not a JSON object");
 		json_decref(pinned);
 		return json_object();
 	}
@@ -344,7 +344,7 @@ json_t *build_versions(struct model_ctx *c)
 		if (!first_setting(c, &seen, a, "version"))
 			continue;
 		if (!json_object_get(pinned, name)) {
-			diag_error(c->d, a->u.attr.name_loc, "unknown component '%s' in versions", name);
+			diag_error(c->d, a->u.attr.name_loc, "C0449", "unknown component '%s' in versions", name);
 			hint_suggest(c->d, name, cands, nk);
 			continue;
 		}

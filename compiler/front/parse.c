@@ -30,7 +30,7 @@ static void check_encoding(struct diag *d, int32_t file, const char *s, size_t n
 		if (!ok) {
 			if (reported++ < 5)
 				diag_error(d, (struct loc){ file, (uint32_t)i, (uint32_t)i + 1 },
-					   "invalid UTF-8 byte 0x%02x", c);
+					   "C0101", "invalid UTF-8 byte 0x%02x", c);
 			i++;
 			continue;
 		}
@@ -64,14 +64,14 @@ struct ast_node *parse_source(struct arena *arena, struct diag *d, int32_t file)
 	ctx.top = ast_seq_empty();
 
 	if (src->len > UINT32_MAX - 1) {
-		diag_error(d, LOC_NONE, "'%s' is larger than 4 GiB", src->path);
+		diag_error(d, LOC_NONE, "C0102", "'%s' is larger than 4 GiB", src->path);
 		return NULL;
 	}
 	check_encoding(d, file, src->text, src->len);
 
 	yyscan_t scanner;
 	if (cc_yylex_init_extra(&ctx, &scanner)) {
-		diag_error(d, LOC_NONE, "cannot start the lexer");
+		diag_error(d, LOC_NONE, "C0103", "cannot start the lexer");
 		return NULL;
 	}
 	YY_BUFFER_STATE buf = cc_yy_scan_bytes(src->text, (int)src->len, scanner);

@@ -80,7 +80,7 @@ static void dotenv_opened(void *ctx, const char *path, const char *text, size_t 
 static void dotenv_error(void *ctx, const struct dotenv_error *e)
 {
 	const struct dotenv_file *f = ctx;
-	diag_error(f->u->diag, (struct loc){ f->file, (uint32_t)e->start, (uint32_t)e->end }, "%s", e->reason);
+	diag_error(f->u->diag, (struct loc){ f->file, (uint32_t)e->start, (uint32_t)e->end }, "C0503", "%s", e->reason);
 	diag_hint(f->u->diag, "%s", e->hint);
 }
 
@@ -123,16 +123,16 @@ static void load(struct unit *u, const char *path, struct loc from, const struct
 	char *real = realpath(path, NULL);
 	if (!real) {
 		if (from.file < 0)
-			diag_error(u->diag, from, "cannot read '%s': %s", path, strerror(errno));
+			diag_error(u->diag, from, "C0201", "cannot read '%s': %s", path, strerror(errno));
 		else
-			diag_error(u->diag, from, "cannot import '%s': %s", path, strerror(errno));
+			diag_error(u->diag, from, "C0202", "cannot import '%s': %s", path, strerror(errno));
 		return;
 	}
 	for (const struct file_stack *s = stack; s; s = s->up) {
 		if (strcmp(s->real, real))
 			continue;
 		if (s == stack) {
-			diag_error(u->diag, from, "import cycle: '%s' imports itself", path);
+			diag_error(u->diag, from, "C0203", "import cycle: '%s' imports itself", path);
 		} else {
 			/* Name the whole chain, from the file imported again back to it. */
 			size_t n = 0;
@@ -147,7 +147,7 @@ static void load(struct unit *u, const char *path, struct loc from, const struct
 			for (size_t i = 0; i < n; i++)
 				strbuf_addf(&sb, " imports '%s'", chain[i]);
 			strbuf_addf(&sb, ", which imports '%s' again", path);
-			diag_error(u->diag, from, "import cycle: %s", sb.buf);
+			diag_error(u->diag, from, "C0204", "import cycle: %s", sb.buf);
 			strbuf_release(&sb);
 			free(chain);
 		}
@@ -160,7 +160,7 @@ static void load(struct unit *u, const char *path, struct loc from, const struct
 	}
 	struct stat st;
 	if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
-		diag_error(u->diag, from, "cannot read '%s': it is a directory", path);
+		diag_error(u->diag, from, "C0205", "cannot read '%s': it is a directory", path);
 		free(real);
 		return;
 	}
@@ -169,12 +169,12 @@ static void load(struct unit *u, const char *path, struct loc from, const struct
 
 	if (from.file >= 0 && stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
 		/* An imported device or pipe could block or never end. */
-		diag_error(u->diag, from, "cannot read '%s': it is not a regular file", path);
+		diag_error(u->diag, from, "C0206", "cannot read '%s': it is not a regular file", path);
 		return;
 	}
 	struct strbuf sb = STRBUF_INIT;
 	if (strbuf_read_file(&sb, path) < 0) {
-		diag_error(u->diag, from, "cannot read '%s': %s", path, strerror(errno));
+		diag_error(u->diag, from, "C0201", "cannot read '%s': %s", path, strerror(errno));
 		strbuf_release(&sb);
 		return;
 	}
@@ -194,7 +194,7 @@ static void load_source(struct unit *u, int32_t file, const char *path,
 	for (struct ast_node *it = items; it;) {
 		struct ast_node *next = it->next;
 		if (it->kind == AST_IMPORT && u->no_disk) {
-			diag_error(u->diag, it->loc, "import is not available when checking text from memory");
+			diag_error(u->diag, it->loc, "C0207", "import is not available when checking text from memory");
 		} else if (it->kind == AST_IMPORT) {
 			char *target = path_join(dir, it->u.str);
 			load(u, target, it->loc, me, seen);
@@ -204,7 +204,7 @@ static void load_source(struct unit *u, int32_t file, const char *path,
 			XGROW(u->blocks, u->blocks_cap, u->nblocks + 1);
 			u->blocks[u->nblocks++] = it;
 		} else {
-			diag_error(u->diag, it->loc, "attribute '%s' is outside any block",
+			diag_error(u->diag, it->loc, "C0208", "attribute '%s' is outside any block",
 				   it->u.attr.name);
 			diag_hint(u->diag, "attributes belong inside a block such as 'cluster NAME { ... }'");
 		}
@@ -220,7 +220,7 @@ bool resolve_file(struct unit *u, const char *path)
 	u->main_path = xstrdup(path);
 	u->main_dir = dir_of(path);
 	if (access(path, R_OK) != 0) {
-		diag_error(u->diag, LOC_NONE, "cannot read '%s': %s", path, strerror(errno));
+		diag_error(u->diag, LOC_NONE, "C0201", "cannot read '%s': %s", path, strerror(errno));
 		return false;
 	}
 	load_dotenv(u, path);
@@ -256,7 +256,7 @@ static void report_missing_env(struct unit *u, const char *path)
 		struct strbuf sb = STRBUF_INIT;
 		for (size_t i = 0; i < u->nmissing; i++)
 			strbuf_addf(&sb, "%s%s", i ? ", " : "", u->missing_env[i]);
-		diag_error(u->diag, LOC_NONE, "%zu environment variable%s not set: %s", u->nmissing,
+		diag_error(u->diag, LOC_NONE, "C0504", "%zu environment variable%s not set: %s", u->nmissing,
 			   u->nmissing == 1 ? " is" : "s are", sb.buf);
 		strbuf_reset(&sb);
 		if (u->nenv_files)
@@ -322,7 +322,7 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		evaluate(u, a, dir);
 	for (struct ast_node *a = args; a; a = a->next) {
 		if (a->kind != AST_STRING) {
-			diag_error(u->diag, a->loc, "%s() takes strings, not %s", fn,
+			diag_error(u->diag, a->loc, "C0209", "%s() takes strings, not %s", fn,
 				   ast_kind_phrase(a->kind));
 			become_error(u, n);
 			return;
@@ -330,13 +330,13 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 	}
 	if (!strcmp(fn, "env")) {
 		if (nargs < 1 || nargs > 2) {
-			diag_error(u->diag, n->loc, "env() takes a name and an optional default, not %zu arguments", nargs);
+			diag_error(u->diag, n->loc, "C0505", "env() takes a name and an optional default, not %zu arguments", nargs);
 			become_error(u, n);
 			return;
 		}
 		const char *name = args->u.str;
 		if (!valid_env_name(name)) {
-			diag_error(u->diag, args->loc, "'%s' is not a valid environment variable name", name);
+			diag_error(u->diag, args->loc, "C0506", "'%s' is not a valid environment variable name", name);
 			become_error(u, n);
 			return;
 		}
@@ -344,7 +344,7 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		if (!v && nargs == 2)
 			v = args->next->u.str;
 		if (!v) {
-			diag_error(u->diag, n->loc, "environment variable '%s' is not set and has no default", name);
+			diag_error(u->diag, n->loc, "C0507", "environment variable '%s' is not set and has no default", name);
 			note_missing(u, name);
 			become_error(u, n);
 			return;
@@ -352,12 +352,12 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		become_string(u, n, v);
 	} else if (!strcmp(fn, "secret")) {
 		if (nargs != 1) {
-			diag_error(u->diag, n->loc, "secret() takes one name, not %zu arguments", nargs);
+			diag_error(u->diag, n->loc, "C0508", "secret() takes one name, not %zu arguments", nargs);
 			become_error(u, n);
 			return;
 		}
 		if (!valid_env_name(args->u.str)) {
-			diag_error(u->diag, args->loc, "'%s' is not a valid secret name", args->u.str);
+			diag_error(u->diag, args->loc, "C0509", "'%s' is not a valid secret name", args->u.str);
 			diag_hint(u->diag, "secrets are read at apply time from the environment or the .env file, by name");
 		}
 		const char *name = args->u.str;
@@ -370,12 +370,12 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		n->u.str = name;
 	} else if (!strcmp(fn, "file")) {
 		if (nargs != 1) {
-			diag_error(u->diag, n->loc, "file() takes one path, not %zu arguments", nargs);
+			diag_error(u->diag, n->loc, "C0210", "file() takes one path, not %zu arguments", nargs);
 			become_error(u, n);
 			return;
 		}
 		if (u->no_disk) {
-			diag_error(u->diag, n->loc, "file() is not available when checking text from memory");
+			diag_error(u->diag, n->loc, "C0211", "file() is not available when checking text from memory");
 			become_error(u, n);
 			return;
 		}
@@ -384,13 +384,13 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		struct stat st;
 		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 			/* A directory, device or pipe: refuse rather than block or read forever. */
-			diag_error(u->diag, args->loc, "cannot read '%s': it is not a regular file", path);
+			diag_error(u->diag, args->loc, "C0206", "cannot read '%s': it is not a regular file", path);
 			become_error(u, n);
 		} else if (strbuf_read_file(&sb, path) < 0) {
-			diag_error(u->diag, args->loc, "cannot read '%s': %s", path, strerror(errno));
+			diag_error(u->diag, args->loc, "C0201", "cannot read '%s': %s", path, strerror(errno));
 			become_error(u, n);
 		} else if (memchr(sb.buf, '\0', sb.len)) {
-			diag_error(u->diag, args->loc, "'%s' is not a text file", path);
+			diag_error(u->diag, args->loc, "C0212", "'%s' is not a text file", path);
 			become_error(u, n);
 		} else {
 			become_string(u, n, sb.buf);
@@ -399,7 +399,7 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		free(path);
 	} else {
 		const char *s = diag_suggest(fn, fns, 3);
-		diag_error(u->diag, n->u.call.fn_loc, "unknown function '%s'", fn);
+		diag_error(u->diag, n->u.call.fn_loc, "C0213", "unknown function '%s'", fn);
 		if (s)
 			diag_hint(u->diag, "did you mean '%s'?", s);
 		else
@@ -448,11 +448,11 @@ static void evaluate(struct unit *u, struct ast_node *n, const char *dir)
 			evaluate(u, part, dir);
 			if (part->kind == AST_SECRET) {
 				diag_error(u->diag, part->loc,
-					   "secret() cannot be joined with '+': its value would land in the output");
+					   "C0510", "secret() cannot be joined with '+': its value would land in the output");
 				diag_hint(u->diag, "pass the secret on its own; clusterc hands it to the step that needs it at apply time");
 				bad = true;
 			} else if (part->kind != AST_STRING) {
-				diag_error(u->diag, part->loc, "'+' joins strings, but this is %s",
+				diag_error(u->diag, part->loc, "C0214", "'+' joins strings, but this is %s",
 					   ast_kind_phrase(part->kind));
 				bad = true;
 			} else {

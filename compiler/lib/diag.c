@@ -89,7 +89,7 @@ void diag_linecol(const struct diag *d, struct loc loc, size_t *line, size_t *co
 }
 
 static void add_entry(struct diag *d, enum diag_level level, struct loc loc,
-		      const char *fmt, va_list ap)
+		      const char *code, const char *fmt, va_list ap)
 {
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_vaddf(&sb, fmt, ap);
@@ -97,6 +97,7 @@ static void add_entry(struct diag *d, enum diag_level level, struct loc loc,
 	struct diag_entry *e = &d->entries[d->nentries];
 	e->level = level;
 	e->loc = loc;
+	e->code = code;
 	e->msg = strbuf_detach(&sb, NULL);
 	e->seq = d->nentries;
 	e->parent = SIZE_MAX;
@@ -107,20 +108,20 @@ static void add_entry(struct diag *d, enum diag_level level, struct loc loc,
 	d->nentries++;
 }
 
-void diag_error(struct diag *d, struct loc loc, const char *fmt, ...)
+void diag_error(struct diag *d, struct loc loc, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	add_entry(d, DIAG_ERROR, loc, fmt, ap);
+	add_entry(d, DIAG_ERROR, loc, code, fmt, ap);
 	va_end(ap);
 	d->errors++;
 }
 
-void diag_warning(struct diag *d, struct loc loc, const char *fmt, ...)
+void diag_warning(struct diag *d, struct loc loc, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	add_entry(d, d->werror ? DIAG_ERROR : DIAG_WARNING, loc, fmt, ap);
+	add_entry(d, d->werror ? DIAG_ERROR : DIAG_WARNING, loc, code, fmt, ap);
 	va_end(ap);
 	if (d->werror)
 		d->errors++;
@@ -132,7 +133,7 @@ void diag_note(struct diag *d, struct loc loc, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	add_entry(d, DIAG_NOTE, loc, fmt, ap);
+	add_entry(d, DIAG_NOTE, loc, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -140,7 +141,7 @@ void diag_hint(struct diag *d, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	add_entry(d, DIAG_HINT, LOC_NONE, fmt, ap);
+	add_entry(d, DIAG_HINT, LOC_NONE, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -269,11 +270,14 @@ static void print_entry(const struct diag *d, const struct diag_entry *e, FILE *
 	} else {
 		fputs("  ", out);
 	}
+	char code[16] = "";
+	if (e->code)
+		snprintf(code, sizeof(code), "[%s]", e->code);
 	if (d->color)
-		fprintf(out, "%s%s:" C_RESET C_BOLD " %s" C_RESET "\n", colors[e->level],
-			names[e->level], e->msg);
+		fprintf(out, "%s%s%s:" C_RESET C_BOLD " %s" C_RESET "\n", colors[e->level],
+			names[e->level], code, e->msg);
 	else
-		fprintf(out, "%s: %s\n", names[e->level], e->msg);
+		fprintf(out, "%s%s: %s\n", names[e->level], code, e->msg);
 	print_snippet(d, e, out);
 }
 

@@ -33,6 +33,7 @@ enum diag_level { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE, DIAG_HINT };
 struct diag_entry {
 	enum diag_level level;
 	struct loc loc;
+	const char *code; /* stable id such as "C0301" (diag_codes.c); NULL for notes */
 	char *msg;
 	size_t seq;       /* insertion order, to keep equal locations stable */
 	size_t parent;    /* notes and hints follow their error; SIZE_MAX for top level */
@@ -60,10 +61,12 @@ int32_t diag_add_source(struct diag *d, const char *path, char *text, size_t len
 const struct source *diag_source(const struct diag *d, int32_t id);
 void diag_linecol(const struct diag *d, struct loc loc, size_t *line, size_t *col);
 
-__attribute__((format(printf, 3, 4)))
-void diag_error(struct diag *d, struct loc loc, const char *fmt, ...);
-__attribute__((format(printf, 3, 4)))
-void diag_warning(struct diag *d, struct loc loc, const char *fmt, ...);
+/* code is the diagnostic's stable id from diag_codes.c, printed as error[C0301];
+ * `clusterc explain C0301` says what it means. */
+__attribute__((format(printf, 4, 5)))
+void diag_error(struct diag *d, struct loc loc, const char *code, const char *fmt, ...);
+__attribute__((format(printf, 4, 5)))
+void diag_warning(struct diag *d, struct loc loc, const char *code, const char *fmt, ...);
 /* A note or hint attaches to the most recent error or warning. */
 __attribute__((format(printf, 3, 4)))
 void diag_note(struct diag *d, struct loc loc, const char *fmt, ...);

@@ -195,7 +195,7 @@ if [ ${#FILTER[@]} -eq 0 ]; then
 	fi
 	run_clusterc "$HERE" "" check "$TMP/gen/no-such.cluster" >/dev/null 2>"$TMP/missing.err"
 	rc=$?
-	if [ "$rc" = 1 ] && grep -q "error: cannot read '.*no-such.cluster': No such file or directory" "$TMP/missing.err"; then
+	if [ "$rc" = 1 ] && grep -q "error\[C0201\]: cannot read '.*no-such.cluster': No such file or directory" "$TMP/missing.err"; then
 		pass "missing file: an error, exit 1"
 	else
 		fail "missing file: an error, exit 1" "exit $rc; $(cat "$TMP/missing.err")"

@@ -35,10 +35,10 @@ check_clean() {
 	(cd "$dir" && env -i "${ENV[@]}" "${pre[@]}" "$CLUSTERC_BIN" check "$file") \
 		>"$TMP/out" 2>"$TMP/err"
 	rc=$?
-	if [ "$rc" -ne 0 ] || grep -q 'error:' "$TMP/err"; then
+	if [ "$rc" -ne 0 ] || grep -qE 'error(\[C[0-9]{4}\])?:' "$TMP/err"; then
 		fail "$name (exit $rc)" "$(cat "$TMP/err")"
 	else
-		pass "$name$(grep -q 'warning:' "$TMP/err" && echo ' (with warnings)')"
+		pass "$name$(grep -qE 'warning(\[C[0-9]{4}\])?:' "$TMP/err" && echo ' (with warnings)')"
 	fi
 }
 

@@ -133,9 +133,9 @@ for v in 1.36 1.33 1.35; do
 	echo "rc=$?" >>"$TMP/check-$v.log"
 done
 check "kubernetes 1.34 -> 1.36 is refused at the attribute: it skips 1.35" \
-	grep -q "ha-1.36.cluster:6:22: error: Kubernetes 1.36 skips 1.35" "$TMP/check-1.36.log"
+	grep -q "ha-1.36.cluster:6:22: error\[C0453\]: Kubernetes 1.36 skips 1.35" "$TMP/check-1.36.log"
 check "kubernetes 1.34 -> 1.33 is refused: kubeadm cannot downgrade" \
-	grep -q "ha-1.33.cluster:6:22: error: Kubernetes 1.33 is older than 1.34" "$TMP/check-1.33.log"
+	grep -q "ha-1.33.cluster:6:22: error\[C0452\]: Kubernetes 1.33 is older than 1.34" "$TMP/check-1.33.log"
 check "kubernetes 1.34 -> 1.35 checks clean" grep -qx "rc=0" "$TMP/check-1.35.log"
 cp -a "$up_dir" "$up_dir.before"
 check "... and a build refuses what check refuses, changing nothing" bash -c '

@@ -78,9 +78,9 @@ static void test_caret(void)
 	struct diag d;
 	diag_init(&d);
 	int32_t f = add(&d, "c.cluster", "node cp-1 {\n  ip = 10.0.0.300\n}\n");
-	diag_error(&d, at(f, 19, 29), "invalid IPv4 address");
-	diag_error(&d, at(f, 0, 4), "one");
-	diag_error(&d, at(f, 11, 11), "empty span");
+	diag_error(&d, at(f, 19, 29), NULL, "invalid IPv4 address");
+	diag_error(&d, at(f, 0, 4), NULL, "one");
+	diag_error(&d, at(f, 11, 11), NULL, "empty span");
 	expect_print(&d,
 		"c.cluster:1:1: error: one\n"
 		"  node cp-1 {\n"
@@ -102,8 +102,8 @@ static void test_caret_tabs_utf8(void)
 	/* A tab before the spot is kept so the caret lines up; "é" is one
 	 * column; an invalid byte shows as '?' and is one column too. */
 	int32_t f = add(&d, "t.cluster", "\tx = \"\xc3\xa9\" \xff @\r\n");
-	diag_error(&d, at(f, 12, 13), "stray");
-	diag_error(&d, at(f, 5, 9), "string");
+	diag_error(&d, at(f, 12, 13), NULL, "stray");
+	diag_error(&d, at(f, 5, 9), NULL, "string");
 	expect_print(&d,
 		"t.cluster:1:6: error: string\n"
 		"  \tx = \"\xc3\xa9\" ? @\n"
@@ -121,7 +121,7 @@ static void test_control_bytes(void)
 	diag_init(&d);
 	char text[] = "a\x01" "b\x7f" "c";
 	int32_t f = add(&d, "b.cluster", text);
-	diag_error(&d, at(f, 3, 4), "del");
+	diag_error(&d, at(f, 3, 4), NULL, "del");
 	expect_print(&d,
 		"b.cluster:1:4: error: del\n"
 		"  a?b?c\n"
@@ -141,7 +141,7 @@ static void test_long_line(void)
 	strbuf_addstr(&sb, "@tail");
 	size_t len = sb.len;
 	int32_t f = diag_add_source(&d, "long.cluster", strbuf_detach(&sb, NULL), len);
-	diag_error(&d, at(f, (uint32_t)spot, (uint32_t)spot + 1), "stray");
+	diag_error(&d, at(f, (uint32_t)spot, (uint32_t)spot + 1), NULL, "stray");
 	char *got = printed(&d);
 	/* The snippet is cut to 80 characters before the spot and 200 in all. */
 	char *nl1 = strchr(got, '\n'), *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
@@ -164,13 +164,13 @@ static void test_order(void)
 	int32_t a = add(&d, "a.cluster", "one\ntwo\nthree\n");
 	int32_t b = add(&d, "b.cluster", "four\n");
 	/* Reported out of order; printed by file, then offset, then report order. */
-	diag_error(&d, at(b, 0, 4), "in b");
-	diag_error(&d, LOC_NONE, "no location");
-	diag_error(&d, at(a, 8, 13), "third line");
+	diag_error(&d, at(b, 0, 4), NULL, "in b");
+	diag_error(&d, LOC_NONE, NULL, "no location");
+	diag_error(&d, at(a, 8, 13), NULL, "third line");
 	diag_note(&d, at(b, 0, 4), "note of third line, in b");
 	diag_hint(&d, "hint of third line");
-	diag_warning(&d, at(a, 0, 3), "first line");
-	diag_error(&d, at(a, 0, 3), "first line again");
+	diag_warning(&d, at(a, 0, 3), NULL, "first line");
+	diag_error(&d, at(a, 0, 3), NULL, "first line again");
 	expect_print(&d,
 		"a.cluster:1:1: warning: first line\n"
 		"  one\n"
@@ -199,19 +199,19 @@ static void test_count_line(void)
 	diag_init(&d);
 	expect_print(&d, "");
 	CHECK(!diag_failed(&d), "nothing: not failed");
-	diag_warning(&d, LOC_NONE, "w");
+	diag_warning(&d, LOC_NONE, NULL, "w");
 	CHECK(!diag_failed(&d), "a warning alone does not fail");
 	expect_print(&d, "clusterc: warning: w\n1 warning generated.\n");
-	diag_warning(&d, LOC_NONE, "w2");
+	diag_warning(&d, LOC_NONE, NULL, "w2");
 	expect_print(&d, "clusterc: warning: w\nclusterc: warning: w2\n2 warnings generated.\n");
 	diag_release(&d);
 
 	diag_init(&d);
-	diag_error(&d, LOC_NONE, "e");
+	diag_error(&d, LOC_NONE, NULL, "e");
 	CHECK(diag_failed(&d), "an error fails");
 	expect_print(&d, "clusterc: error: e\n1 error generated.\n");
-	diag_error(&d, LOC_NONE, "e2");
-	diag_warning(&d, LOC_NONE, "w");
+	diag_error(&d, LOC_NONE, NULL, "e2");
+	diag_warning(&d, LOC_NONE, NULL, "w");
 	expect_print(&d, "clusterc: error: e\nclusterc: error: e2\nclusterc: warning: w\n"
 			 "1 warning and 2 errors generated.\n");
 	diag_release(&d);
@@ -219,7 +219,7 @@ static void test_count_line(void)
 	/* --werror: warnings become errors and are counted as such. */
 	diag_init(&d);
 	d.werror = true;
-	diag_warning(&d, LOC_NONE, "w");
+	diag_warning(&d, LOC_NONE, NULL, "w");
 	CHECK(diag_failed(&d), "werror fails");
 	expect_print(&d, "clusterc: error: w\n1 error generated.\n");
 	diag_release(&d);
@@ -227,9 +227,9 @@ static void test_count_line(void)
 	/* --max-errors N: the rest are counted, not shown. */
 	diag_init(&d);
 	d.max_errors = 1;
-	diag_error(&d, LOC_NONE, "e1");
-	diag_error(&d, LOC_NONE, "e2");
-	diag_error(&d, LOC_NONE, "e3");
+	diag_error(&d, LOC_NONE, NULL, "e1");
+	diag_error(&d, LOC_NONE, NULL, "e2");
+	diag_error(&d, LOC_NONE, NULL, "e3");
 	expect_print(&d, "clusterc: error: e1\nclusterc: 2 more errors not shown\n3 errors generated.\n");
 	diag_release(&d);
 }
@@ -279,7 +279,7 @@ static void test_color(void)
 	diag_init(&d);
 	d.color = true;
 	int32_t f = add(&d, "c.cluster", "x\n");
-	diag_error(&d, at(f, 0, 1), "bad");
+	diag_error(&d, at(f, 0, 1), NULL, "bad");
 	char *got = printed(&d);
 	CHECK(strstr(got, "\033[1;31merror:") != NULL, "red error: %s", got);
 	CHECK(strstr(got, "\033[1;32m^") != NULL, "green caret");

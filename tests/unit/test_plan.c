@@ -490,7 +490,7 @@ static void test_plan_errors(void)
 	expect_plan_error(__LINE__, setup_dup_step, "step 'e.x@local' is defined twice");
 	expect_plan_error(__LINE__, setup_bad_phase, "unknown phase 'later'");
 	expect_plan_error(__LINE__, setup_bad_json, "e.json:2:");
-	expect_plan_error(__LINE__, setup_tmpl_error, "templates/node.yaml:1:10: error: 'node.nmae' is not defined");
+	expect_plan_error(__LINE__, setup_tmpl_error, "templates/node.yaml:1:10: error[C0642]: 'node.nmae' is not defined");
 	expect_plan_error(__LINE__, setup_tmpl_error, "while expanding with node = 'cp1'");
 	expect_plan_error(__LINE__, setup_secret_in_file, "refusing to write secret 'ceph_key'");
 	expect_plan_error(__LINE__, setup_bad_out, "not a safe file name");
