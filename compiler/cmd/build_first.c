@@ -22,8 +22,9 @@ char *build_first(const char *file, char **tmpdir)
 		return NULL;
 	}
 	*tmpdir = strbuf_detach(&t, NULL);
-	char *argv[] = { "build", (char *)file, "-o", *tmpdir, NULL };
-	int rc = cmd_build(4, argv);
+	/* Quiet: against an empty folder the build summary says only "all new". */
+	char *argv[] = { "build", (char *)file, "-o", *tmpdir, "--quiet", NULL };
+	int rc = cmd_build(5, argv);
 	if (rc != 0)
 		return NULL;
 	DIR *d = opendir(*tmpdir);

@@ -23,8 +23,8 @@ fmt_case() {
 		# Only a file the parser rejects may be refused: each error fmt
 		# reports is one check reports too.
 		(cd "$a" && env -i "${vars[@]}" "$CLUSTERC_BIN" check "$file") >/dev/null 2>"$TMP/check.err"
-		if grep -q ': error: ' "$TMP/fmt.err" &&
-			[ -z "$(grep ': error: ' "$TMP/fmt.err" | grep -vxF -f "$TMP/check.err")" ]; then
+		if grep -q ': error\[C[0-9]*\]: ' "$TMP/fmt.err" &&
+			[ -z "$(grep ': error\[C[0-9]*\]: ' "$TMP/fmt.err" | grep -vxF -f "$TMP/check.err")" ]; then
 			pass "fmt $name: refused with the parser's errors"
 		else
 			fail "fmt $name: refused, but not for a parse error" "$(cat "$TMP/fmt.err")"
