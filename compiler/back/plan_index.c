@@ -1,5 +1,5 @@
 /* plan_index: PLAN.md, the page a reviewer reads first: every step in plan
- * order grouped by phase (where it runs, what it does, its hash prefix), then
+ * order grouped by phase (where it runs, what it does, its impact class, its hash prefix), then
  * the images and Helm charts the cluster pulls, so an air-gapped operator
  * knows what to mirror. Written from the sealed steps and the rendered files
  * only, so it is as deterministic as plan.json. */
@@ -33,7 +33,7 @@ static void add_steps(struct planner *pl, const size_t *order, struct strbuf *sb
 			continue;
 		strbuf_addf(sb, "\n## %s (%zu step%s)\n\n", json_string_value(json_array_get(pl->phases, p)),
 			    n, n == 1 ? "" : "s");
-		strbuf_addstr(sb, "| step | runs on | what it does | hash |\n|---|---|---|---|\n");
+		strbuf_addstr(sb, "| step | runs on | what it does | impact | hash |\n|---|---|---|---|---|\n");
 		for (size_t i = 0; i < pl->nsteps; i++) {
 			const struct plan_step *s = &pl->steps[order[i]];
 			if (s->phase != (int)p)
@@ -44,7 +44,8 @@ static void add_steps(struct planner *pl, const size_t *order, struct strbuf *sb
 			add_cell(sb, s->does ? s->does : "");
 			if (json_is_true(json_object_get(s->obj, "destroys")))
 				strbuf_addstr(sb, " (runs only with `--destroy`)");
-			strbuf_addf(sb, " | `%.*s` |\n", HASH_PREFIX, hex);
+			const char *impact = str_member(s->obj, "impact");
+			strbuf_addf(sb, " | %s | `%.*s` |\n", impact ? impact : "", HASH_PREFIX, hex);
 		}
 	}
 }

@@ -2,6 +2,7 @@
  * plan_step (host, script or builtin, files, values), then `after` is
  * resolved, the graph ordered topologically and every step hashed. */
 #include "plan_internal.h"
+#include "impact.h"
 #include "sha256.h"
 #include "sort.h"
 #include "xalloc.h"
@@ -259,6 +260,18 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	}
 	if (json_is_true(destroys))
 		json_object_set_new(obj, "destroys", json_true());
+	/* What running the step does to a live cluster, for plan, PLAN.md and the
+	 * confirmation before an apply (step_impact_known lists the classes);
+	 * every stdlib step states it, "files" when a manifest leaves it out. */
+	const json_t *ij = json_object_get(entry, "impact");
+	const char *impact = ij ? json_string_value(ij) : "files";
+	if (!impact || !step_impact_known(impact)) {
+		diag_error(pl->d, LOC_NONE, "C0647", "%s: \"impact\" must be one of %s", where,
+			   STEP_IMPACTS);
+		ok = false;
+	} else {
+		json_object_set_new(obj, "impact", json_string(impact));
+	}
 	const json_t *does = json_object_get(entry, "does");
 	if (does && !json_is_string(does)) {
 		diag_error(pl->d, LOC_NONE, "C0646", "%s: \"does\" must be a string (what the step does, in words)",

@@ -418,6 +418,8 @@ const struct diag_code diag_codes[] = {
 	  "The build renders PLAN.md, the reviewer's index of every step and of what the cluster pulls, into the output set; adding it failed (a name clash in the output or memory exhaustion). The build changed nothing; report it with the cluster file if it recurs." },
 	{ "C0646", "\"does\" must be a string",
 	  "Every step of a stdlib component manifest says in words what it does (\"does\"), for PLAN.md. The manifest named in the message has a step whose \"does\" is not a string: the stdlib (or --stdlib DIR) is at fault, not the .cluster file." },
+	{ "C0647", "\"impact\" must be one of none, files, restart, reboot, drain, replace, destroy",
+	  "Every step of a stdlib component manifest says what running it does to a live cluster, so that plan can sum it up (\"2 reboots, 1 drain\") and apply can ask before a disruptive run. The manifest named in the message has a step without a known impact class: the stdlib (or --stdlib DIR) is at fault, not the .cluster file." },
 };
 
 const size_t diag_ncodes = sizeof(diag_codes) / sizeof(diag_codes[0]);

@@ -127,6 +127,9 @@ void set_status(struct run *r, struct step *s, enum step_status st, const char *
 size_t print_plan(struct run *r, FILE *out, bool verbose_done);
 /* Asks on the terminal whether to apply torun steps. */
 bool confirm(struct run *r, size_t torun);
+/* Appends "2 reboots, 1 drain" for the steps that will run, restart and worse
+ * (only reboot and worse with disruptive_only); false when there are none. */
+bool impact_sum(struct run *r, struct strbuf *out, bool disruptive_only);
 
 /* ---- summary.c */
 /* Prints the closing summary and writes summary.json and summary.txt. */

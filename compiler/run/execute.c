@@ -137,6 +137,7 @@ static void run_loop(struct run *r)
 						    s->why != WHY_UNKNOWN)
 							torun++;
 					}
+					struct strbuf dis = STRBUF_INIT;
 					if (torun && !r->o->yes && r->tty && isatty(0) &&
 					    !r->interrupted) {
 						print_plan(r, stdout, false);
@@ -144,7 +145,17 @@ static void run_loop(struct run *r)
 							puts("not applied");
 							r->aborted = true;
 						}
+					} else if (torun && !r->o->yes && !r->interrupted &&
+						   impact_sum(r, &dis, true)) {
+						/* As terraform does for destroy: nobody can answer, so a
+						 * run that takes nodes away from their workloads needs
+						 * the operator's word on the command line. */
+						fprintf(stderr, "apply: this run has %s, and there is no terminal "
+							"to ask: see `clusterc plan`, then apply with --yes\n", dis.buf);
+						puts("not applied");
+						r->aborted = true;
 					}
+					strbuf_release(&dis);
 				}
 				changed = true;
 				draw(r);

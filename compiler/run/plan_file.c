@@ -181,6 +181,13 @@ int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err)
 		}
 		s->reboot = json_is_true(json_object_get(o, "reboot"));
 		s->destroys = json_is_true(json_object_get(o, "destroys"));
+		const json_t *imp = json_object_get(o, "impact");
+		if (imp && !step_impact_known(json_string_value(imp))) {
+			strbuf_addf(err, "plan.json: step '%s': \"impact\" must be one of %s", id,
+				    STEP_IMPACTS);
+			return -1;
+		}
+		s->impact = step_impact_of(json_string_value(imp));
 		json_t *t = json_object_get(o, "timeout");
 		if (t && (!json_is_integer(t) || json_integer_value(t) < 0)) {
 			strbuf_addf(err, "plan.json: step '%s': \"timeout\" must be a whole number "

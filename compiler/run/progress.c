@@ -165,8 +165,12 @@ size_t print_plan(struct run *r, FILE *out, bool verbose_done)
 			torun++;
 		if (s->why == WHY_DONE && !verbose_done)
 			continue;
-		fprintf(out, "  %-8s %-40s %s\n", why_word(s->why), s->id,
+		fprintf(out, "  %-8s %-40s %s", why_word(s->why), s->id,
 			s->why_detail ? s->why_detail : "");
+		/* Only what touches running workloads is worth a word per line. */
+		if (s->why != WHY_DONE && s->impact >= IMPACT_RESTART)
+			fprintf(out, " [%s]", step_impact_word(s->impact));
+		fputc('\n', out);
 	}
 	size_t held = 0;
 	for (size_t i = 0; i < r->plan.nsteps; i++)
@@ -183,7 +187,31 @@ size_t print_plan(struct run *r, FILE *out, bool verbose_done)
 	if (held)
 		fprintf(out, ", %zu held (--destroy)", held);
 	fputc('\n', out);
+	struct strbuf sum = STRBUF_INIT;
+	if (impact_sum(r, &sum, false))
+		fprintf(out, "impact: %s\n", sum.buf);
+	strbuf_release(&sum);
 	return torun;
+}
+
+bool impact_sum(struct run *r, struct strbuf *out, bool disruptive_only)
+{
+	size_t n[IMPACT_COUNT] = { 0 };
+	for (size_t i = 0; i < r->plan.nsteps; i++) {
+		struct step *s = &r->plan.steps[i];
+		if (s->selected && s->why != WHY_DONE && s->why != WHY_UNKNOWN)
+			n[s->impact]++;
+	}
+	bool any = false;
+	/* Most disruptive first: that is what a reader must see. */
+	for (int i = IMPACT_COUNT - 1; i >= IMPACT_RESTART; i--) {
+		if (!n[i] || (disruptive_only && !step_impact_disrupts((enum impact)i)))
+			continue;
+		strbuf_addf(out, "%s%zu %s", any ? ", " : "", n[i],
+			    n[i] == 1 ? step_impact_word((enum impact)i) : step_impact_plural((enum impact)i));
+		any = true;
+	}
+	return any;
 }
 
 bool confirm(struct run *r, size_t torun)
@@ -198,8 +226,11 @@ bool confirm(struct run *r, size_t torun)
 		}
 		hosts += any;
 	}
-	printf("apply %zu step%s on %zu host%s? [y/N] ", torun, torun == 1 ? "" : "s", hosts,
-	       hosts == 1 ? "" : "s");
+	struct strbuf sum = STRBUF_INIT;
+	bool any = impact_sum(r, &sum, false);
+	printf("apply %zu step%s on %zu host%s%s%s%s? [y/N] ", torun, torun == 1 ? "" : "s", hosts,
+	       hosts == 1 ? "" : "s", any ? " (" : "", any ? sum.buf : "", any ? ")" : "");
+	strbuf_release(&sum);
 	fflush(stdout);
 	char buf[64];
 	if (!fgets(buf, sizeof(buf), stdin))

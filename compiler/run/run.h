@@ -14,6 +14,7 @@
 
 #include "base64.h"
 #include "fsutil.h"
+#include "impact.h"
 #include "inventory.h"
 #include "proc.h"
 #include "ssh.h"
@@ -57,6 +58,7 @@ struct step {
 	size_t nsecrets, ninputs, noutputs;
 	bool reboot;
 	bool destroys;  /* destroys a machine: runs only with --destroy */
+	enum impact impact; /* what running it does to a live cluster (plan.json "impact") */
 	long timeout;   /* seconds, 0: none */
 	size_t index;
 	struct rhost *h;

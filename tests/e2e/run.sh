@@ -343,6 +343,14 @@ e2e_removed_node() {
 		if [ "$3" = 1 ]; then jq -e --arg n "$2" "any(.steps[]; .id == \"infra.vm_destroy.\(\$n)@local\" and .destroys)" "$1" >/dev/null; fi' \
 		_ "$plan7" "$added" "$vm"
 	vms0=$(sim_vm_count)
+	# Without a terminal and without --yes, a run that drains a node is refused.
+	(cd "$w" && HOME=$w/home XDG_STATE_HOME=$w/state "$CLUSTERC_BIN" apply "$w/out-added/$name" \
+		--inventory "$w/inventory.json" --env "$w/secrets.env" --artifacts "$w/artifacts" \
+		--connect-timeout 5 </dev/null >"$w/apply7-no-yes.log" 2>&1)
+	rc=$?
+	expect "... without --yes and no terminal, the apply that drains it is refused, changing nothing" bash -c '
+		test "$1" != 0 && grep -q "this run has 1 drain" "$2" && test -e "$3/nodes/$4" -o ! -e "$3/deleted-nodes/$4"' \
+		_ "$rc" "$w/apply7-no-yes.log" "$ks" "$added"
 	APPLY_OUT=$w/out-added apply_run 7
 	rc=$?
 	sum=$(last_summary)
