@@ -72,3 +72,14 @@ finish() {
 	echo "${T_PASSED} passed, ${T_FAILED} failed"
 	[ "$T_FAILED" -eq 0 ]
 }
+
+# fixed_env: sets FIXED_ENV, the environment the diagnostics and cli areas run
+# clusterc in: a fixed PATH and locale, no colour, and a HOME under $TMP whose
+# ~/.ssh/id_ed25519.pub is a fake key (the examples read it).
+fixed_env() {
+	FAKE_HOME=$TMP/home
+	mkdir -p "$FAKE_HOME/.ssh"
+	echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDiagnosticsDiagnosticsDiagnosticsDiagnostic test@clusterc" \
+		>"$FAKE_HOME/.ssh/id_ed25519.pub"
+	FIXED_ENV=(PATH=/usr/local/bin:/usr/bin:/bin HOME="$FAKE_HOME" NO_COLOR=1 LC_ALL=C TERM=dumb)
+}

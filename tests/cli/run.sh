@@ -11,13 +11,8 @@ if [ ! -x "$CLUSTERC_BIN" ]; then
 	exit 1
 fi
 
-# The fixed environment the examples area uses: the variables the example
-# clusters read, and a fake ~/.ssh/id_ed25519.pub.
-FAKE_HOME=$TMP/home
-mkdir -p "$FAKE_HOME/.ssh"
-echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDiagnosticsDiagnosticsDiagnosticsDiagnostic test@clusterc" \
-	>"$FAKE_HOME/.ssh/id_ed25519.pub"
-CLI_ENV=(PATH=/usr/local/bin:/usr/bin:/bin HOME="$FAKE_HOME" NO_COLOR=1 LC_ALL=C TERM=dumb)
+fixed_env
+CLI_ENV=("${FIXED_ENV[@]}")
 
 parts=(fmt graph import_env)
 [ $# -gt 0 ] && parts=("$@")

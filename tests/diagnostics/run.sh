@@ -34,11 +34,8 @@ if [ ! -x "$CLUSTERC_BIN" ]; then
 	exit 1
 fi
 
-FAKE_HOME=$TMP/home
-mkdir -p "$FAKE_HOME/.ssh"
-echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDiagnosticsDiagnosticsDiagnosticsDiagnostic test@clusterc" \
-	>"$FAKE_HOME/.ssh/id_ed25519.pub"
-BASE_ENV=(PATH=/usr/local/bin:/usr/bin:/bin HOME="$FAKE_HOME" NO_COLOR=1 LC_ALL=C TERM=dumb)
+fixed_env
+BASE_ENV=("${FIXED_ENV[@]}")
 
 # run_clusterc DIR ENVFILE CMD...: runs clusterc in DIR with the fixed
 # environment plus ENVFILE's variables (if any); under valgrind with
