@@ -3,6 +3,7 @@
  * changed and removed, and the steps whose hash changed (those `clusterc
  * apply` runs again). Computed before the swap, printed after it. */
 #include "build_summary.h"
+#include "impact.h"
 #include "xalloc.h"
 
 #include <jansson.h>
@@ -90,7 +91,9 @@ static void add_steps(const char *dir, const struct fileset *fs, struct strbuf *
 		if (before && json_equal(before, json_object_get(s, "hash")))
 			continue;
 		if (++changed <= MAX_STEPS_LISTED)
-			strbuf_addf(&list, "  %s %s\n", before ? "changed" : "new    ", id);
+			strbuf_addf(&list, "  %s %s (%s)\n", before ? "changed" : "new    ", id,
+				    step_impact_word(step_impact_of(
+					    json_string_value(json_object_get(s, "impact")))));
 	}
 	const char *k;
 	json_t *v;

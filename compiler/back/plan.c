@@ -55,6 +55,7 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 	const char *comp = str_member(m, "component");
 	const char *phase = str_member(m, "phase");
 	int pi = phase_index(pl, phase);
+	pl->gate.n = 0;
 	if (!comp) {
 		diag_error(pl->d, LOC_NONE, "C0607", "%s: \"component\" must be a string", disp);
 		return;
@@ -73,7 +74,7 @@ static void do_manifest(struct planner *pl, const json_t *m, const char *disp, s
 		}
 		struct strbuf name = STRBUF_INIT;
 		strbuf_addf(&name, "%s: when", disp);
-		struct tmpl_scope root = { .root = pl->model };
+		struct tmpl_scope root = { .root = pl->model, .reads = &pl->gate };
 		bool on = false;
 		int rc = tmpl_eval_bool(pl->eng, name.buf, json_string_value(when), &root, &on, pl->d);
 		strbuf_release(&name);
@@ -173,6 +174,7 @@ static void planner_release(struct planner *pl)
 		free(pl->prod[i].tmpl);
 	}
 	free(pl->prod);
+	tmpl_reads_release(&pl->gate);
 	json_decref(pl->phases);
 	json_decref(pl->hosts);
 	json_decref(pl->ids);

@@ -45,6 +45,7 @@ struct planner {
 	json_t *names;          /* every step name any manifest defines -> [index...] */
 	struct produced *prod;
 	size_t nprod, pcap;
+	struct tmpl_reads gate;  /* what the current manifest's "when" read */
 };
 
 /* One expansion of an entry: the scope its templates see. */
@@ -53,6 +54,9 @@ struct item {
 	const char *var;          /* each variable, or NULL */
 	const json_t *value;      /* bound value */
 	size_t index;
+	/* What decided this expansion exists (the manifest's and the entry's
+	 * "when", the "each" list): its files name those blocks too. */
+	const struct tmpl_reads *gate;
 };
 
 typedef int (*entry_fn)(struct planner *pl, const json_t *entry, const char *where,

@@ -2,6 +2,7 @@
  * expansion, output paths, file entries, and the YAML parse-back of what
  * was rendered. */
 #include "plan_internal.h"
+#include "provenance.h"
 #include "stdlib_data.h"
 #include "xalloc.h"
 
@@ -47,7 +48,9 @@ void render_expand(struct planner *pl, const json_t *entry, const char *where, e
 		diag_error(pl->d, LOC_NONE, "C0609", "%s: \"when\" must be a string (an expression)", where);
 		return;
 	}
-	struct tmpl_scope root = { .root = pl->model };
+	struct tmpl_reads gate = { 0 };
+	tmpl_reads_merge(&gate, &pl->gate);
+	struct tmpl_scope root = { .root = pl->model, .reads = &gate };
 	if (!each) {
 		bool ok = true;
 		if (when) {
@@ -56,9 +59,10 @@ void render_expand(struct planner *pl, const json_t *entry, const char *where, e
 				ok = false;
 		}
 		if (ok) {
-			struct item it = { .scope = &root };
+			struct item it = { .scope = &root, .gate = &gate };
 			fn(pl, entry, where, &it, arg);
 		}
+		tmpl_reads_release(&gate);
 		strbuf_release(&name);
 		return;
 	}
@@ -74,12 +78,15 @@ void render_expand(struct planner *pl, const json_t *entry, const char *where, e
 		vlen--;
 	if (!as || !is_ident(var, vlen)) {
 		diag_error(pl->d, LOC_NONE, "C0615", "%s: \"each\" must read \"LIST as NAME\"", where);
+		tmpl_reads_release(&gate);
 		return;
 	}
 	char *varname = xstrndup(var, vlen);
 	char *listexpr = xstrndup(spec, (size_t)(as - spec));
 	strbuf_addf(&name, "%s.each", where);
 	json_t *list = NULL;
+	/* The list walked is not what made one element's files: the element is. */
+	root.reads = NULL;
 	if (tmpl_eval(pl->eng, name.buf, listexpr, &root, &list, pl->d)) {
 		/* reported */
 	} else if (!list) {
@@ -92,26 +99,33 @@ void render_expand(struct planner *pl, const json_t *entry, const char *where, e
 		for (size_t i = 0; i < json_array_size(list); i++) {
 			const json_t *v = json_array_get(list, i);
 			struct tmpl_binding b = { .name = varname, .value = v };
-			struct tmpl_scope sc = { .root = pl->model, .vars = &b, .nvars = 1 };
-			bool ok = true;
+			struct tmpl_reads item_gate = { 0 };
+			tmpl_reads_merge(&item_gate, &gate);
+			struct tmpl_scope sc = { .root = pl->model, .vars = &b, .nvars = 1, .reads = &item_gate };
+			bool ok = true, stop = false;
 			if (when && tmpl_eval_bool(pl->eng, name.buf, json_string_value(when), &sc, &ok,
 						   pl->d))
-				break;
-			if (!ok)
-				continue;
-			struct item it = { .scope = &sc, .var = varname, .value = v, .index = i };
-			if (fn(pl, entry, where, &it, arg)) {
-				struct strbuf note = STRBUF_INIT;
-				describe_item(&note, varname, v, i);
-				diag_note(pl->d, LOC_NONE, "%s: while expanding with %s", where, note.buf);
-				strbuf_release(&note);
-				break;
+				stop = true;
+			else if (ok) {
+				struct item it = { .scope = &sc, .var = varname, .value = v, .index = i,
+						   .gate = &item_gate };
+				if (fn(pl, entry, where, &it, arg)) {
+					struct strbuf note = STRBUF_INIT;
+					describe_item(&note, varname, v, i);
+					diag_note(pl->d, LOC_NONE, "%s: while expanding with %s", where, note.buf);
+					strbuf_release(&note);
+					stop = true;
+				}
 			}
+			tmpl_reads_release(&item_gate);
+			if (stop)
+				break;
 		}
 	}
 	json_decref(list);
 	free(varname);
 	free(listexpr);
+	tmpl_reads_release(&gate);
 	strbuf_release(&name);
 }
 
@@ -148,11 +162,18 @@ int render_to(struct planner *pl, const char *where, const char *tpath, const ch
 	      unsigned mode, const struct item *it)
 {
 	struct strbuf body = STRBUF_INIT, err = STRBUF_INIT;
-	if (tmpl_render(pl->eng, tpath, it->scope, &body, pl->d)) {
+	struct tmpl_reads reads = { 0 };
+	struct tmpl_scope scope = *it->scope;
+	scope.reads = &reads;
+	tmpl_reads_merge(&reads, it->gate);
+	if (tmpl_render(pl->eng, tpath, &scope, &body, pl->d)) {
 		strbuf_release(&body);
+		tmpl_reads_release(&reads);
 		diag_note(pl->d, LOC_NONE, "%s: while rendering '%s' to '%s'", where, tpath, out);
 		return -1;
 	}
+	provenance_header(pl->model, &reads, out, &body);
+	tmpl_reads_release(&reads);
 	size_t len = body.len;
 	if (fileset_add(pl->fs, out, strbuf_detach(&body, NULL), len, mode, &err)) {
 		diag_error(pl->d, LOC_NONE, "C0619", "%s: %s", where, err.buf);

@@ -73,11 +73,31 @@ struct tmpl_binding {
 	const json_t *value;  /* borrowed for the duration of the call */
 };
 
+/* What a rendering read: each top-level name or scope variable the template
+ * looked up, with the value it found (borrowed; valid while the model is).
+ * Variables a template binds itself (#each ... as x) are not recorded: the list
+ * they walk is. Provenance headers name the blocks these came from. */
+struct tmpl_read {
+	const char *name;
+	const char *sub;      /* the path's second segment when it has one */
+	const json_t *value;
+	bool from_root;
+};
+struct tmpl_reads {
+	struct tmpl_read *v;
+	size_t n, cap;
+};
+
 struct tmpl_scope {
 	const json_t *root;                /* top-level names; may be NULL */
 	const struct tmpl_binding *vars;   /* searched last to first, before root */
 	size_t nvars;
+	struct tmpl_reads *reads;          /* when not NULL, lookups are recorded */
 };
+
+void tmpl_reads_release(struct tmpl_reads *r);
+/* Appends src's reads to dst (both may be NULL, then nothing happens). */
+void tmpl_reads_merge(struct tmpl_reads *dst, const struct tmpl_reads *src);
 
 struct tmpl_engine;
 

@@ -93,11 +93,44 @@ void tmpl_push_var(struct render *r, const char *name, const json_t *v)
 	r->nvars++;
 }
 
-static const json_t *lookup_name(const struct render *r, const char *name)
+static void note_read(struct tmpl_reads *rd, const struct tmpl_read *x)
 {
+	if (!rd || !x->value)
+		return;
+	for (size_t i = 0; i < rd->n; i++)
+		if (rd->v[i].value == x->value &&
+		    (rd->v[i].sub == x->sub || (rd->v[i].sub && x->sub && !strcmp(rd->v[i].sub, x->sub))))
+			return;
+	XGROW(rd->v, rd->cap, rd->n + 1);
+	rd->v[rd->n++] = *x;
+}
+
+void tmpl_reads_release(struct tmpl_reads *r)
+{
+	free(r->v);
+	*r = (struct tmpl_reads){ 0 };
+}
+
+void tmpl_reads_merge(struct tmpl_reads *dst, const struct tmpl_reads *src)
+{
+	if (!dst || !src)
+		return;
+	for (size_t i = 0; i < src->n; i++)
+		note_read(dst, &src->v[i]);
+}
+
+/* The value a name stands for; *scoped says it came from the caller's scope
+ * (not the root, not a variable the template bound itself). */
+static const json_t *lookup_name_in(const struct render *r, const char *name, bool *from_root,
+				    bool *scoped)
+{
+	*from_root = *scoped = false;
 	for (size_t i = r->nvars; i-- > 0;)
-		if (!strcmp(r->vars[i].name, name))
+		if (!strcmp(r->vars[i].name, name)) {
+			*scoped = i < r->nscope;
 			return r->vars[i].value;
+		}
+	*from_root = true;
 	return r->root && json_is_object(r->root) ? json_object_get(r->root, name) : NULL;
 }
 
@@ -105,7 +138,15 @@ static const json_t *lookup_name(const struct render *r, const char *name)
  * index of that step. */
 static const json_t *walk_path(const struct render *r, const struct expr *e, size_t *failed_at)
 {
-	const json_t *v = lookup_name(r, e->segs[0].name);
+	bool from_root, scoped;
+	const json_t *v = lookup_name_in(r, e->segs[0].name, &from_root, &scoped);
+	if (from_root || scoped)
+		note_read(r->reads, &(struct tmpl_read){
+					    .name = e->segs[0].name,
+					    .sub = e->nsegs > 1 ? e->segs[1].name : NULL,
+					    .value = v,
+					    .from_root = from_root,
+				    });
 	*failed_at = 0;
 	for (size_t i = 1; v && i < e->nsegs; i++) {
 		*failed_at = i;

@@ -150,6 +150,8 @@ struct render {
 	struct loop *loops;
 	size_t nloops, lcap;
 	int depth;                 /* include depth */
+	size_t nscope;             /* vars[0..nscope) came from the caller's scope */
+	struct tmpl_reads *reads;  /* the caller's, or NULL */
 };
 
 /* ---- tmpl_cache.c: compiled templates and their sources ----------------- */

@@ -195,6 +195,8 @@ static void render_init(struct render *r, struct tmpl_engine *e, const struct tm
 		r->root = scope->root;
 		for (size_t i = 0; i < scope->nvars; i++)
 			tmpl_push_var(r, scope->vars[i].name, scope->vars[i].value);
+		r->nscope = scope->nvars;
+		r->reads = scope->reads;
 	}
 }
 

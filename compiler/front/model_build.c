@@ -636,7 +636,11 @@ json_t *model_build(struct unit *u, const struct check_blocks *b)
 	strmap_init(&proxmox);
 	strmap_init(&images);
 
-	json_object_set_new(c.model, "clusterc", json_pack("{s:s}", "version", CLUSTERC_VERSION));
+	/* The file by its base name only: where a checkout sits is not the model's. */
+	const char *base = u->main_path ? strrchr(u->main_path, '/') : NULL;
+	base = base ? base + 1 : u->main_path ? u->main_path : "";
+	json_object_set_new(c.model, "clusterc",
+			    json_pack("{s:s, s:s}", "version", CLUSTERC_VERSION, "source", base));
 	json_t *cluster = build_cluster(&c, &ni);
 	json_object_set_new(c.model, "cluster", cluster);
 	json_object_set_new(c.model, "network", build_network(&c, &ni));

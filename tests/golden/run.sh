@@ -55,7 +55,7 @@ check "the same build again changes nothing and says so" test "$(cat "$TMP/sum2"
 	"$sum/metal: 0 files added, 0 changed, 0 removed; 0 steps to run again (new or changed hash)."
 sed 's/role = control/role = control\n  labels = { tier = "edge" }/' clusters/bare-metal.cluster >"$TMP/labelled.cluster"
 golden_env "$CLUSTERC_BIN" build "$TMP/labelled.cluster" -o "$sum" >"$TMP/sum3" 2>&1
-check "a label change names the labels step among the steps to run again" grep -qx '  changed labels.apply@metal-1' "$TMP/sum3"
+check "a label change names the labels step among the steps to run again" grep -qx '  changed labels.apply@metal-1 (files)' "$TMP/sum3"
 check "--quiet prints nothing" test -z "$(golden_env "$CLUSTERC_BIN" build -q clusters/bare-metal.cluster -o "$sum" 2>&1)"
 
 # Marker secrets: every secret() of the examples set to a recognisable value,
