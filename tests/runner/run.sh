@@ -792,4 +792,16 @@ ap --keep-runs 2
 expect "old runs pruned to --keep-runs" \
 	test "$(find "$ART" -maxdepth 1 -name '20*' -type d | wc -l)" = 2
 
+# ---- clusterc status (its own lab host: tests/runner/status.sh); its counts join this area's
+bash "$TOP/tests/runner/status.sh" >"$TMP/status.log" 2>&1
+grep -v '^[0-9]* passed, [0-9]* failed$' "$TMP/status.log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/status.log" | tail -n 1)
+if [ -n "$line" ]; then
+	T_PASSED=$((T_PASSED + ${line%% passed*}))
+	n=${line#*passed, }
+	T_FAILED=$((T_FAILED + ${n%% failed*}))
+else
+	fail "status tests printed no summary" "$(tail -n 20 "$TMP/status.log")"
+fi
+
 finish
