@@ -318,8 +318,8 @@ int run_status(const struct run_opts *o, const char *dir)
 		report(&c, false, "nodes", "kubectl get nodes failed on %s", fc);
 	else
 		check_nodes(&c, m, nodes);
-	if (json_is_true(json_object_get(json_object_get(m, "features"), "network")))
-		check_cilium(&c, m, ds, leases);
+	/* Every cluster gets Cilium (features.network is its optional settings). */
+	check_cilium(&c, m, ds, leases);
 	check_storage(&c, m, classes);
 	check_gpus(&c, m, nodes);
 	check_apps(&c, m, apps, src[4]);
