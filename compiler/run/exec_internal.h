@@ -106,6 +106,7 @@ struct run {
 	bool barrier;
 	bool interrupted, aborted;
 	double interrupt_at;
+	double t_begin;     /* when the run started (now_mono) */
 	double last_draw;
 	bool tty;
 	int drawn;
@@ -115,7 +116,7 @@ struct run {
 /* ---- progress.c: what the operator sees */
 const char *status_word(enum step_status st);
 const char *why_word(enum step_why w);
-/* Clears / redraws the live lines of a terminal run. */
+/* Clears / redraws the live lines of a terminal run: one per host. */
 void undraw(struct run *r);
 void draw(struct run *r);
 /* One line of output, above the live lines. */
@@ -130,6 +131,12 @@ bool confirm(struct run *r, size_t torun);
 /* Appends "2 reboots, 1 drain" for the steps that will run, restart and worse
  * (only reboot and worse with disruptive_only); false when there are none. */
 bool impact_sum(struct run *r, struct strbuf *out, bool disruptive_only);
+
+/* ---- access.c: where things are, from OUTDIR/<cluster>/model.json */
+/* The model, or NULL when dir has none (a hand-written plan). */
+json_t *model_load(const char *dir);
+/* Appends "where things are" to txt and returns it as JSON; NULL without a model. */
+json_t *access_summary(const char *dir, struct strbuf *txt);
 
 /* ---- summary.c */
 /* Prints the closing summary and writes summary.json and summary.txt. */

@@ -309,6 +309,7 @@ int run_execute(const struct run_opts *o, const char *dir)
 	if (r.log.dir && !o->quiet)
 		printf("run %s: %zu step%s selected, logs in %s\n", r.log.run_id, r.total_sel,
 		       r.total_sel == 1 ? "" : "s", r.log.dir);
+	r.t_begin = now_mono();
 	run_log_event(&r.log, "run_start", NULL, NULL, NULL);
 	run_loop(&r);
 	run_teardown(&r);

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 const char *status_word(enum step_status st)
 {
@@ -30,29 +32,93 @@ void undraw(struct run *r)
 	}
 }
 
+/* Most hosts shown at once: a screen, not a scroll. */
+#define DRAW_MAX_HOSTS 12
+
+static int term_columns(void)
+{
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 80;
+}
+
+struct host_progress {
+	size_t total, finished;
+	const struct step *running;
+};
+
+static struct host_progress host_progress(const struct run *r, const struct rhost *h)
+{
+	struct host_progress p = { 0, 0, NULL };
+	for (size_t k = 0; k < h->nsteps; k++) {
+		const struct step *s = &r->plan.steps[h->steps[k]];
+		if (!s->selected)
+			continue;
+		p.total++;
+		if (step_terminal(s->st))
+			p.finished++;
+		else if (s->st == ST_RUNNING && !p.running)
+			p.running = s;
+	}
+	return p;
+}
+
+/* What a host does now, when it runs no step. */
+static const char *host_doing(const struct rhost *h, const struct host_progress *p)
+{
+	if (h->fail || h->ph == H_FAILED)
+		return "failed";
+	if (h->rebooting || h->ph == H_REBOOT_DOWN)
+		return "rebooting";
+	switch (h->ph) {
+	case H_DEFERRED: return "not created yet";
+	case H_NEW: case H_CONNECTING: case H_RETRY_WAIT: case H_PREP: return "connecting";
+	case H_SHIPPING: return "shipping the bundle";
+	case H_RELEASING: case H_DONE: return "done";
+	default: break;
+	}
+	return p->finished == p->total ? "done" : "waiting";
+}
+
+/* One line per host: done/total of its selected steps, the step it runs and
+ * for how long (or what it waits for), then the run's own count and time.
+ * Lines are cut to the terminal's width: a wrapped line would break undraw. */
 void draw(struct run *r)
 {
 	if (!r->tty || !r->barrier || r->o->quiet)
 		return;
 	undraw(r);
 	double now = now_mono();
-	int shown = 0, more = 0;
-	for (struct job *j = r->jobs; j; j = j->next) {
-		if ((j->kind != J_STEP && j->kind != J_BUILTIN) || !j->s || j->s->st != ST_RUNNING)
+	int cols = term_columns(), shown = 0;
+	size_t involved = 0, hidden = 0;
+	for (size_t i = 0; i < r->nhosts; i++)
+		involved += host_progress(r, &r->hosts[i]).total > 0;
+	for (size_t i = 0; i < r->nhosts; i++) {
+		struct rhost *h = &r->hosts[i];
+		struct host_progress p = host_progress(r, h);
+		if (!p.total)
 			continue;
-		if (shown < 12) {
-			printf("  \033[1m%-7s\033[0m %s (%.0fs)\n", "running", j->s->id,
-			       now - j->s->t_start);
-			shown++;
-		} else {
-			more++;
+		/* Many hosts: the finished ones make room for those still at work. */
+		if (shown >= DRAW_MAX_HOSTS || (involved > DRAW_MAX_HOSTS && p.finished == p.total)) {
+			hidden++;
+			continue;
 		}
-	}
-	if (more) {
-		printf("  ... and %d more\n", more);
+		char line[512];
+		if (p.running)
+			snprintf(line, sizeof(line), "  %-16s %3zu/%-3zu %s (%.0fs)", h->name, p.finished,
+				 p.total, p.running->id, now - p.running->t_start);
+		else
+			snprintf(line, sizeof(line), "  %-16s %3zu/%-3zu %s", h->name, p.finished,
+				 p.total, host_doing(h, &p));
+		printf("%.*s\n", cols - 1, line);
 		shown++;
 	}
-	printf("[%zu/%zu] steps finished\n", r->finished, r->total_sel);
+	if (hidden) {
+		printf("  ... and %zu more host%s\n", hidden, hidden == 1 ? "" : "s");
+		shown++;
+	}
+	printf("[%zu/%zu] steps finished, %.0fs\n", r->finished, r->total_sel, now - r->t_begin);
 	shown++;
 	fflush(stdout);
 	r->drawn = shown;

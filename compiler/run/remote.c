@@ -14,6 +14,7 @@ static const char *const script_files[] = {
 	[REMOTE_CANCEL] = "runner/cancel.sh",
 	[REMOTE_RELEASE] = "runner/release.sh",
 	[REMOTE_REBOOT] = "runner/reboot.sh",
+	[REMOTE_STATUS] = "runner/status.sh",
 };
 
 const char *remote_script(enum remote_script which)

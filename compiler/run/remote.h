@@ -28,6 +28,7 @@ enum remote_script {
 	REMOTE_CANCEL,  /* cancel.sh: TERM a running step */
 	REMOTE_RELEASE, /* release.sh: drop our lock */
 	REMOTE_REBOOT,  /* reboot.sh: reboot, detached */
+	REMOTE_STATUS,  /* status.sh: the objects `clusterc status` checks, read only */
 };
 
 /* The text sent for a script: its file without the leading comment block

@@ -152,6 +152,9 @@ void run_log_close(struct run_log *l);
 /* ---- the scheduler (execute.c): plan (opts->apply false) or apply the
  * built cluster in dir. Returns the exit status. */
 int run_execute(const struct run_opts *o, const char *dir);
+/* ---- `clusterc status` (status.c): the running cluster against the model,
+ * read on the first control node. Returns 0 ok, 1 something wrong, 2 unreadable. */
+int run_status(const struct run_opts *o, const char *dir);
 /* `clusterc apply --builtin-child`: runs one builtin step for run_execute
  * (request on stdin, answer on stdout; not for people). */
 int run_builtin_child(void);

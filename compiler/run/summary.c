@@ -50,6 +50,10 @@ void write_summary(struct run *r, int status)
 	for (size_t i = 0; i < r->nhosts; i++)
 		if (r->hosts[i].fail)
 			strbuf_addf(&txt, "  host %s: %s\n", r->hosts[i].name, r->hosts[i].fail);
+	/* After a real apply only: a dry run or a plan has not made anything yet. */
+	json_t *access = r->o->apply && !r->o->dry_run ? access_summary(r->plan.dir, &txt) : NULL;
+	double elapsed = r->t_begin ? now_mono() - r->t_begin : 0;
+	strbuf_addf(&txt, "time: %.1fs\n", elapsed);
 	if (r->log.dir)
 		strbuf_addf(&txt, "logs: %s\n", r->log.dir);
 	undraw(r);
@@ -68,6 +72,9 @@ void write_summary(struct run *r, int status)
 			if (r->hosts[i].fail)
 				json_object_set_new(hf, r->hosts[i].name, json_string(r->hosts[i].fail));
 		json_object_set_new(sum, "host_failures", hf);
+		json_object_set_new(sum, "elapsed", json_real(elapsed));
+		if (access)
+			json_object_set_new(sum, "access", access);
 		char *js = json_dumps(sum, JSON_INDENT(2) | JSON_SORT_KEYS);
 		struct strbuf p = STRBUF_INIT;
 		strbuf_addf(&p, "%s/summary.json", r->log.dir);
@@ -82,6 +89,7 @@ void write_summary(struct run *r, int status)
 		json_decref(sum);
 	} else {
 		json_decref(steps);
+		json_decref(access);
 	}
 	strbuf_release(&txt);
 }

@@ -11,12 +11,13 @@ _clusterc_options() {
 	fmt) echo "-w --check --help" ;;
 	graph) echo "--format --help" ;;
 	import-env) echo "--help" ;;
+	status) echo "--inventory --known-hosts --connect-timeout --help" ;;
 	esac
 }
 
 _clusterc() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="check build plan apply explain fmt graph import-env version help"
+	local commands="check build plan apply status explain fmt graph import-env version help"
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		mapfile -t COMPREPLY < <(compgen -W "$commands --help --version" -- "$cur")
@@ -45,7 +46,7 @@ _clusterc() {
 		mapfile -t COMPREPLY < <(compgen -W "$(clusterc explain --list 2>/dev/null | cut -d' ' -f1)" -- "$cur") ;;
 	import-env)
 		mapfile -t COMPREPLY < <(compgen -f -X '!*.env' -- "$cur"; compgen -d -- "$cur") ;;
-	plan | apply | graph)
+	plan | apply | status | graph)
 		# A built cluster folder or a .cluster file.
 		mapfile -t COMPREPLY < <(compgen -f -X '!*.cluster' -- "$cur"; compgen -d -- "$cur") ;;
 	*)

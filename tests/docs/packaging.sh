@@ -51,13 +51,15 @@ check "completion: check offers .cluster files, not others" \
 check "completion: import-env offers .env files" grep -qx site.env <(complete_line clusterc import-env "")
 check "completion: explain offers codes" grep -qx C0101 <(complete_line clusterc explain C010)
 check "completion: --format values" test "$(complete_line clusterc graph --format s)" = svg
+check "completion: status and its options" \
+	sh -c 'test "$1" = status && test "$2" = --inventory' _ "$(complete_line clusterc st)" "$(complete_line clusterc status --inv)"
 if command -v zsh >/dev/null; then
 	check "zsh completion parses (zsh -n)" zsh -n "$DOCS/completion/_clusterc"
 else
 	echo "note: zsh not installed: _clusterc not parsed"
 fi
 check "zsh completion names every command" bash -c '
-	for c in check build plan apply explain fmt graph import-env version; do
+	for c in check build plan apply status explain fmt graph import-env version; do
 		grep -q "^		'\''$c:" "$1" || { echo "missing $c"; exit 1; }
 	done' _ "$DOCS/completion/_clusterc"
 

@@ -234,6 +234,53 @@ expect "secrets and values never on any command line (argv trace)" \
 expect "argv trace shows ssh with BatchMode and pinned keys" \
 	grep -q 'ssh -F [^ ]*/ssh_config -T -o BatchMode=yes.*StrictHostKeyChecking=yes.*UserKnownHostsFile' "$TRACE"
 
+# ---- progress on a terminal (a real pseudo-terminal, script(1)): a live line
+# per host with its done/total, the step it runs and for how long, the run's
+# count and time, then the summary; without a terminal, plain lines only
+reset_lab
+hput n2 /var/lib/lab/sleep-os.base 3
+(cd "$W" && TERM=xterm script -qfec "'$CLUSTERC_BIN' apply demo --inventory '$INV' --artifacts '$ART' --yes" \
+	/dev/null) >"$TMP/tty.raw" 2>&1
+RC=$?
+hrm n2 /var/lib/lab/sleep-os.base
+# The screen as lines: carriage returns and escape sequences out.
+tr '\r' '\n' <"$TMP/tty.raw" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' >"$TMP/out"
+expect "terminal: apply succeeds" test "$RC" = 0 -a "$(st os.base@n2)" = ok
+expect "terminal: a live line per host: done/total, the running step and its time" \
+	grep -qE '^  n2 +[0-9]+/[0-9]+ +os\.base@n2 \([0-9]+s\)$' "$TMP/out"
+expect "terminal: a host that waits says so" grep -qE '^  n[13] +[0-9]+/[0-9]+ +(waiting|done)$' "$TMP/out"
+expect "terminal: the run's count and elapsed time" grep -qE '^\[[0-9]+/8\] steps finished, [0-9]+s$' "$TMP/out"
+expect "terminal: the live lines are redrawn in place (cursor up, clear)" grep -qF $'\x1b[J' "$TMP/tty.raw"
+expect "terminal: the final summary with its time" \
+	sh -c "grep -q '^apply: 8 ok, 0 skipped, 0 failed' '$TMP/out' && grep -qE '^time: [0-9.]+s$' '$TMP/out'"
+jqe() { jq -e "$1" "$ART/latest/summary.json" >/dev/null; }
+expect "terminal: summary.json has the run's time" jqe '.elapsed > 2'
+reset_lab
+# With the model beside plan.json (as `clusterc build` writes it), the summary
+# says where things are.
+cp "$TOP/out/homelab/model.json" "$W/demo/model.json"
+ap
+plain_ok() { test "$RC" = 0 && grep -q '^start   os.base@n2' "$TMP/out" &&
+	! grep -q 'steps finished' "$TMP/out" && ! grep -q $'\x1b' "$TMP/out"; }
+expect "no terminal: plain start/ok lines, no live lines, no escapes" plain_ok
+
+where_ok() {
+	grep -q '^where things are:' "$TMP/out" &&
+		grep -qE '^  kubeconfig +~/\.kube/homelab\.conf' "$TMP/out" &&
+		grep -qE '^  argocd +https://argocd\.k8s\.local/$' "$TMP/out" &&
+		grep -qF "kubectl --kubeconfig ~/.kube/homelab.conf -n argocd get secret argocd-initial-admin-secret" "$TMP/out" &&
+		grep -qE '^  grafana +http://grafana\.k8s\.local/$' "$TMP/out" &&
+		grep -qE '^  matrix +http://matrix\.k8s\.local/$' "$TMP/out" &&
+		grep -qE '^  address +from the pool 192\.168\.1\.192/27: kubectl .* get gateway cluster-gateway' "$TMP/out" &&
+		grep -qE '^    ADDRESS argocd\.k8s\.local grafana\.k8s\.local matrix\.k8s\.local' "$TMP/out"
+}
+expect "summary: where things are (kubeconfig, UIs, logins, address, /etc/hosts line)" where_ok
+expect "summary.json: access, from the model" jqe '.access.kubeconfig == "~/.kube/homelab.conf" and
+	([.access.services[].name] | index("argocd") != null) and .access.lb_pool == "192.168.1.192/27" and
+	(.access.hostnames | test("grafana.k8s.local"))'
+ap --dry-run
+expect "a dry run says nothing of where things are" sh -c "test $RC = 0 && ! grep -q 'where things are' '$TMP/out'"
+
 # ---- second apply: skips everything, fast
 ran_before=$(cat_ran | wc -l)
 t0=$(date +%s.%N)
@@ -744,5 +791,17 @@ fi
 ap --keep-runs 2
 expect "old runs pruned to --keep-runs" \
 	test "$(find "$ART" -maxdepth 1 -name '20*' -type d | wc -l)" = 2
+
+# ---- clusterc status (its own lab host: tests/runner/status.sh); its counts join this area's
+bash "$TOP/tests/runner/status.sh" >"$TMP/status.log" 2>&1
+grep -v '^[0-9]* passed, [0-9]* failed$' "$TMP/status.log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/status.log" | tail -n 1)
+if [ -n "$line" ]; then
+	T_PASSED=$((T_PASSED + ${line%% passed*}))
+	n=${line#*passed, }
+	T_FAILED=$((T_FAILED + ${n%% failed*}))
+else
+	fail "status tests printed no summary" "$(tail -n 20 "$TMP/status.log")"
+fi
 
 finish

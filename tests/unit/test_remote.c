@@ -20,6 +20,7 @@ static void test_scripts_embedded_without_header(void)
 		{ REMOTE_CANCEL, "p=$(cat \"$1/run/$2.pid\" 2>/dev/null)" },
 		{ REMOTE_RELEASE, "c=$(cat \"$1/lock/owner\" 2>/dev/null)\n" },
 		{ REMOTE_REBOOT, "setsid -f sh -c 'sleep 2; systemctl reboot'" },
+		{ REMOTE_STATUS, "export KUBECONFIG=/etc/kubernetes/admin.conf\n" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *text = remote_script(cases[i].which);
