@@ -13,6 +13,7 @@ int cmd_graph(int argc, char **argv);   /* graph.c */
 int cmd_import_env(int argc, char **argv); /* import_env.c */
 int cmd_explain(int argc, char **argv); /* explain.c */
 int cmd_status(int argc, char **argv);  /* status.c */
+int cmd_disconnect(int argc, char **argv); /* disconnect.c */
 
 /* Shared option parsing helper: returns 1 when arg is -h/--help. */
 int is_help_flag(const char *arg);

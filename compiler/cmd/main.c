@@ -15,6 +15,7 @@ static const struct command {
 	{ "plan", cmd_plan, "show what apply would run, and why" },
 	{ "apply", cmd_apply, "run a built cluster's steps over SSH" },
 	{ "status", cmd_status, "check the running cluster against the file" },
+	{ "disconnect", cmd_disconnect, "close the ssh connections kept for a cluster" },
 	{ "fmt", cmd_fmt, "write .cluster files in the canonical layout" },
 	{ "graph", cmd_graph, "draw a cluster's step graph (Graphviz DOT, SVG, PNG)" },
 	{ "import-env", cmd_import_env, "write a .cluster from the Ansible project's .env" },

@@ -67,7 +67,12 @@ struct rhost {
 	enum hphase ph;
 	struct proc master;
 	struct strbuf mout, merr;
-	char *ctl;
+	char *ctl;          /* the master's socket (a kept one: named at each connect) */
+	/* Its master is kept between runs (ssh_keep.h): not through a jump
+	 * host, whose errors ssh hides from a kept master (ControlPersist sends
+	 * a ProxyCommand's stderr to /dev/null), so that a jump host's refused
+	 * key would read as a refused connection. */
+	bool kept;
 	int attempts;
 	double wait_until;
 	double reboot_deadline;
@@ -96,6 +101,9 @@ struct run {
 	struct redactor red;
 	struct run_log log;
 	char *ctl_dir;
+	char *keep_dir;   /* kept masters' directory (ssh_keep.h); NULL: per-run ones in ctl_dir */
+	int keep_fd;      /* > 0: keep_dir/run.<token>, flock()ed while this run lives */
+	char *keep_token; /* this run's token (r->owner's), naming that file */
 	char *ssh_config;
 	char *machine, *owner; /* lock owner: "machine pid user run-id token" */
 	int local_lock_fd;     /* > 0: this machine's lock/owner, flock()ed while held */
@@ -155,6 +163,8 @@ void start_simple(struct run *r, struct rhost *h, enum job_kind k, const char *s
 /* ---- host.c: the per-host state machine */
 void fail_host(struct run *r, struct rhost *h, const char *msg);
 void start_master(struct run *r, struct rhost *h);
+/* The host's master has ended (a kept one: its socket is gone). */
+bool master_gone(struct rhost *h);
 /* Moves one host forward; returns true when something changed. */
 bool advance_host(struct run *r, struct rhost *h);
 /* Every involved host's state is known (or it failed, or waits to be created). */

@@ -2,6 +2,7 @@
  * backoff), read the records, wait for the barrier, lock and ship, run the
  * host's steps in order, reboot and reconnect, release. */
 #include "exec_internal.h"
+#include "ssh_keep.h"
 #include "xalloc.h"
 
 #include <signal.h>
@@ -39,8 +40,22 @@ void start_master(struct run *r, struct rhost *h)
 	proc_init(&h->master);
 	strbuf_reset(&h->mout);
 	strbuf_reset(&h->merr);
-	unlink(h->ctl);
-	ssh_argv(&av, &h->ssh, h->ctl, SSH_MASTER, r->o->connect_timeout, r->ssh_config);
+	if (h->kept) {
+		/* Named anew at every connect: a pin learned during this run
+		 * (a VM's key) gives another socket, never the old master. */
+		/* The config's content counts, not its per-run path. */
+		ssh_argv(&av, &h->ssh, "-", SSH_MASTER_KEEP, r->o->connect_timeout, NULL);
+		struct strbuf ctl = STRBUF_INIT;
+		keep_socket_path(&ctl, r->keep_dir, &h->ssh, &av, r->ssh_config);
+		strvec_clear(&av);
+		free(h->ctl);
+		h->ctl = strbuf_detach(&ctl, NULL);
+		keep_close_stale(r->keep_dir, &h->ssh, h->ctl);
+		ssh_argv(&av, &h->ssh, h->ctl, SSH_MASTER_KEEP, r->o->connect_timeout, r->ssh_config);
+	} else {
+		unlink(h->ctl);
+		ssh_argv(&av, &h->ssh, h->ctl, SSH_MASTER, r->o->connect_timeout, r->ssh_config);
+	}
 	struct proc_opts po = PROC_OPTS_INIT;
 	po.argv = (const char *const *)av.v;
 	po.new_pgrp = true;
@@ -71,6 +86,25 @@ static bool socket_ready(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Connected: a per-run master has made its socket; the command that
+ * opens (or finds) a kept master has exited 0 and left the socket. */
+static bool master_up(struct rhost *h)
+{
+	if (!h->kept)
+		return socket_ready(h->ctl);
+	return proc_done(&h->master) && proc_exit_code(h->master.status) == 0 &&
+	       socket_ready(h->ctl);
+}
+
+/* Gone: a per-run master process has ended; a kept master removes its
+ * socket when its connection ends. */
+bool master_gone(struct rhost *h)
+{
+	if (!h->kept)
+		return h->master.pid > 0 && proc_done(&h->master);
+	return proc_done(&h->master) && !socket_ready(h->ctl);
 }
 
 static double backoff(int attempt)
@@ -109,7 +143,7 @@ bool advance_host(struct run *r, struct rhost *h)
 		}
 		return true;
 	case H_CONNECTING:
-		if (socket_ready(h->ctl)) {
+		if (master_up(h)) {
 			if (h->resume) {
 				if (h->rebooting) {
 					say(r, "back    %s", h->name);
@@ -125,6 +159,8 @@ bool advance_host(struct run *r, struct rhost *h)
 			return true;
 		}
 		if (proc_done(&h->master)) {
+			if (h->kept && proc_exit_code(h->master.status) == 0 && !h->merr.len)
+				strbuf_addstr(&h->merr, "the kept master's socket went away");
 			enum ssh_failure f = ssh_classify(h->merr.buf);
 			struct strbuf m = STRBUF_INIT;
 			strbuf_rtrim_newlines(&h->merr);
@@ -206,7 +242,7 @@ bool advance_host(struct run *r, struct rhost *h)
 		return true;
 	case H_IDLE: {
 		bool changed = false;
-		if (!h->local && h->master.pid > 0 && proc_done(&h->master) && h->next < h->nsteps) {
+		if (!h->local && master_gone(h) && h->next < h->nsteps) {
 			/* The master went away between steps: reconnect, then go on. */
 			say(r, "lost    %s: reconnecting", h->name);
 			h->attempts = 0;
@@ -259,7 +295,7 @@ bool advance_host(struct run *r, struct rhost *h)
 		return changed;
 	}
 	case H_REBOOT_DOWN:
-		if (!h->job && proc_done(&h->master)) {
+		if (!h->job && master_gone(h)) {
 			say(r, "down    %s (waiting for it to come back)", h->name);
 			h->attempts = 0;
 			h->wait_until = now + 2;

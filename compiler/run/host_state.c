@@ -5,6 +5,7 @@
  * the records are step_decide.c's. */
 #include "exec_internal.h"
 #include "remote.h"
+#include "ssh_keep.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -139,6 +140,20 @@ static bool lock_takeover(struct run *r, const char *owner, const char *live,
 	return false;
 }
 
+/* The host says the lock's holder lives because its connection is open;
+ * when that connection is the one this run's kept master holds (conn, what
+ * prep.sh saw above itself), the holder ran from here through the same
+ * master, and the file it holds while it lives says whether it still does.
+ * owner: "machine pid user run-id token epoch boot-id conn". */
+static bool kept_holder_gone(struct run *r, const char *owner, const char *conn)
+{
+	char tok[80] = "", oconn[80] = "";
+	if (sscanf(owner, "%*s %*s %*s %*s %79s %*s %*s %79s", tok, oconn) != 2 ||
+	    strncmp(tok, "tok-", 4) || strcmp(oconn, conn))
+		return false;
+	return !keep_run_alive(r->keep_dir, tok);
+}
+
 void prep_done(struct run *r, struct job *j)
 {
 	struct rhost *h = j->h;
@@ -158,7 +173,7 @@ void prep_done(struct run *r, struct job *j)
 	}
 	json_t *fresh = json_object();
 	long long now_remote = 0;
-	const char *held = NULL, *live = "UNSURE";
+	const char *held = NULL, *live = "UNSURE", *conn = NULL;
 	char *text = xstrdup(j->out.buf);
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		if (!strncmp(line, "STATE ", 6)) {
@@ -167,6 +182,8 @@ void prep_done(struct run *r, struct job *j)
 				*sp = '\0';
 				json_object_set_new(fresh, line + 6, json_string(sp + 1));
 			}
+		} else if (!strncmp(line, "CONN ", 5)) {
+			conn = line + 5;
 		} else if (!strncmp(line, "NOW ", 4)) {
 			now_remote = atoll(line + 4);
 		} else if (!strcmp(line, "LOCK ok")) {
@@ -185,6 +202,10 @@ void prep_done(struct run *r, struct job *j)
 			return;
 		}
 	}
+	if (held && h->kept && conn && !strncmp(live, "LIVE its connection", 19) &&
+	    kept_holder_gone(r, held, conn))
+		live = "DEAD its apply is gone (it ran through this machine's kept connection, "
+		       "which is still open)";
 	if (held) {
 		struct strbuf why = STRBUF_INIT;
 		bool take = lock_takeover(r, held, live, now_remote, &why);

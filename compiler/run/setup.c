@@ -2,6 +2,7 @@
  * selection, one struct rhost per host, this machine's records, the ssh
  * config, the lock identity), and its teardown. */
 #include "exec_internal.h"
+#include "ssh_keep.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -80,9 +81,6 @@ static int setup_hosts(struct run *r, struct strbuf *err)
 				}
 		if (h->local || !any)
 			continue;
-		struct strbuf ctl = STRBUF_INIT;
-		strbuf_addf(&ctl, "%s/h%zu", r->ctl_dir, k);
-		h->ctl = strbuf_detach(&ctl, NULL);
 		if (r->have_inv) {
 			int rc = inventory_host(&r->inv, h->name, &h->ssh, err);
 			if (rc < 0)
@@ -124,6 +122,12 @@ static int setup_hosts(struct run *r, struct strbuf *err)
 				strbuf_addf(&kh, "%s/known_hosts", r->local_dir);
 				h->ssh.known_hosts = strbuf_detach(&kh, NULL);
 			}
+		}
+		h->kept = r->keep_dir && !(h->ssh.proxy_jump && *h->ssh.proxy_jump);
+		if (!h->kept) {
+			struct strbuf ctl = STRBUF_INIT;
+			strbuf_addf(&ctl, "%s/h%zu", r->ctl_dir, k);
+			h->ctl = strbuf_detach(&ctl, NULL);
 		}
 		if (!h->local) {
 			struct strbuf lk = STRBUF_INIT;
@@ -196,13 +200,18 @@ void run_teardown(struct run *r)
 			usleep(2000);
 		}
 		proc_release(&h->master);
-		if (h->ctl)
+		/* A kept master outlives the run (clusterc disconnect ends it). */
+		if (h->ctl && !h->kept)
 			unlink(h->ctl);
 	}
 	if (r->ssh_config)
 		unlink(r->ssh_config);
 	if (r->ctl_dir)
 		rmdir(r->ctl_dir);
+	if (r->keep_fd > 0) {
+		keep_run_release(r->keep_dir, r->keep_token, r->keep_fd);
+		r->keep_fd = 0;
+	}
 }
 
 void run_free(struct run *r)
@@ -239,6 +248,8 @@ void run_free(struct run *r)
 	redact_release(&r->red);
 	run_log_close(&r->log);
 	free(r->ctl_dir);
+	free(r->keep_dir);
+	free(r->keep_token);
 	free(r->ssh_config);
 	free(r->machine);
 	free(r->owner);
@@ -371,6 +382,12 @@ int run_setup(struct run *r, const char *dir, struct strbuf *err)
 		return -1;
 	}
 	r->ctl_dir = strbuf_detach(&cd, NULL);
+	struct strbuf why = STRBUF_INIT;
+	r->keep_dir = keep_dir(r->plan.cluster, &why);
+	if (!r->keep_dir && why.len)
+		fprintf(stderr, "clusterc: ssh connections are not kept for the next run: %s\n",
+			why.buf);
+	strbuf_release(&why);
 	char hn[256] = "";
 	gethostname(hn, sizeof(hn) - 1);
 	for (char *c = hn; *c; c++)
@@ -400,6 +417,17 @@ int run_setup(struct run *r, const char *dir, struct strbuf *err)
 		if (ow.buf[i] == '\n' || ow.buf[i] == '\'')
 			ow.buf[i] = '_';
 	r->owner = strbuf_detach(&ow, NULL);
+	if (r->keep_dir) {
+		/* What a later run through the same kept master asks to tell
+		 * whether this one still lives (host_state.c). */
+		const char *t = strrchr(r->owner, ' ');
+		r->keep_token = xstrdup(t ? t + 1 : r->owner);
+		r->keep_fd = keep_run_hold(r->keep_dir, r->keep_token, err);
+		if (r->keep_fd < 0) {
+			r->keep_fd = 0;
+			return -1;
+		}
+	}
 	r->tty = isatty(1) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
 	return 0;
 }

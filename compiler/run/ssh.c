@@ -103,6 +103,10 @@ void ssh_argv(struct strvec *av, const struct ssh_host *h, const char *ctl_path,
 		strvec_push(av, "-oControlMaster=yes");
 		strvec_push(av, "-oControlPersist=no");
 		strvec_push(av, "-N");
+	} else if (mode == SSH_MASTER_KEEP) {
+		strvec_push(av, "-oControlMaster=auto");
+		strvec_pushf(av, "-oControlPersist=%d", SSH_KEEP_IDLE_SECONDS);
+		strvec_push(av, "-N");
 	} else {
 		strvec_push(av, "-oControlMaster=no");
 	}

@@ -28,8 +28,15 @@ struct ssh_host {
 	char *proxy_jump;  /* NULL or user@host:port,... */
 };
 
+/* How long a kept master waits for its next client (ssh_keep.h). */
+#define SSH_KEEP_IDLE_SECONDS 600
+
 enum ssh_mode {
 	SSH_MASTER,  /* the per-host master: -N, ControlMaster=yes */
+	/* A kept master (ssh_keep.h): -N, ControlMaster=auto, so that a live
+	 * one on the socket is used and the command exits at once, and
+	 * ControlPersist, so that a new one outlives this run. */
+	SSH_MASTER_KEEP,
 	SSH_CLIENT,  /* a command through the master's socket */
 };
 

@@ -318,7 +318,9 @@ void step_done(struct run *r, struct job *j)
 		 s->t_end - s->t_start >= (double)s->timeout)
 		/* timeout(1) KILLs after the grace a script that ignored TERM. */
 		strbuf_addf(&msg, "timed out after %ld s (killed: it ignored TERM)", s->timeout);
-	else if (rc == 255 && !state_here(s) && (h->master.reaped || h->master.out_fd < 0)) {
+	else if (rc == 255 && !state_here(s) &&
+		 (h->kept ? master_gone(h) || strstr(j->err.buf, "mux_client")
+			      : h->master.reaped || h->master.out_fd < 0)) {
 		strbuf_addstr(&msg, "connection to the host was lost during the step");
 		lost = true;
 	} else if (rc == REMOTE_EXIT_NO_BUNDLE)

@@ -8,6 +8,7 @@ _clusterc_options() {
 	plan) echo "--only --limit --force --inventory --known-hosts --connect-timeout --retries --help" ;;
 	apply) echo "-j --jobs --only --limit --force --destroy --inventory --known-hosts --env --dry-run -y --yes --artifacts --keep-runs --grace --connect-timeout --retries --reboot-timeout --lock-stale --break-lock -q --quiet --help" ;;
 	explain) echo "--list --help" ;;
+	disconnect) echo "-q --quiet --help" ;;
 	fmt) echo "-w --check --help" ;;
 	graph) echo "--format --help" ;;
 	import-env) echo "--help" ;;
@@ -17,7 +18,7 @@ _clusterc_options() {
 
 _clusterc() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="check build plan apply status explain fmt graph import-env version help"
+	local commands="check build plan apply status disconnect explain fmt graph import-env version help"
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		mapfile -t COMPREPLY < <(compgen -W "$commands --help --version" -- "$cur")
@@ -46,7 +47,7 @@ _clusterc() {
 		mapfile -t COMPREPLY < <(compgen -W "$(clusterc explain --list 2>/dev/null | cut -d' ' -f1)" -- "$cur") ;;
 	import-env)
 		mapfile -t COMPREPLY < <(compgen -f -X '!*.env' -- "$cur"; compgen -d -- "$cur") ;;
-	plan | apply | status | graph)
+	plan | apply | status | graph | disconnect)
 		# A built cluster folder or a .cluster file.
 		mapfile -t COMPREPLY < <(compgen -f -X '!*.cluster' -- "$cur"; compgen -d -- "$cur") ;;
 	*)

@@ -15,7 +15,8 @@
 # Answers on stdout, one line each: LOCK ok | LOCK held <owner> |
 # LIVE <why> | DEAD <why> | UNSURE (the holder's state, after LOCK held) |
 # LOCKINFO <owner> (read mode, someone holds it) | ERR <why> |
-# STATE <step> <hash> per record | NOW <epoch> | END (the answer is complete).
+# STATE <step> <hash> per record | CONN <this shell's connection, as in the
+# owner record> | NOW <epoch> | END (the answer is complete).
 # Always exits 0: the answer is in the lines.
 #
 # This header (the leading '#' lines and the blank line after them) is for
@@ -94,5 +95,6 @@ for f in "$D"/state/*; do
   case $f in *.tmp) continue;; esac
   h=; IFS= read -r h < "$f"; printf 'STATE %s %s\n' "${f##*/}" "$h"
 done
+echo "CONN $(conn)"
 printf 'NOW %(%s)T\n' -1
 echo END

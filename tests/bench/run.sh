@@ -4,25 +4,34 @@
 # exact commands, the numbers and the machine facts. Numbers are only ever
 # measured here, never typed in: a tool that cannot run gets "not measured yet".
 #
-#   runner    issue 5: plain ssh fan-out, parallel-ssh, ansible-playbook and
-#             clusterc apply on the same lab hosts, 1/10/50 hosts x 5 steps,
-#             first run and no-op re-run (hyperfine medians)
+#   runner    issues 5 and 13: plain ssh fan-out, parallel-ssh, ansible-playbook
+#             and clusterc apply (cold, and with kept connections) on the same
+#             lab hosts, 1/10/50/100/200 hosts x 5 steps (above BENCH_BIG=50
+#             only ssh and clusterc), first run and no-op re-run (hyperfine
+#             medians; peak memory, descriptors, processes from 50 hosts up)
 #   frontend  issue 2: clusterc check on generated 10..10,000-node clusters,
-#             wall time and peak RSS
-# Knobs: BENCH_SIZES="1 10 50"  BENCH_RUNS=3  BENCH_RUNS_50=2  BENCH_RUNS_ANSIBLE=2
+#             wall time and peak RSS; clusterc build of 1,000 and 10,000 nodes
+#             against cp -r of its output
+# Knobs: BENCH_SIZES="1 10 50 100 200"  BENCH_BIG=50  BENCH_RUNS=3  BENCH_RUNS_50=2
+#        BENCH_RUNS_100=1  BENCH_BUILD_SIZES="1000 10000"  BENCH_BUILD_RUNS=1  BENCH_RUNS_ANSIBLE=2
 #        BENCH_RUNS_ANSIBLE_10=1  BENCH_RUNS_ANSIBLE_50=1 (Ansible takes ~100 s per 50-host run)
 #        BENCH_FE_SIZES="10 100 1000 10000"  BENCH_OUT=BENCHMARKS.md
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 BENCH=$TOP/tests/bench
 OUT=${BENCH_OUT:-$TOP/BENCHMARKS.md}
-SIZES=${BENCH_SIZES:-1 10 50}
+SIZES=${BENCH_SIZES:-1 10 50 100 200}
+# Above this many hosts only the plain ssh fan-out and clusterc run (issue 13).
+BIG=${BENCH_BIG:-50}
 RUNS=${BENCH_RUNS:-3}
 RUNS_50=${BENCH_RUNS_50:-2}
+RUNS_100=${BENCH_RUNS_100:-1}
 RUNS_ANSIBLE=${BENCH_RUNS_ANSIBLE:-2}
 RUNS_ANSIBLE_10=${BENCH_RUNS_ANSIBLE_10:-1}
 RUNS_ANSIBLE_50=${BENCH_RUNS_ANSIBLE_50:-1}
 FE_SIZES=${BENCH_FE_SIZES:-10 100 1000 10000}
+BUILD_SIZES=${BENCH_BUILD_SIZES:-1000 10000}
+BUILD_RUNS=${BENCH_BUILD_RUNS:-1}
 PY=/usr/bin/python3
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(machine runner frontend)
@@ -206,7 +215,15 @@ runner_section() {
 
 	declare -A MED MIN MAX CPU NR NOTE CMD LOAD
 	local rc
-	local tools=(ssh ssh1 sshc pssh ansible clusterc) tool kind hosts cmd prep runs json before after
+	local tools=(ssh ssh1 sshc pssh ansible clusterc clusterck) tool kind hosts cmd prep runs json before after
+	# clusterc keeps its ssh masters between runs (compiler/run/ssh_keep.h): in a
+	# private directory of the bench's, all closed at exit. "clusterc" is the
+	# cold run (clusterc disconnect before each), "clusterck" the run a
+	# minute after the last (masters kept).
+	export XDG_RUNTIME_DIR=$W/rt
+	mkdir -m 700 "$XDG_RUNTIME_DIR"
+	at_exit "for p in $W/plan.*; do '$CLUSTERC_BIN' disconnect -q \"\$p\"; done 2>/dev/null"
+	declare -A PEAK
 	for n in $SIZES; do
 		hosts=$(hosts_upto "$n")
 		# shellcheck disable=SC2086 # a list of host names
@@ -236,11 +253,14 @@ EOF
 			sshc) cmd="FANOUT_SSH_OPTS='-o KexAlgorithms=curve25519-sha256' bash $BENCH/fanout-ssh.sh $LAB/ssh_config $BENCH/steps $hosts" ;;
 			pssh) cmd="bash $BENCH/pssh.sh $LAB/ssh_config $BENCH/steps $W/hosts.$n $n" ;;
 			ansible) cmd="bash $BENCH/ansible.sh $W/ans.$n" ;;
-			clusterc) cmd="$CLUSTERC_BIN apply $W/plan.$n --inventory $LAB/inventory.json --yes -q -j $n --artifacts $W/artifacts" ;;
+			clusterc | clusterck) cmd="$CLUSTERC_BIN apply $W/plan.$n --inventory $LAB/inventory.json --yes -q -j $n --artifacts $W/artifacts" ;;
 			esac
 			CMD[$tool.$n]=$cmd
-			# The classic-KEX floor only at the largest size: it answers one question.
-			[ "$tool" = sshc ] && [ "$n" != "$max" ] && continue
+			# The classic-KEX floor only at 50 hosts (or the largest size below): it answers one question.
+			[ "$tool" = sshc ] && [ "$n" != "$((max < BIG ? max : BIG))" ] && continue
+			case $tool in ssh1 | sshc | pssh | ansible) [ "$n" -gt "$BIG" ] && continue ;; esac
+			local cold=
+			[ "$tool" = clusterc ] && cold="$CLUSTERC_BIN disconnect -q $W/plan.$n"
 			local need=
 			case $tool in pssh) need=parallel-ssh ;; ansible) need=ansible-playbook ;; esac
 			if [ -n "$need" ] && ! command -v "$need" >/dev/null 2>&1; then
@@ -248,13 +268,14 @@ EOF
 				NOTE[$tool.$n.noop]="not measured: $need is not installed"
 				continue
 			fi
-			if [ "$tool" = clusterc ] && [ "$cc_ok" != 1 ]; then
+			if [ "${tool%k}" = clusterc ] && [ "$cc_ok" != 1 ]; then
 				NOTE[$tool.$n.first]="not measured yet"
 				NOTE[$tool.$n.noop]="not measured yet"
 				continue
 			fi
 			runs=$RUNS
 			[ "$n" -ge 50 ] && runs=$RUNS_50
+			[ "$n" -ge 100 ] && runs=$RUNS_100
 			if [ "$tool" = ansible ]; then
 				runs=$RUNS_ANSIBLE
 				[ "$n" -ge 10 ] && runs=$RUNS_ANSIBLE_10
@@ -265,17 +286,27 @@ EOF
 				log "$tool, $n hosts, $kind run x$runs ($(($(date +%s) - T0)) s so far)"
 				before=$(installs "$n")
 				LOAD[$tool.$n.$kind]=$(cut -d' ' -f1 /proc/loadavg)
+				# Kept connections: open (or renew) them before timing.
+				[ "$tool" = clusterck ] && "$CLUSTERC_BIN" plan "$W/plan.$n" --inventory "$LAB/inventory.json" >/dev/null 2>&1
+				local pre=$prep
+				[ "$kind" = first ] || pre=true
+				[ -n "$cold" ] && pre="$pre; $cold"
 				if [ "$kind" = first ]; then
 					# shellcheck disable=SC2086 # a list of host names
 					bash "$BENCH/reset-hosts.sh" "$LAB" $hosts
-					hyperfine -s bash --runs "$runs" --prepare "$prep" --export-json "$json" "$cmd" >"$W/hf.log" 2>&1
-				else
-					hyperfine -s bash --runs "$runs" --export-json "$json" "$cmd" >"$W/hf.log" 2>&1
 				fi
+				hyperfine -s bash --runs "$runs" --prepare "$pre" --export-json "$json" "$cmd" >"$W/hf.log" 2>&1
 				rc=$?
+				# One more run, sampled: peak memory, descriptors, processes (n >= 50).
+				if [ $rc -eq 0 ] && [ "$n" -ge 50 ] && { [ "$tool" = ssh ] || [ "$tool" = clusterc ] || [ "$tool" = clusterck ]; }; then
+					bash -c "$pre" >/dev/null 2>&1
+					PEAK[$tool.$n.$kind]=$("$PY" "$BENCH/peak.py" "$cmd")
+					echo "$tool.$n.$kind ${PEAK[$tool.$n.$kind]}" >>"$W/peaks"
+					[ "$kind" = first ] && before=$((before + n))
+				fi
 				after=$(installs "$n")
 				if [ $rc -ne 0 ]; then
-					NOTE[$tool.$n.$kind]="failed"
+					NOTE[$tool.$n.$kind]="**failed**: $(grep -m 1 -iE 'refused|error|fail|timed out|denied' "$W/hf.log" | tr -d '|`' | cut -c1-120)"
 					log "$tool failed: $(tail -n 5 "$W/hf.log")"
 					continue
 				fi
@@ -295,13 +326,14 @@ EOF
 	cell() { # tool n kind
 		local k=$1.$2.$3
 		if [ -n "${NOTE[$k]:-}" ] && [ -z "${MED[$k]:-}" ]; then echo "${NOTE[$k]}"; return; fi
+		if [ -z "${MED[$k]:-}" ]; then echo "-"; return; fi
 		local s r
 		s=${MED[$k]}
 		r=$(awk -v a="$s" -v b="${MED[ssh.$2.$3]:-0}" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "?" }')
 		printf '%.2f s (%s)%s' "$s" "$r" "${NOTE[$k]:+ ${NOTE[$k]}}"
 	}
 	{
-		echo "## Runner comparison (issue 5)"
+		echo "## Runner comparison (issues 5 and 13)"
 		echo
 		echo "Five dependent steps per host (tests/bench/steps/step1..5.sh: small idempotent bash"
 		echo "scripts that check before they act: directories, a config file, a package through the"
@@ -310,19 +342,41 @@ EOF
 		echo "their own addresses, overlays of /, real sshd, root login with an ed25519 key, host keys"
 		echo "pinned with StrictHostKeyChecking=yes). **First run**: hosts reset before every run (not"
 		echo "timed). **No-op re-run**: the same command again on hosts where everything is done."
-		echo "Every run opens its connections anew; no tool reuses a connection from an earlier run."
+		echo "Every run opens its connections anew (clusterc apply: \`clusterc disconnect\` before each"
+		echo "run), except in the last column: clusterc apply a moment after an earlier run, whose ssh"
+		echo "masters it kept (ControlPersist, a private 0700 directory; issue 13)."
+		if [ "$BIG" -gt 0 ]; then
+			echo "Above $BIG hosts only the plain ssh fan-out and clusterc run (Ansible takes minutes there)."
+		else
+			echo "Only the plain ssh fan-out and clusterc ran (BENCH_BIG=0)."
+		fi
 		echo "Times are hyperfine medians of the stated number of runs, wall clock; in brackets the"
 		echo "ratio to plain ssh in the same row. The hosts' CPU (sshd, bash, python) shares the same"
 		echo "2 cores with the client."
 		echo
-		echo "| hosts | run | plain ssh fan-out | ssh fan-out, one session | parallel-ssh | ansible-playbook | clusterc apply |"
-		echo "|---|---|---|---|---|---|---|"
+		echo "| hosts | run | plain ssh fan-out | ssh fan-out, one session | parallel-ssh | ansible-playbook | clusterc apply | clusterc apply, kept connections |"
+		echo "|---|---|---|---|---|---|---|---|"
 		for n in $SIZES; do
 			for kind in first noop; do
-				printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$([ "$kind" = first ] && echo "first run" || echo "no-op re-run")" \
-					"$(cell ssh "$n" "$kind")" "$(cell ssh1 "$n" "$kind")" "$(cell pssh "$n" "$kind")" "$(cell ansible "$n" "$kind")" "$(cell clusterc "$n" "$kind")"
+				printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$([ "$kind" = first ] && echo "first run" || echo "no-op re-run")" \
+					"$(cell ssh "$n" "$kind")" "$(cell ssh1 "$n" "$kind")" "$(cell pssh "$n" "$kind")" "$(cell ansible "$n" "$kind")" "$(cell clusterc "$n" "$kind")" "$(cell clusterck "$n" "$kind")"
 			done
 		done
+		echo
+		echo "Peaks of one more run per cell (tests/bench/peak.py, sampled every 0.1 s over the tool's"
+		echo "process tree: the tool and every ssh it started that is still attached to it; a kept"
+		echo "master, a daemon, is not in it): resident memory summed over the tree, open descriptors"
+		echo "summed, processes. A run that failed says so."
+		echo
+		echo "| cell | exit status | wall | peak RSS (sum) | peak open descriptors | peak processes |"
+		echo "|---|---|---|---|---|---|"
+		for n in $SIZES; do for tool in ssh clusterc clusterck; do for kind in first noop; do
+			local k=$tool.$n.$kind
+			[ -n "${PEAK[$k]:-}" ] || continue
+			read -r p_rc p_wall p_rss p_fds p_procs <<<"${PEAK[$k]}"
+			printf '| %s, %s hosts, %s | %s | %s s | %s MiB | %s | %s |\n' "$tool" "$n" "$kind" \
+				"$([ "$p_rc" = 0 ] && echo 0 || echo "**$p_rc (failed)**")" "$p_wall" "$p_rss" "$p_fds" "$p_procs"
+		done; done; done
 		echo
 		echo "Runs per cell, min-max and client CPU (user+system of the tool and its ssh"
 		echo "processes, per run; the hosts' side is not in it):"
@@ -370,6 +424,16 @@ EOF
 			echo "- Issue 5 targets (runner within 1.5x of plain ssh, 10x less than Ansible, 50-host no-op"
 			echo "  under 2 s): not evaluated, clusterc apply was not measured ($cc_status)."
 		fi
+		ratio() { [ -n "${1:-}" ] && [ -n "${2:-}" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }' || echo "not measured"; }
+		echo "- Issue 13 targets (ratios to the plain ssh fan-out of the same row): at 50 hosts, first run"
+		echo "  $(ratio "${MED[clusterc.50.first]:-}" "${MED[ssh.50.first]:-}") (target at most 1.0x), cold no-op re-run"
+		echo "  $(ratio "${MED[clusterc.50.noop]:-}" "${MED[ssh.50.noop]:-}") (at most 0.4x), no-op with kept connections"
+		echo "  $(ratio "${MED[clusterck.50.noop]:-}" "${MED[ssh.50.noop]:-}") (at most 0.1x); at 200 hosts, first run"
+		echo "  $(ratio "${MED[clusterc.200.first]:-}" "${MED[ssh.200.first]:-}") (at most 1.0x), no-op"
+		echo "  $(ratio "${MED[clusterc.200.noop]:-}" "${MED[ssh.200.noop]:-}") (at most 0.3x); clusterc's first-run cost per host at"
+		echo "  200 hosts over that at 50: $( [ -n "${MED[clusterc.200.first]:-}" ] && [ -n "${MED[clusterc.50.first]:-}" ] && awk -v a="${MED[clusterc.200.first]}" -v b="${MED[clusterc.50.first]}" 'BEGIN { printf "%.2fx", (a / 200) / (b / 50) }' || echo "not measured") (at most 1.2x)."
+		echo "- Measured under load: the machine ($(nproc) cores) was shared with other work (several"
+		echo "  builds and test runs of other sessions) during this run; see the load averages."
 		echo "- Load: the 1-minute load average at each cell's start is in the table above ($(nproc) cores);"
 		echo "  the lab's own sshd and ssh processes count in it, and other work may run too. Under"
 		echo "  load, Linux's autogroup scheduler (kernel.sched_autogroup_enabled=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo '?')) shares CPU"
@@ -414,12 +478,46 @@ EOF
 		echo "- clusterc apply: a hand-written plan.json (tests/bench/make-plan.sh, format 1 of"
 		echo "  compiler/README.md: 5 steps per host chained by \`after\`, the same scripts under"
 		echo "  nodes/HOST/steps/), the lab's inventory.json, \`-j N\`. Status: $cc_status."
+		echo "  Cold cells: \`clusterc disconnect -q \$W/plan.N\` in --prepare (after the reset for a"
+		echo "  first run); kept cells: one \`clusterc plan\` before the cell opens the masters, which"
+		echo "  every run of the cell then reuses. XDG_RUNTIME_DIR is a 0700 directory of the bench."
 	} >"$f"
 	put_section runner "$f"
 	log "runner section written ($(($(date +%s) - T0)) s so far)"
 }
 
 # ---------------------------------------------------------------- frontend (issue 2)
+# Issue 13: clusterc build of N nodes against cp -r of its own output on the
+# same disk (the file system's floor), one run each (hyperfine, a fresh
+# target directory prepared for every run).
+build_table() {
+	local n file o c bt ct
+	echo
+	echo "Build (issue 13): \`hyperfine -N --runs R --prepare 'rm -rf OUT' 'clusterc build FILE -o OUT -q'\`"
+	echo "against \`cp -r OUT/<cluster> COPY\` (prepared by removing COPY), on the same disk; FILE is"
+	echo "gen-cluster.sh's with a /9 pod CIDR (room for the nodes). Target: build within 1.3x of cp -r."
+	echo
+	echo "| nodes | files written | size | runs | build (median) | cp -r of its output | ratio |"
+	echo "|---|---|---|---|---|---|---|"
+	for n in $BUILD_SIZES; do
+		file=$W/fe/build$n.cluster o=$W/fe/out$n c=$W/fe/copy$n
+		bash "$BENCH/gen-cluster.sh" "$n" | sed 's#pod_cidr *= *[0-9./]*#pod_cidr     = 10.128.0.0/9#' >"$file"
+		log "frontend: build, $n nodes"
+		if ! hyperfine -N --runs "$BUILD_RUNS" --prepare "rm -rf $o" --export-json "$W/fe/b$n.json" \
+			"$CLUSTERC_BIN build $file -o $o -q" >"$W/fe/hf.log" 2>&1; then
+			echo "| $n | - | - | - | **failed**: $(grep -m 1 -i error "$W/fe/hf.log" | tr -d '|' | cut -c1-100) | | |"
+			continue
+		fi
+		hyperfine -N --runs "$BUILD_RUNS" --prepare "rm -rf $c" --export-json "$W/fe/c$n.json" \
+			"cp -r $o/bench$n $c" >"$W/fe/hf.log" 2>&1 || { echo "| $n | | | | | cp failed | |"; continue; }
+		bt=$(hf_stats "$W/fe/b$n.json" | cut -d' ' -f1)
+		ct=$(hf_stats "$W/fe/c$n.json" | cut -d' ' -f1)
+		printf '| %s | %s | %s | %s | %.2f s | %.2f s | %s |\n' "$n" "$(find "$o" -type f | wc -l)" "$(du -sh "$o" | cut -f1)" \
+			"$BUILD_RUNS" "$bt" "$ct" "$(awk -v a="$bt" -v b="$ct" 'BEGIN { printf "%.1fx", a / b }')"
+		rm -rf "$o" "$c"
+	done
+}
+
 frontend_section() {
 	local f=$TMP/frontend.md n file json out
 	local why=""
@@ -472,6 +570,7 @@ frontend_section() {
 		printf '| %s | %s | %s | %.1f ms | %.1f µs | %s |\n' "$n" "$(du -h "$file" | cut -f1)" "$runs" \
 			"$(awk -v s="$med" 'BEGIN { print s * 1000 }')" "$(awk -v s="$med" -v n="$n" 'BEGIN { print s * 1e6 / n }')" "$rss" >>"$f"
 	done
+	build_table >>"$f"
 	echo >>"$f"
 	{
 		echo "Wall time includes process start-up and the embedded stdlib's loading, which the"

@@ -19,6 +19,18 @@ export XDG_STATE_HOME=$TMP/state
 # A secret with a space, a quote and a dollar: it must reach the step intact.
 export TOKEN="sup3r s3cret 'tok' \$en"
 export CLUSTERC_TRACE_ARGV=$TRACE
+# Kept ssh masters (compiler/run/ssh_keep.h) live in this private directory,
+# and every one the tests leave is closed at exit, by its socket.
+export XDG_RUNTIME_DIR=$TMP/rt
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+kept_close() {
+	local s
+	for s in "$XDG_RUNTIME_DIR"/clusterc/*/*; do
+		[ -S "$s" ] && ssh -F /dev/null -o ControlPath="$s" -O exit kept >/dev/null 2>&1
+	done
+	return 0
+}
+at_exit kept_close
 
 # ---- the remote scripts (stdlib/runner/*.sh, built into clusterc and sent to
 # every host): ShellCheck and bash -n like every generated script. No host
@@ -786,6 +798,58 @@ if [ -f "$MOCKPY" ]; then
 	rm -f "$XDG_STATE_HOME/clusterc/demo/known_hosts.learned"
 	unset PVE_TOKEN
 fi
+
+# ---- kept masters (issue 13): a later plan or apply uses the master the last
+# run left (no new key exchange), in a private directory; a changed pin or
+# config is never served by an old master; disconnect closes them.
+kdir() { ls -d "$XDG_RUNTIME_DIR"/clusterc/*/ 2>/dev/null | head -n 1; }
+ksockets() { find "$XDG_RUNTIME_DIR/clusterc" -type s 2>/dev/null | sort; }
+kalive() { local s n=0; for s in $(ksockets); do
+	ssh -F /dev/null -o ControlPath="$s" -O check kept >/dev/null 2>&1 && n=$((n + 1)); done; echo $n; }
+kept_close
+rm -rf "$XDG_RUNTIME_DIR/clusterc"
+reset_lab
+ap --yes
+expect "kept: a run leaves one master per host, in a 0700 directory of this user" \
+	sh -c "test $RC = 0 && test \"\$(stat -c %a:%u '$(kdir)')\" = 700:$(id -u) &&
+		test \"\$(stat -c %a '$XDG_RUNTIME_DIR/clusterc')\" = 700 && test $(kalive) = 3"
+expect "kept: ControlPersist bounded (600 s), StrictHostKeyChecking=yes unchanged" \
+	sh -c "grep -q 'ControlPersist=600' '$TRACE' && grep -q 'StrictHostKeyChecking=yes' '$TRACE' &&
+		! grep -q 'ControlPersist=yes' '$TRACE'"
+before=$(accepted)
+socks=$(ksockets)
+ap --yes
+expect "kept: a second apply reuses every master (no new ssh session accepted)" \
+	sh -c "test $RC = 0 && test '$(accepted)' = '$before' && test '$(ksockets)' = '$socks'"
+pl
+expect "kept: plan uses them too" sh -c "test $RC = 0 && test '$(accepted)' = '$before'"
+# A changed pin: n1's line in known_hosts replaced by another key. The old
+# master must not be asked (it would not check the key again): a new one is
+# opened, refused by ssh, and the old one is closed.
+cp "$LAB/known_hosts" "$TMP/kh.good"
+ssh-keygen -q -t ed25519 -N '' -f "$TMP/kh-other" >/dev/null 2>&1
+grep -vF "$(khost n1) " "$TMP/kh.good" >"$LAB/known_hosts"
+echo "$(khost n1) $(cut -d' ' -f1,2 "$TMP/kh-other.pub")" >>"$LAB/known_hosts"
+ap --yes --force
+expect "kept: a changed pin is not served by the old master (n1 refused)" \
+	sh -c "test $RC != 0 && grep -q 'host key of .* not trusted' '$TMP/out' && test $(kalive) -lt 3"
+cp "$TMP/kh.good" "$LAB/known_hosts"
+ap --yes
+expect "kept: the pin restored, the run connects anew and succeeds" test "$RC" = 0
+chmod 755 "$(kdir)"
+before=$(accepted)
+ap --yes
+expect "kept: a directory others can read is refused (the run keeps nothing)" \
+	sh -c "test $RC = 0 && grep -q 'not kept for the next run: .* has mode 0755' '$TMP/out' &&
+		test '$(accepted)' -gt '$before'"
+chmod 700 "$(kdir)"
+(cd "$W" && clusterc disconnect demo) >"$TMP/out" 2>&1
+RC=$?
+expect "kept: disconnect closes every master and removes the directory" \
+	sh -c "test $RC = 0 && grep -q '3 connections of cluster demo closed' '$TMP/out' &&
+		test -z '$(ksockets)' && test -z '$(kdir)'"
+CLUSTERC_SSH_KEEP=0 ap --yes
+expect "kept: CLUSTERC_SSH_KEEP=0 keeps none" sh -c "test $RC = 0 && test -z '$(ksockets)'"
 
 # ---- artifacts are pruned to --keep-runs
 ap --keep-runs 2
