@@ -88,6 +88,12 @@ struct run_plan {
 
 /* Loads DIR/plan.json. Returns 0 or -1 with a message in err. */
 int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err);
+/* Recomputes every step's hash from plan.json and the files it names (the
+ * build's lib/step_hash.c); -1 with a message naming the step on a mismatch. */
+int run_plan_verify(const struct run_plan *p, struct strbuf *err);
+/* Appends step i's hash as the build computes it to hash; -1 with err. */
+int run_plan_step_hash(const struct run_plan *p, size_t i, struct strbuf *hash,
+		       struct strbuf *err);
 void run_plan_release(struct run_plan *p);
 ssize_t run_plan_find(const struct run_plan *p, const char *id);
 

@@ -338,7 +338,7 @@ static void write_ssh_config(struct run *r)
 int run_setup(struct run *r, const char *dir, struct strbuf *err)
 {
 	const struct run_opts *o = r->o;
-	if (run_plan_load(&r->plan, dir, err) < 0)
+	if (run_plan_load(&r->plan, dir, err) < 0 || run_plan_verify(&r->plan, err) < 0)
 		return -1;
 	r->local_dir = state_home(r->plan.cluster);
 	if (o->inventory) {
