@@ -130,12 +130,18 @@ void protect_secrets(void);
 
 /* ---- logging and artifacts (log.c) */
 struct redactor {
-	char **needles;   /* values to hide, longest first when applied */
+	char **needles;   /* values to hide, by first byte, longest first (redact.c) */
 	char **labels;
+	size_t *lens;
+	size_t first[257]; /* needles starting with byte c: [first[c], first[c + 1]) */
 	size_t n, cap;
 };
 void redact_add(struct redactor *r, const char *label, const char *value, size_t len);
-/* Adds a value in both its plain and base64 forms. */
+/* Adds a secret in every form a log may show it in: plain, without its final
+ * newline, bash -x quoted, JSON-escaped, base64 (whole, wrapped at 76 and 64
+ * columns, inside a longer encoding), with CRLF or LF line ends, line by line. */
+void redact_add_secret(struct redactor *r, const char *label, const char *value, size_t len);
+/* Adds a base64 value (a step's output) and its decoded forms as a secret. */
 void redact_add_value(struct redactor *r, const char *label, const char *b64);
 void redact_apply(const struct redactor *r, struct strbuf *sb);
 void redact_release(struct redactor *r);

@@ -262,10 +262,7 @@ static int add_run_token(struct strbuf *sb, struct strbuf *err)
 
 static void redact_secret(struct run *r, const char *name, const char *value)
 {
-	struct strbuf b = STRBUF_INIT;
-	base64_encode(&b, (const unsigned char *)value, strlen(value));
-	redact_add_value(&r->red, name, b.buf);
-	strbuf_release(&b);
+	redact_add_secret(&r->red, name, value, strlen(value));
 }
 
 /* Every secret a step declares is redacted from logs even if no step prints

@@ -61,6 +61,82 @@ static void test_redact(void)
 	strbuf_release(&sb);
 }
 
+/* shown: what a log line becomes once the secret (given in plain) is registered. */
+static char *shown(const char *secret, const char *line)
+{
+	struct redactor r = { 0 };
+	struct strbuf b = STRBUF_INIT, sb = STRBUF_INIT;
+	base64_encode(&b, secret, strlen(secret));
+	redact_add_value(&r, "S", b.buf);
+	strbuf_addstr(&sb, line);
+	redact_apply(&r, &sb);
+	redact_release(&r);
+	strbuf_release(&b);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* base64 of text wrapped at width columns, as base64(1) and openssl print it. */
+static void wrapped(struct strbuf *out, const char *text, size_t width)
+{
+	struct strbuf b = STRBUF_INIT;
+	base64_encode(&b, text, strlen(text));
+	for (size_t i = 0; i < b.len; i += width) {
+		strbuf_add(out, b.buf + i, b.len - i < width ? b.len - i : width);
+		strbuf_addch(out, '\n');
+	}
+	strbuf_release(&b);
+}
+
+/* The forms a secret takes in a step's log (issue 15, item 12). */
+static void test_redact_forms(void)
+{
+	const char *tok = "sup3r s3cret 'tok' $en";
+	char *t = shown(tok, "+ echo 'sup3r s3cret '\\''tok'\\'' $en'\n");
+	CHECK(!strcmp(t, "+ echo '[redacted S]'\n"), "bash -x quoting: %s", t);
+	free(t);
+	const char *js = "pa\"ss\\w\u00f6rd\tx";
+	t = shown(js, "{\"password\":\"pa\\\"ss\\\\w\u00f6rd\\tx\"}");
+	CHECK(!strcmp(t, "{\"password\":\"[redacted S]\"}"), "JSON escaping: %s", t);
+	free(t);
+	t = shown(js, "{\"password\":\"pa\\\"ss\\\\w\\u00f6rd\\tx\"}");
+	CHECK(!strcmp(t, "{\"password\":\"[redacted S]\"}"), "JSON ASCII escaping: %s", t);
+	free(t);
+	const char *key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
+			  "kD1oW3mXf0aZ0b7sQv9N2cLmA4pYtRkE8uHs6zJ5gVqTn1yBxCwP\n-----END KEY-----\n";
+	for (size_t w = 64; w <= 76; w += 12) {
+		struct strbuf log = STRBUF_INIT;
+		wrapped(&log, key, w);
+		t = shown(key, log.buf);
+		CHECK(!strstr(t, "kt") && !strstr(t, "LS0t") && strlen(t) < log.len / 4,
+		      "base64 wrapped at %zu: %s", w, t);
+		free(t);
+		strbuf_release(&log);
+	}
+	t = shown(key, "-----BEGIN KEY-----\r\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\r\n"
+		       "kD1oW3mXf0aZ0b7sQv9N2cLmA4pYtRkE8uHs6zJ5gVqTn1yBxCwP\r\n-----END KEY-----\r\n");
+	CHECK(!strstr(t, "MIIE") && !strstr(t, "kD1o"), "CRLF line ends: %s", t);
+	free(t);
+	t = shown(key, "line 2: kD1oW3mXf0aZ0b7sQv9N2cLmA4pYtRkE8uHs6zJ5gVqTn1yBxCwP\r");
+	CHECK(!strcmp(t, "line 2: [redacted S]\r"), "one line of a multi-line secret: %s", t);
+	free(t);
+	/* The secret inside a longer text that was encoded as a whole. */
+	struct strbuf in = STRBUF_INIT, enc = STRBUF_INIT;
+	for (size_t off = 0; off < 3; off++) {
+		strbuf_reset(&in);
+		strbuf_reset(&enc);
+		strbuf_addf(&in, "%.*stoken: %s\n", (int)off, "ab", tok);
+		base64_encode(&enc, in.buf, in.len);
+		t = shown(tok, enc.buf);
+		CHECK(strstr(t, "[redacted S]") != NULL, "inside an encoding at offset %zu: %s", off, t);
+		free(t);
+	}
+	strbuf_release(&in);
+	strbuf_release(&enc);
+	t = shown("some-address", "host some-addr is up");
+	CHECK(!strcmp(t, "host some-addr is up"), "a short part of a value stays: %s", t);
+	free(t);
+}
+
 static void test_env_file(void)
 {
 	struct strbuf p = STRBUF_INIT, err = STRBUF_INIT;
@@ -222,6 +298,7 @@ int main(void)
 	}
 	UNIT_TEST(test_base64);
 	UNIT_TEST(test_redact);
+	UNIT_TEST(test_redact_forms);
 	UNIT_TEST(test_env_file);
 	UNIT_TEST(test_names);
 	UNIT_TEST(test_plan);
