@@ -324,7 +324,11 @@ expect "forged output: the forging step fails, loudly, naming the output" \
 	sh -c "test $RC = 1 && test '$(st os.base@n2)' = failed && grep -q 'printed output JOIN, which plan.json does not name it the producer' '$TMP/out'"
 expect "forged output: the value is not taken (n3 joins the real API server)" \
 	sh -c "test '$(st kubernetes.join@n3)' = ok && grep -q 'kubeadm join 10.0.0.1:6443' '$(hpath n3 /var/lib/lab/join)' && ! grep -q forged '$(hpath n3 /var/lib/lab/join)'"
+expect "forged output: the host does not record the refused step" \
+	test ! -e "$(hpath n2 /var/lib/clusterc/demo/state/os.base)"
 hrm n2 /var/lib/lab/forge-os.base
+pl
+expect "forged output: the next run runs it again" grep -qE "new +os.base@n2" "$TMP/out"
 
 # ---- missing secret: the step fails clearly, nothing leaks
 reset_lab
