@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "ssh.h"
 #include "strbuf.h"
+#include "strmap.h"
 #include "monotime.h"
 
 enum step_status {
@@ -84,6 +85,7 @@ struct run_plan {
 	json_t *hosts;   /* borrowed from root */
 	struct step *steps;
 	size_t nsteps;
+	struct strmap ids; /* step id -> index + 1, so loading stays linear */
 };
 
 /* Loads DIR/plan.json. Returns 0 or -1 with a message in err. */
