@@ -86,6 +86,22 @@ if diff -r "$TMP/keep.before" "$TMP/keep" >/dev/null && [ -z "$(find "$TMP/keep"
 else
 	fail "a failed build changes nothing" "$(diff -r "$TMP/keep.before" "$TMP/keep" | head)"
 fi
+# An interrupted build's temporary tree is removed by the next build; one a
+# concurrent build still writes (it holds an flock on it) survives.
+mkdir -p "$TMP/keep/.metal.tmp-killed1/nodes" "$TMP/keep/.metal.tmp-live1"
+touch -d '1 hour ago' "$TMP/keep/.metal.tmp-killed1" "$TMP/keep/.metal.tmp-live1"
+flock "$TMP/keep/.metal.tmp-live1" sleep 60 &
+holder=$!
+for _ in $(seq 50); do
+	flock -n "$TMP/keep/.metal.tmp-live1" true 2>/dev/null || break
+	sleep 0.1
+done
+golden_env "$CLUSTERC_BIN" build clusters/bare-metal.cluster -o "$TMP/keep" >/dev/null 2>&1
+check "an interrupted build's tree is removed, a concurrent build's survives" \
+	test ! -e "$TMP/keep/.metal.tmp-killed1" -a -d "$TMP/keep/.metal.tmp-live1"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+rm -rf "$TMP/keep/.metal.tmp-live1"
 # Nodes taken out of the file are carried forward from the previous build's
 # model.json: planned for removal (drain, delete the Node, the etcd member of a
 # control node), their VM destroyed only with --destroy, kept through later
