@@ -8,10 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 long emit_fault_after = -1;
@@ -133,41 +130,10 @@ static int swap_in(const char *tmp, const char *target, const char *outdir, cons
 	return 0;
 }
 
-/* A tree an interrupted build left (.<name>.tmp-*): the build writing a
- * tree holds an flock on it, which ends with its process however it ends, so
- * an unlocked tree is stale. The age guard covers the moment between another
- * build's mkdtemp and its flock. (.<name>.old-* is never removed here: an
- * interrupted swap_in may have left the only copy of the output there.) */
+/* An unlocked .<name>.tmp-* tree 10 s old is an interrupted build's.
+ * (.<name>.old-* is never removed: an interrupted swap_in may have left the
+ * only copy of the output there.) */
 #define STALE_AGE_S 10
-
-static void remove_stale_trees(const char *outdir, const char *name)
-{
-	DIR *dir = opendir(outdir);
-	if (!dir)
-		return;
-	struct strbuf tmp = STRBUF_INIT, path = STRBUF_INIT;
-	strbuf_addf(&tmp, ".%s.tmp-", name);
-	struct dirent *e;
-	while ((e = readdir(dir))) {
-		if (strncmp(e->d_name, tmp.buf, tmp.len))
-			continue;
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", outdir, e->d_name);
-		struct stat st;
-		if (lstat(path.buf, &st) || !S_ISDIR(st.st_mode) ||
-		    time(NULL) - st.st_mtime < STALE_AGE_S)
-			continue;
-		int fd = open(path.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			continue;
-		if (!flock(fd, LOCK_EX | LOCK_NB))
-			rm_rf(path.buf);
-		close(fd);
-	}
-	closedir(dir);
-	strbuf_release(&tmp);
-	strbuf_release(&path);
-}
 
 int emit_write(const char *outdir, const char *cluster_name, const struct fileset *fs,
 	       struct diag *d)
@@ -185,13 +151,15 @@ int emit_write(const char *outdir, const char *cluster_name, const struct filese
 	if (!rc) {
 		strbuf_addf(&tmp, "%s/.%s.tmp-XXXXXX", outdir, cluster_name);
 		strbuf_addf(&target, "%s/%s", outdir, cluster_name);
-		remove_stale_trees(outdir, cluster_name);
+		struct strbuf stale = STRBUF_INIT;
+		strbuf_addf(&stale, ".%s.tmp-", cluster_name);
+		rm_stale_trees(outdir, stale.buf, STALE_AGE_S);
+		strbuf_release(&stale);
 		if (!mkdtemp(tmp.buf)) {
 			strbuf_addf(&err, "cannot create a temporary folder in '%s': %s", outdir,
 				    strerror(errno));
 			rc = -1;
-		} else if ((held = open(tmp.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-			   flock(held, LOCK_EX) || chmod(tmp.buf, 0755) ||
+		} else if ((held = lock_tree(tmp.buf)) < 0 || chmod(tmp.buf, 0755) ||
 			   write_files(tmp.buf, fs, &err) ||
 			   swap_in(tmp.buf, target.buf, outdir, cluster_name, &err)) {
 			if (!err.len)
