@@ -286,6 +286,23 @@ static void redact_secrets(struct run *r)
 		}
 }
 
+/* A secret in the operator's environment reaches the step that declares it
+ * on its stdin, and nothing else: ssh, tar, local steps and builtins would
+ * inherit it from this process's environment. Its value (the environment
+ * wins over the env file) moves to r->env, where lookup_secret finds it. */
+static void keep_secrets_from_children(struct run *r)
+{
+	for (size_t i = 0; i < r->plan.nsteps; i++)
+		for (size_t s = 0; s < r->plan.steps[i].nsecrets; s++) {
+			const char *k = r->plan.steps[i].secrets[s];
+			const char *val = getenv(k);
+			if (!val)
+				continue;
+			json_object_set_new(r->env, k, json_stringn_nocheck(val, strlen(val)));
+			unsetenv(k);
+		}
+}
+
 /* One ssh_config for every host of the run, with the inventory's
  * "ssh_options": {"KexAlgorithms": "curve25519-sha256", ...} (operator-chosen;
  * the host-key rules cannot be loosened). */
@@ -358,6 +375,7 @@ int run_setup(struct run *r, const char *dir, struct strbuf *err)
 	}
 	strbuf_release(&envp);
 	redact_secrets(r);
+	keep_secrets_from_children(r);
 	struct strbuf cd = STRBUF_INIT;
 	strbuf_addf(&cd, "%s/clusterc-XXXXXX", getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 60
 							? getenv("TMPDIR") : "/tmp");

@@ -214,6 +214,8 @@ JOINVAL=$(cat "$(hpath n2 /var/lib/lab/join)")
 expect "e2e: value handed from init to both joins" \
 	sh -c "grep -q 'kubeadm join 10.0.0.1:6443 --token [0-9a-f]' '$(hpath n2 /var/lib/lab/join)' && cmp -s '$(hpath n2 /var/lib/lab/join)' '$(hpath n3 /var/lib/lab/join)'"
 expect "e2e: local step ran in OUTDIR/<cluster>" test -s "$W/demo/local-ran"
+expect "e2e: a secret reaches only the step that declares it (on stdin), not the runner's children" \
+	sh -c "test -s '$W/demo/local-env' && ! grep -q '^TOKEN=' '$W/demo/local-env' && ! grep -qF 's3cret' '$W/demo/local-env'"
 expect "e2e: state recorded per step on the host" \
 	test -f "$(hpath n1 /var/lib/clusterc/demo/state/kubernetes.init)" -a -f "$(hpath n2 /var/lib/clusterc/demo/state/os.base)"
 expect "e2e: lock released" test ! -e "$(hpath n1 /var/lib/clusterc/demo/lock)"
