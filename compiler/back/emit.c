@@ -130,6 +130,11 @@ static int swap_in(const char *tmp, const char *target, const char *outdir, cons
 	return 0;
 }
 
+/* An unlocked .<name>.tmp-* tree 10 s old is an interrupted build's.
+ * (.<name>.old-* is never removed: an interrupted swap_in may have left the
+ * only copy of the output there.) */
+#define STALE_AGE_S 10
+
 int emit_write(const char *outdir, const char *cluster_name, const struct fileset *fs,
 	       struct diag *d)
 {
@@ -139,17 +144,23 @@ int emit_write(const char *outdir, const char *cluster_name, const struct filese
 		return -1;
 	}
 	struct strbuf err = STRBUF_INIT, tmp = STRBUF_INIT, target = STRBUF_INIT;
+	int held = -1; /* our flock on the tree we write: it is not stale */
 	int rc = mkdir_p(outdir, 0755);
 	if (rc)
 		strbuf_addf(&err, "cannot create folder '%s': %s", outdir, strerror(errno));
 	if (!rc) {
 		strbuf_addf(&tmp, "%s/.%s.tmp-XXXXXX", outdir, cluster_name);
 		strbuf_addf(&target, "%s/%s", outdir, cluster_name);
+		struct strbuf stale = STRBUF_INIT;
+		strbuf_addf(&stale, ".%s.tmp-", cluster_name);
+		rm_stale_trees(outdir, stale.buf, STALE_AGE_S);
+		strbuf_release(&stale);
 		if (!mkdtemp(tmp.buf)) {
 			strbuf_addf(&err, "cannot create a temporary folder in '%s': %s", outdir,
 				    strerror(errno));
 			rc = -1;
-		} else if (chmod(tmp.buf, 0755) || write_files(tmp.buf, fs, &err) ||
+		} else if ((held = lock_tree(tmp.buf)) < 0 || chmod(tmp.buf, 0755) ||
+			   write_files(tmp.buf, fs, &err) ||
 			   swap_in(tmp.buf, target.buf, outdir, cluster_name, &err)) {
 			if (!err.len)
 				strbuf_addf(&err, "cannot prepare '%s': %s", tmp.buf, strerror(errno));
@@ -161,6 +172,8 @@ int emit_write(const char *outdir, const char *cluster_name, const struct filese
 			rc = -1;
 		}
 	}
+	if (held >= 0)
+		close(held);
 	if (rc)
 		diag_error(d, LOC_NONE, "C0603", "%s", err.buf);
 	strbuf_release(&err);

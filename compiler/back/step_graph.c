@@ -3,7 +3,7 @@
  * resolved, the graph ordered topologically and every step hashed. */
 #include "plan_internal.h"
 #include "impact.h"
-#include "sha256.h"
+#include "step_hash.h"
 #include "sort.h"
 #include "xalloc.h"
 
@@ -528,17 +528,7 @@ void step_graph_report_cycle(struct planner *pl, const size_t *indeg)
 
 static void hash_file(const struct fileset_entry *e, void *arg)
 {
-	struct sha256 *c = arg;
-	struct strbuf hdr = STRBUF_INIT;
-	strbuf_addstr(&hdr, e->path);
-	strbuf_addch(&hdr, '\0');
-	strbuf_addf(&hdr, "%o", e->mode);
-	strbuf_addch(&hdr, '\0');
-	strbuf_addf(&hdr, "%zu", e->len);
-	strbuf_addch(&hdr, '\0');
-	sha256_update(c, hdr.buf, hdr.len);
-	sha256_update(c, e->data, e->len);
-	strbuf_release(&hdr);
+	step_hash_file(arg, e->path, e->mode, e->data, e->len);
 }
 
 /* Checks that every file a step names exists; returns false after reporting. */
@@ -564,10 +554,7 @@ bool step_graph_check_files(struct planner *pl, const struct plan_step *s)
 static void hash_step(struct planner *pl, struct plan_step *s)
 {
 	struct sha256 c;
-	sha256_init(&c);
-	char *canon = json_dumps(s->obj, JSON_SORT_KEYS | JSON_COMPACT);
-	sha256_update(&c, canon, strlen(canon));
-	free(canon);
+	step_hash_begin(&c, s->obj);
 	const json_t *files = json_object_get(s->obj, "files");
 	for (size_t i = 0; i < json_array_size(files); i++) {
 		const char *f = json_string_value(json_array_get(files, i));
@@ -581,8 +568,7 @@ static void hash_step(struct planner *pl, struct plan_step *s)
 		}
 	}
 	struct strbuf hex = STRBUF_INIT;
-	strbuf_addstr(&hex, "sha256:");
-	sha256_final_hex(&c, &hex);
+	step_hash_finish(&c, &hex);
 	json_object_set_new(s->obj, "hash", json_string(hex.buf));
 	strbuf_release(&hex);
 }

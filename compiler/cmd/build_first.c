@@ -2,6 +2,7 @@
  * wants OUTDIR/<cluster> (plan, apply, graph). */
 #include "build_first.h"
 #include "commands.h"
+#include "fsutil.h"
 #include "strbuf.h"
 
 #include <dirent.h>
@@ -15,13 +16,20 @@ char *build_first(const char *file, char **tmpdir)
 {
 	struct strbuf t = STRBUF_INIT;
 	const char *td = getenv("TMPDIR");
-	strbuf_addf(&t, "%s/clusterc-build-XXXXXX", td && *td ? td : "/tmp");
+	td = td && *td ? td : "/tmp";
+	/* A killed command leaves its build (it may hold rendered secrets);
+	 * each build holds a lock on its own, so only the leftovers go. */
+	rm_stale_trees(td, "clusterc-build-", 10);
+	strbuf_addf(&t, "%s/clusterc-build-XXXXXX", td);
 	if (!mkdtemp(t.buf)) {
 		fprintf(stderr, "clusterc: cannot create a build directory: %s\n", strerror(errno));
 		strbuf_release(&t);
 		return NULL;
 	}
 	*tmpdir = strbuf_detach(&t, NULL);
+	/* Held until this process ends (not closed on purpose): while it
+	 * lives, no other command takes the folder for a leftover. */
+	(void)lock_tree(*tmpdir);
 	/* Quiet: against an empty folder the build summary says only "all new". */
 	char *argv[] = { "build", (char *)file, "-o", *tmpdir, "--quiet", NULL };
 	int rc = cmd_build(5, argv);

@@ -1,4 +1,5 @@
 #include "resolve.h"
+#include "quote.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -346,6 +347,14 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 		if (!v) {
 			diag_error(u->diag, n->loc, "C0507", "environment variable '%s' is not set and has no default", name);
 			note_missing(u, name);
+			become_error(u, n);
+			return;
+		}
+		size_t bad = utf8_invalid_at(v, strlen(v));
+		if (bad < strlen(v)) {
+			/* The value is not shown: it may be a credential. */
+			diag_error(u->diag, n->loc, "C0511", "environment variable '%s' is not valid UTF-8 "
+				   "(byte %zu of its value)", name, bad + 1);
 			become_error(u, n);
 			return;
 		}

@@ -326,6 +326,8 @@ const struct diag_code diag_codes[] = {
 	  "Secrets are never written to out/: a secret() value is read from the environment or from a .env file at apply time. This diagnostic means a secret or an environment variable is used where its value would land in the output, is named badly, or cannot be read. To fix it: secrets are read at apply time from the environment or the .env file, by name." },
 	{ "C0510", "secret() cannot be joined with '+': its value would land in the output",
 	  "Secrets are never written to out/: a secret() value is read from the environment or from a .env file at apply time. This diagnostic means a secret or an environment variable is used where its value would land in the output, is named badly, or cannot be read. To fix it: pass the secret on its own; clusterc hands it to the step that needs it at apply time." },
+	{ "C0511", "environment variable '…' is not valid UTF-8",
+	  "env(\"NAME\") values land in generated scripts and YAML, which are UTF-8 text; a value with a byte that is not UTF-8 (a Latin-1 file, a pasted binary) would break them. The message gives the byte's position, never the value. Re-save the .env file as UTF-8, or fix the exported variable." },
 	{ "C0601", "cannot add model.json: …",
 	  "The build of out/ failed: a stdlib component manifest or template is malformed, the step graph is inconsistent, or a file cannot be written. When the message names a stdlib file, the stdlib (or the --stdlib DIR given) is at fault rather than your .cluster file; check disk space and permissions of OUTDIR otherwise." },
 	{ "C0602", "cluster name '…' cannot name an output folder (it is empty, contains '/' or starts with '.')",

@@ -2,12 +2,15 @@
 #include "fsutil.h"
 #include "strbuf.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int mkdir_in(struct strbuf *path, mode_t mode)
@@ -105,4 +108,44 @@ int write_file_atomic_mode(const char *path, const char *data, size_t len, mode_
 	strbuf_release(&tmp);
 	errno = saved;
 	return rc;
+}
+
+int lock_tree(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && flock(fd, LOCK_EX)) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+void rm_stale_trees(const char *parent, const char *prefix, int min_age)
+{
+	DIR *dir = opendir(parent);
+	if (!dir)
+		return;
+	size_t pl = strlen(prefix);
+	struct strbuf path = STRBUF_INIT;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		if (strncmp(e->d_name, prefix, pl))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", parent, e->d_name);
+		struct stat st;
+		if (lstat(path.buf, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    time(NULL) - st.st_mtime < min_age)
+			continue;
+		int fd = open(path.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			rm_rf(path.buf);
+		close(fd);
+	}
+	closedir(dir);
+	strbuf_release(&path);
 }

@@ -23,5 +23,14 @@ int write_file_atomic(const char *path, const char *data, size_t len);
 /* write_file_atomic with the new file's permission bits: a file rewritten in
  * place (clusterc fmt -w) keeps the mode it had. */
 int write_file_atomic_mode(const char *path, const char *data, size_t len, mode_t mode);
+/* A temporary tree a process writes (an out/ tree being built, a FILE
+ * form's build): lock_tree flocks it and returns the descriptor that holds
+ * the lock until closed or the process ends, however it ends. */
+int lock_tree(const char *path);
+/* Removes every folder parent/prefix* that this user owns, that is at least
+ * min_age seconds old (the moment between another process's mkdtemp and its
+ * lock_tree) and that no process holds a lock_tree on: the leftovers of
+ * killed processes. */
+void rm_stale_trees(const char *parent, const char *prefix, int min_age);
 
 #endif

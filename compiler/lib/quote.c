@@ -75,6 +75,15 @@ static unsigned long utf8_next(const unsigned char *s, size_t n, size_t *used)
 	return cp;
 }
 
+size_t utf8_invalid_at(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0, used; i < len; i += used)
+		if (utf8_next(u + i, len - i, &used) == 0xFFFD && used == 1)
+			return i;
+	return len;
+}
+
 enum esc_style { ESC_JSON, ESC_YAML, ESC_TOML };
 
 static void add_u(struct strbuf *sb, unsigned long cp)

@@ -16,6 +16,8 @@
 
 /* One shell word: bare when non-empty and only [A-Za-z0-9_./:@%+=,-], else
  * single-quoted with each ' written as '\'' (after git's sq_quote_buf). */
+/* The offset of the first byte of s that is not valid UTF-8, or len. */
+size_t utf8_invalid_at(const char *s, size_t len);
 void sq_quote(struct strbuf *sb, const char *s);
 void sq_quote_n(struct strbuf *sb, const char *s, size_t len);
 

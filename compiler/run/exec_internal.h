@@ -96,7 +96,7 @@ struct run {
 	size_t nhosts;
 	struct inventory inv;
 	bool have_inv;
-	json_t *env;      /* secrets from the env file */
+	json_t *env;      /* secrets: the env file's, and the environment's (taken out of it) */
 	json_t *values;   /* step outputs: name -> base64 */
 	struct redactor red;
 	struct run_log log;

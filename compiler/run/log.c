@@ -1,7 +1,6 @@
 /* run_log: artifacts/<run-id>/ (one log per step and host, events.jsonl, the
- * summary), artifacts/latest, pruning of old runs, and redaction: every
- * secret and every value a step hands on is replaced before anything is
- * written, in its plain and its base64 form. */
+ * summary), artifacts/latest and pruning of old runs. What is written is
+ * redacted first (redact.c). */
 #include "run.h"
 #include "sort.h"
 #include "xalloc.h"
@@ -14,73 +13,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-void redact_add(struct redactor *r, const char *label, const char *value, size_t len)
-{
-	/* Very short values would redact ordinary words; 3 bytes is the floor. */
-	if (len < 3)
-		return;
-	for (size_t i = 0; i < r->n; i++)
-		if (strlen(r->needles[i]) == len && !memcmp(r->needles[i], value, len))
-			return;
-	XGROW(r->needles, r->cap, r->n + 1);
-	r->labels = xrealloc(r->labels, r->cap * sizeof(char *));
-	r->needles[r->n] = xstrndup(value, len);
-	r->labels[r->n] = xstrdup(label);
-	r->n++;
-}
-
-void redact_add_value(struct redactor *r, const char *label, const char *b64)
-{
-	struct strbuf plain = STRBUF_INIT;
-	redact_add(r, label, b64, strlen(b64));
-	if (!base64_decode(&plain, b64, strlen(b64))) {
-		redact_add(r, label, plain.buf, plain.len);
-		/* Values often end with a newline; hide the bare value too. */
-		strbuf_rtrim_newlines(&plain);
-		redact_add(r, label, plain.buf, plain.len);
-	}
-	strbuf_release(&plain);
-}
-
-void redact_apply(const struct redactor *r, struct strbuf *sb)
-{
-	if (!r->n || !sb->len)
-		return;
-	struct strbuf out = STRBUF_INIT;
-	size_t i = 0;
-	while (i < sb->len) {
-		size_t best = SIZE_MAX, blen = 0;
-		for (size_t k = 0; k < r->n; k++) {
-			size_t nl = strlen(r->needles[k]);
-			if (nl > blen && nl <= sb->len - i && !memcmp(sb->buf + i, r->needles[k], nl)) {
-				best = k;
-				blen = nl;
-			}
-		}
-		if (best != SIZE_MAX) {
-			strbuf_addf(&out, "[redacted %s]", r->labels[best]);
-			i += blen;
-		} else {
-			strbuf_addch(&out, sb->buf[i]);
-			i++;
-		}
-	}
-	strbuf_reset(sb);
-	strbuf_add(sb, out.buf, out.len);
-	strbuf_release(&out);
-}
-
-void redact_release(struct redactor *r)
-{
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->needles[i]);
-		free(r->labels[i]);
-	}
-	free(r->needles);
-	free(r->labels);
-	memset(r, 0, sizeof(*r));
-}
 
 /* A run id: 20261125T201533Z-12345 (sorts by time). */
 static bool is_run_id(const char *s)

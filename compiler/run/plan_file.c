@@ -4,6 +4,7 @@
 #include "builtin.h"
 #include "xalloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,10 +41,8 @@ static int get_strs(json_t *o, const char *k, char ***out, size_t *n, struct str
 
 ssize_t run_plan_find(const struct run_plan *p, const char *id)
 {
-	for (size_t i = 0; i < p->nsteps; i++)
-		if (!strcmp(p->steps[i].id, id))
-			return (ssize_t)i;
-	return -1;
+	uintptr_t at = p->ids.slots ? (uintptr_t)strmap_get(&p->ids, id) : 0;
+	return at ? (ssize_t)(at - 1) : -1;
 }
 
 /* A path from plan.json must stay inside OUTDIR/<cluster>. */
@@ -201,12 +200,14 @@ int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err)
 			return -1;
 		}
 	}
-	for (size_t k = 0; k < p->nsteps; k++) {
-		struct step *s = &p->steps[k];
-		if (run_plan_find(p, s->id) != (ssize_t)k) {
-			strbuf_addf(err, "plan.json: step id '%s' appears twice", s->id);
+	strmap_init(&p->ids);
+	for (size_t k = 0; k < p->nsteps; k++)
+		if (strmap_put(&p->ids, p->steps[k].id, (void *)(uintptr_t)(k + 1))) {
+			strbuf_addf(err, "plan.json: step id '%s' appears twice", p->steps[k].id);
 			return -1;
 		}
+	for (size_t k = 0; k < p->nsteps; k++) {
+		struct step *s = &p->steps[k];
 		s->after = xcalloc(s->nafter + 1, sizeof(size_t));
 		for (size_t a = 0; a < s->nafter; a++) {
 			ssize_t d = run_plan_find(p, s->after_ids[a]);
@@ -257,6 +258,7 @@ void run_plan_release(struct run_plan *p)
 		free(s->msg);
 		free(s->log_path);
 	}
+	strmap_release(&p->ids);
 	free(p->steps);
 	free(p->dir);
 	free(p->cluster);

@@ -14,6 +14,9 @@
  * (a step script should not exit with them). stdlib/runner/step.sh writes
  * the same numbers. */
 enum remote_exit {
+	/* The step printed an output line for a name plan.json does not name
+	 * it the producer of: refused, and not recorded on the host. */
+	REMOTE_EXIT_FORGED = 95,
 	/* The step exited 0 but its hash could not be recorded (state/<step>
 	 * on the host; the local state file for local and builtin steps). */
 	REMOTE_EXIT_NOT_RECORDED = 96,

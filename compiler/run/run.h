@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "ssh.h"
 #include "strbuf.h"
+#include "strmap.h"
 #include "monotime.h"
 
 enum step_status {
@@ -84,10 +85,17 @@ struct run_plan {
 	json_t *hosts;   /* borrowed from root */
 	struct step *steps;
 	size_t nsteps;
+	struct strmap ids; /* step id -> index + 1, so loading stays linear */
 };
 
 /* Loads DIR/plan.json. Returns 0 or -1 with a message in err. */
 int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err);
+/* Recomputes every step's hash from plan.json and the files it names (the
+ * build's lib/step_hash.c); -1 with a message naming the step on a mismatch. */
+int run_plan_verify(const struct run_plan *p, struct strbuf *err);
+/* Appends step i's hash as the build computes it to hash; -1 with err. */
+int run_plan_step_hash(const struct run_plan *p, size_t i, struct strbuf *hash,
+		       struct strbuf *err);
 void run_plan_release(struct run_plan *p);
 ssize_t run_plan_find(const struct run_plan *p, const char *id);
 
@@ -124,12 +132,18 @@ void protect_secrets(void);
 
 /* ---- logging and artifacts (log.c) */
 struct redactor {
-	char **needles;   /* values to hide, longest first when applied */
+	char **needles;   /* values to hide, by first byte, longest first (redact.c) */
 	char **labels;
+	size_t *lens;
+	size_t first[257]; /* needles starting with byte c: [first[c], first[c + 1]) */
 	size_t n, cap;
 };
 void redact_add(struct redactor *r, const char *label, const char *value, size_t len);
-/* Adds a value in both its plain and base64 forms. */
+/* Adds a secret in every form a log may show it in: plain, without its final
+ * newline, bash -x quoted, JSON-escaped, base64 (whole, wrapped at 76 and 64
+ * columns, inside a longer encoding), with CRLF or LF line ends, line by line. */
+void redact_add_secret(struct redactor *r, const char *label, const char *value, size_t len);
+/* Adds a base64 value (a step's output) and its decoded forms as a secret. */
 void redact_add_value(struct redactor *r, const char *label, const char *b64);
 void redact_apply(const struct redactor *r, struct strbuf *sb);
 void redact_release(struct redactor *r);

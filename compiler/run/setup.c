@@ -273,10 +273,7 @@ static int add_run_token(struct strbuf *sb, struct strbuf *err)
 
 static void redact_secret(struct run *r, const char *name, const char *value)
 {
-	struct strbuf b = STRBUF_INIT;
-	base64_encode(&b, (const unsigned char *)value, strlen(value));
-	redact_add_value(&r->red, name, b.buf);
-	strbuf_release(&b);
+	redact_add_secret(&r->red, name, value, strlen(value));
 }
 
 /* Every secret a step declares is redacted from logs even if no step prints
@@ -297,6 +294,23 @@ static void redact_secrets(struct run *r)
 			const char *val = getenv(r->plan.steps[i].secrets[s]);
 			if (val)
 				redact_secret(r, r->plan.steps[i].secrets[s], val);
+		}
+}
+
+/* A secret in the operator's environment reaches the step that declares it
+ * on its stdin, and nothing else: ssh, tar, local steps and builtins would
+ * inherit it from this process's environment. Its value (the environment
+ * wins over the env file) moves to r->env, where lookup_secret finds it. */
+static void keep_secrets_from_children(struct run *r)
+{
+	for (size_t i = 0; i < r->plan.nsteps; i++)
+		for (size_t s = 0; s < r->plan.steps[i].nsecrets; s++) {
+			const char *k = r->plan.steps[i].secrets[s];
+			const char *val = getenv(k);
+			if (!val)
+				continue;
+			json_object_set_new(r->env, k, json_stringn_nocheck(val, strlen(val)));
+			unsetenv(k);
 		}
 }
 
@@ -349,7 +363,7 @@ static void write_ssh_config(struct run *r)
 int run_setup(struct run *r, const char *dir, struct strbuf *err)
 {
 	const struct run_opts *o = r->o;
-	if (run_plan_load(&r->plan, dir, err) < 0)
+	if (run_plan_load(&r->plan, dir, err) < 0 || run_plan_verify(&r->plan, err) < 0)
 		return -1;
 	r->local_dir = state_home(r->plan.cluster);
 	if (o->inventory) {
@@ -372,6 +386,7 @@ int run_setup(struct run *r, const char *dir, struct strbuf *err)
 	}
 	strbuf_release(&envp);
 	redact_secrets(r);
+	keep_secrets_from_children(r);
 	struct strbuf cd = STRBUF_INIT;
 	strbuf_addf(&cd, "%s/clusterc-XXXXXX", getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 60
 							? getenv("TMPDIR") : "/tmp");

@@ -158,7 +158,10 @@ void start_step(struct run *r, struct rhost *h, struct step *s)
 		struct strbuf t = STRBUF_INIT, g = STRBUF_INIT;
 		strbuf_addf(&t, "%ld", s->timeout);
 		strbuf_addf(&g, "%.0f", r->o->grace < 1 ? 1 : r->o->grace);
-		const char *args[] = { d, s->script, s->hash, s->name, t.buf, g.buf, NULL };
+		struct strbuf outs = STRBUF_INIT;
+		for (size_t i = 0; i < s->noutputs; i++)
+			strbuf_addf(&outs, "%s%s", i ? "," : "", s->outputs[i]);
+		const char *args[] = { d, s->script, s->hash, s->name, t.buf, g.buf, outs.buf, NULL };
 		ok = start_remote(r, j, remote_script(REMOTE_STEP), args, &err);
 		/* The host enforces the deadline; this one is the backstop for a
 		 * host that stops answering. */
@@ -167,6 +170,7 @@ void start_step(struct run *r, struct rhost *h, struct step *s)
 		free(d);
 		strbuf_release(&t);
 		strbuf_release(&g);
+		strbuf_release(&outs);
 	}
 	if (ok < 0) {
 		job_free(r, j);
@@ -325,6 +329,9 @@ void step_done(struct run *r, struct job *j)
 		lost = true;
 	} else if (rc == REMOTE_EXIT_NO_BUNDLE)
 		strbuf_addstr(&msg, "the bundle is missing on the host");
+	else if (rc == REMOTE_EXIT_FORGED)
+		strbuf_addstr(&msg, "the host saw an output line the step does not declare; "
+			    "not recorded");
 	else if (rc == REMOTE_EXIT_NOT_RECORDED)
 		strbuf_addstr(&msg, "the step succeeded but its state could not be recorded");
 	else if (rc != 0)

@@ -86,6 +86,39 @@ if diff -r "$TMP/keep.before" "$TMP/keep" >/dev/null && [ -z "$(find "$TMP/keep"
 else
 	fail "a failed build changes nothing" "$(diff -r "$TMP/keep.before" "$TMP/keep" | head)"
 fi
+# An interrupted build's temporary tree is removed by the next build; one a
+# concurrent build still writes (it holds an flock on it) survives.
+mkdir -p "$TMP/keep/.metal.tmp-killed1/nodes" "$TMP/keep/.metal.tmp-live1"
+touch -d '1 hour ago' "$TMP/keep/.metal.tmp-killed1" "$TMP/keep/.metal.tmp-live1"
+flock "$TMP/keep/.metal.tmp-live1" sleep 60 &
+holder=$!
+for _ in $(seq 50); do
+	flock -n "$TMP/keep/.metal.tmp-live1" true 2>/dev/null || break
+	sleep 0.1
+done
+golden_env "$CLUSTERC_BIN" build clusters/bare-metal.cluster -o "$TMP/keep" >/dev/null 2>&1
+check "an interrupted build's tree is removed, a concurrent build's survives" \
+	test ! -e "$TMP/keep/.metal.tmp-killed1" -a -d "$TMP/keep/.metal.tmp-live1"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+rm -rf "$TMP/keep/.metal.tmp-live1"
+# The same for the build of a FILE given to plan, apply or graph, under TMPDIR
+# (it may hold rendered secrets; no process of the lab's or the user's other).
+bt=$TMP/bt
+mkdir -p "$bt/clusterc-build-killed1/metal" "$bt/clusterc-build-live1"
+touch -d '1 hour ago' "$bt/clusterc-build-killed1" "$bt/clusterc-build-live1"
+flock "$bt/clusterc-build-live1" sleep 60 &
+holder=$!
+for _ in $(seq 50); do
+	flock -n "$bt/clusterc-build-live1" true 2>/dev/null || break
+	sleep 0.1
+done
+golden_env TMPDIR="$bt" "$CLUSTERC_BIN" graph clusters/bare-metal.cluster >/dev/null 2>"$TMP/graph.log"
+check "a killed command's FILE build is removed, a running one's survives, its own is gone" \
+	test ! -e "$bt/clusterc-build-killed1" -a -d "$bt/clusterc-build-live1" -a \
+	"$(find "$bt" -maxdepth 1 -name 'clusterc-build-*' | wc -l)" = 1
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 # Nodes taken out of the file are carried forward from the previous build's
 # model.json: planned for removal (drain, delete the Node, the etcd member of a
 # control node), their VM destroyed only with --destroy, kept through later

@@ -53,6 +53,8 @@ fi
 [ -x "$CLUSTERC_BIN" ] || { fail "no clusterc binary at $CLUSTERC_BIN"; finish; exit 1; }
 # A private copy: a concurrent `make` must not swap the binary mid-run.
 cp "$CLUSTERC_BIN" "$TMP/clusterc" && CLUSTERC_BIN=$TMP/clusterc
+REHASH=$TMP/plan_rehash
+cp "$BUILD/tools/plan_rehash" "$REHASH" || { fail "no plan_rehash at $BUILD/tools"; finish; exit 1; }
 
 # ---- the hosts: tests/lab/lab.sh when it is there (RUNNER_LAB=mini forces
 # the namespace mini-lab of minilab.sh). Both give inventory.json and
@@ -158,6 +160,9 @@ expect() { # expect NAME COND-COMMAND...
 	if "$@"; then pass "$name"; else fail "$name" "rc=$RC $(statuses 2>/dev/null)
 $(tail -n 30 "$TMP/out")"; fi
 }
+# rehash: after a test edits the plan by hand, the hashes a build would give
+# it (the runner refuses a step whose files or entry changed after the build)
+rehash() { "$REHASH" "$W/demo"; }
 all_are() { # all_are STATUS: every step of the latest run has STATUS
 	[ "$(jq -r --arg s "$1" '[.steps[] | select(.status != $s)] | length' \
 		"$ART/latest/summary.json")" = 0 ]
@@ -221,6 +226,8 @@ JOINVAL=$(cat "$(hpath n2 /var/lib/lab/join)")
 expect "e2e: value handed from init to both joins" \
 	sh -c "grep -q 'kubeadm join 10.0.0.1:6443 --token [0-9a-f]' '$(hpath n2 /var/lib/lab/join)' && cmp -s '$(hpath n2 /var/lib/lab/join)' '$(hpath n3 /var/lib/lab/join)'"
 expect "e2e: local step ran in OUTDIR/<cluster>" test -s "$W/demo/local-ran"
+expect "e2e: a secret reaches only the step that declares it (on stdin), not the runner's children" \
+	sh -c "test -s '$W/demo/local-env' && ! grep -q '^TOKEN=' '$W/demo/local-env' && ! grep -qF 's3cret' '$W/demo/local-env'"
 expect "e2e: state recorded per step on the host" \
 	test -f "$(hpath n1 /var/lib/clusterc/demo/state/kubernetes.init)" -a -f "$(hpath n2 /var/lib/clusterc/demo/state/os.base)"
 expect "e2e: lock released" test ! -e "$(hpath n1 /var/lib/clusterc/demo/lock)"
@@ -306,8 +313,8 @@ echo "    no-op re-run of 3 hosts x 8 steps: $(echo "$t1 - $t0" | bc) s"
 # ---- plan: done / changed / new
 pl
 expect "plan: all done" grep -q "0 to run, 8 done" "$TMP/out"
-jq '(.steps[] | select(.id == "os.base@n2") | .hash) = "sha256:changed"' \
-	"$W/demo/plan.json" >"$TMP/p.json" && cp "$TMP/p.json" "$W/demo/plan.json"
+jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 601' \
+	"$W/demo/plan.json" >"$TMP/p.json" && cp "$TMP/p.json" "$W/demo/plan.json" && rehash
 hrm n3 /var/lib/clusterc/demo/state/kubernetes.join
 pl
 expect "plan: changed hash shown as changed" grep -qE "changed +os.base@n2" "$TMP/out"
@@ -320,6 +327,20 @@ ap
 expect "changed steps run, the value producer re-runs for them" \
 	test "$RC" = 0 -a "$(st os.base@n2)" = ok -a "$(st kubernetes.join@n3)" = ok \
 	-a "$(st kubernetes.init@n1)" = ok -a "$(st os.base@n1)" = skipped
+
+# ---- what was reviewed is what runs: a step file edited after the build is
+# refused before anything is contacted, the step and the file named (without
+# the check, os.base would run on fresh hosts under the reviewed hash and be
+# skipped on the others)
+ran_before=$(cat_ran | wc -l)
+cp "$W/demo/steps/os.base.sh" "$TMP/os.base.sh"
+echo 'touch /var/lib/lab/edited' >>"$W/demo/steps/os.base.sh"
+: >"$TRACE"
+ap
+ran_after=$(cat_ran | wc -l)
+expect "edited after review: refused, step and file named, nothing contacted" \
+	sh -c "test $RC = 2 && grep -q \"step 'os.base@n1' does not match the hash it was reviewed under.*most recently modified: steps/os.base.sh).*What was reviewed is what runs\" '$TMP/out' && test ! -s '$TRACE' && test $ran_after = $ran_before"
+cp "$TMP/os.base.sh" "$W/demo/steps/os.base.sh"
 
 # ---- --only / --limit / --force
 ap --only apps --force
@@ -364,7 +385,11 @@ expect "forged output: the forging step fails, loudly, naming the output" \
 	sh -c "test $RC = 1 && test '$(st os.base@n2)' = failed && grep -q 'printed output JOIN, which plan.json does not name it the producer' '$TMP/out'"
 expect "forged output: the value is not taken (n3 joins the real API server)" \
 	sh -c "test '$(st kubernetes.join@n3)' = ok && grep -q 'kubeadm join 10.0.0.1:6443' '$(hpath n3 /var/lib/lab/join)' && ! grep -q forged '$(hpath n3 /var/lib/lab/join)'"
+expect "forged output: the host does not record the refused step" \
+	test ! -e "$(hpath n2 /var/lib/clusterc/demo/state/os.base)"
 hrm n2 /var/lib/lab/forge-os.base
+pl
+expect "forged output: the next run runs it again" grep -qE "new +os.base@n2" "$TMP/out"
 
 # ---- missing secret: the step fails clearly, nothing leaks
 reset_lab
@@ -425,7 +450,7 @@ expect "slow host: faster hosts go ahead meanwhile" \
 
 # ---- per-step deadline: TERM, grace, KILL on the host
 reset_lab
-jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 2' "$FIX/plan.json" >"$W/demo/plan.json"
+jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 2' "$FIX/plan.json" >"$W/demo/plan.json" && rehash
 hput n2 /var/lib/lab/sleep-os.base 30
 t0=$(date +%s)
 ap
@@ -441,7 +466,7 @@ expect "timeout: no state recorded" test ! -e "$(hpath n2 /var/lib/clusterc/demo
 # ---- a step that ignores TERM past its deadline: KILLed after the grace, and
 # reported as timed out (not as exit 137)
 reset_lab
-jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 2' "$FIX/plan.json" >"$W/demo/plan.json"
+jq '(.steps[] | select(.id == "os.base@n2") | .timeout) = 2' "$FIX/plan.json" >"$W/demo/plan.json" && rehash
 hput n2 /var/lib/lab/sleep-os.base 30
 hput n2 /var/lib/lab/noterm-os.base ""
 ap
@@ -705,7 +730,7 @@ if [ -f "$MOCKPY" ]; then
 			after: ["local.key"], hash: "sha256:b1", secrets: ["GITLAB_TOKEN"],
 			inputs: ["argocd_pubkey"], outputs: [], timeout: 60}] + .steps
 		| (.steps[] | select(.id == "os.base@n3") | .after) += ["infra.key@n3"]' \
-			"$FIX/plan.json" >"$W/demo/plan.json"
+			"$FIX/plan.json" >"$W/demo/plan.json" && rehash
 	}
 	n3_sessions() { grep -c 'Accepted publickey' "$(hpath n3 /var/log/clusterc-lab-sshd.log)" 2>/dev/null || echo 0; }
 
@@ -765,7 +790,7 @@ if [ -f "$MOCKPY" ]; then
 			files: ["infra/hostkey.json"], after: [], hash: "sha256:h1", secrets: ["PVE_TOKEN"],
 			inputs: [], outputs: ["host_key"], timeout: 60}] + .steps
 		| (.steps[] | select(.id == "os.base@n3") | .after) += ["infra.hostkey@n3"]' \
-			"$FIX/plan.json" >"$W/demo/plan.json"
+			"$FIX/plan.json" >"$W/demo/plan.json" && rehash
 	}
 	reset_lab
 	rm -f "$XDG_STATE_HOME/clusterc/demo/known_hosts.learned"

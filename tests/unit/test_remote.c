@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_scripts_embedded_without_header(void)
 {
@@ -16,7 +18,7 @@ static void test_scripts_embedded_without_header(void)
 	} cases[] = {
 		{ REMOTE_PREP, "D=$1 M=$2 I=$3 K=$4\n" },
 		{ REMOTE_SHIP, "D=$1 n=bundle.$2\n" },
-		{ REMOTE_STEP, "D=$1 S=$2 H=$3 N=$4 T=$5 G=$6\n" },
+		{ REMOTE_STEP, "D=$1 S=$2 H=$3 N=$4 T=$5 G=$6 O=$7\n" },
 		{ REMOTE_CANCEL, "p=$(cat \"$1/run/$2.pid\" 2>/dev/null)" },
 		{ REMOTE_RELEASE, "c=$(cat \"$1/lock/owner\" 2>/dev/null)\n" },
 		{ REMOTE_REBOOT, "setsid -f sh -c 'sleep 2; systemctl reboot'" },
@@ -39,6 +41,60 @@ static void test_exit_codes_match_enum(void)
 	CHECK(strstr(step, want) != NULL, "step.sh has '%s'", want);
 	snprintf(want, sizeof want, "|| rc=%d\n", REMOTE_EXIT_NOT_RECORDED);
 	CHECK(strstr(step, want) != NULL, "step.sh has '%s'", want);
+	snprintf(want, sizeof want, "  rc=%d\n", REMOTE_EXIT_FORGED);
+	CHECK(strstr(step, want) != NULL, "step.sh has '%s'", want);
+}
+
+/* Runs step.sh here on a script that prints `line`; returns its exit status
+ * and whether it recorded the step. */
+static int run_step(const char *line, const char *outputs, bool *recorded)
+{
+	char dir[] = "/tmp/test_remote.XXXXXX";
+	if (!mkdtemp(dir))
+		return -1;
+	struct strbuf sh = STRBUF_INIT, cmd = STRBUF_INIT, f = STRBUF_INIT;
+	strbuf_addf(&sh, "%s/step.sh", dir);
+	FILE *o = fopen(sh.buf, "w");
+	fputs(remote_script(REMOTE_STEP), o);
+	fclose(o);
+	strbuf_addf(&f, "%s/bundle/s.sh", dir);
+	strbuf_addf(&cmd, "mkdir -p %s/bundle %s/state %s/run", dir, dir, dir);
+	int rc = system(cmd.buf);
+	o = fopen(f.buf, "w");
+	fprintf(o, "echo '%s'\n", line);
+	fclose(o);
+	strbuf_reset(&cmd);
+	strbuf_addf(&cmd, "bash %s %s s.sh sha256:x s 10 1 '%s' </dev/null >/dev/null 2>&1", sh.buf,
+		    dir, outputs);
+	rc = system(cmd.buf);
+	strbuf_reset(&f);
+	strbuf_addf(&f, "%s/state/s", dir);
+	*recorded = access(f.buf, F_OK) == 0;
+	strbuf_reset(&cmd);
+	strbuf_addf(&cmd, "rm -rf %s", dir);
+	if (system(cmd.buf) != 0)
+		rc = -1;
+	strbuf_release(&sh);
+	strbuf_release(&cmd);
+	strbuf_release(&f);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* A step that forges a value meant for other hosts is refused by the runner;
+ * its host must not record it as done, or the next run skips it. */
+static void test_forging_step_not_recorded(void)
+{
+	bool rec;
+	int rc = run_step("::clusterc::output JOIN a2V5", "A,JOIN", &rec);
+	CHECK(rc == 0 && rec, "declared output: recorded (rc %d)", rc);
+	rc = run_step("::clusterc::output JOIN a2V5", "A,JOINX", &rec);
+	CHECK(rc == REMOTE_EXIT_FORGED && !rec, "undeclared output: not recorded (rc %d)", rc);
+	rc = run_step("::clusterc::output JOIN a2V5", "", &rec);
+	CHECK(rc == REMOTE_EXIT_FORGED && !rec, "no outputs declared: not recorded (rc %d)", rc);
+	rc = run_step("::clusterc::output  a2V5", "A", &rec);
+	CHECK(rc == REMOTE_EXIT_FORGED && !rec, "empty name: not recorded (rc %d)", rc);
+	rc = run_step("::clusterc::outputs JOIN x", "", &rec);
+	CHECK(rc == 0 && rec, "not a protocol line: recorded (rc %d)", rc);
 }
 
 static void test_remote_cmd_quotes(void)
@@ -67,5 +123,6 @@ int main(void)
 	UNIT_TEST(test_scripts_embedded_without_header);
 	UNIT_TEST(test_exit_codes_match_enum);
 	UNIT_TEST(test_remote_cmd_quotes);
+	UNIT_TEST(test_forging_step_not_recorded);
 	return unit_done();
 }

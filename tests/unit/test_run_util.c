@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/test_run_util.XXXXXX";
@@ -59,6 +60,82 @@ static void test_redact(void)
 	redact_release(&r);
 	strbuf_release(&b);
 	strbuf_release(&sb);
+}
+
+/* shown: what a log line becomes once the secret (given in plain) is registered. */
+static char *shown(const char *secret, const char *line)
+{
+	struct redactor r = { 0 };
+	struct strbuf b = STRBUF_INIT, sb = STRBUF_INIT;
+	base64_encode(&b, secret, strlen(secret));
+	redact_add_value(&r, "S", b.buf);
+	strbuf_addstr(&sb, line);
+	redact_apply(&r, &sb);
+	redact_release(&r);
+	strbuf_release(&b);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* base64 of text wrapped at width columns, as base64(1) and openssl print it. */
+static void wrapped(struct strbuf *out, const char *text, size_t width)
+{
+	struct strbuf b = STRBUF_INIT;
+	base64_encode(&b, text, strlen(text));
+	for (size_t i = 0; i < b.len; i += width) {
+		strbuf_add(out, b.buf + i, b.len - i < width ? b.len - i : width);
+		strbuf_addch(out, '\n');
+	}
+	strbuf_release(&b);
+}
+
+/* The forms a secret takes in a step's log (issue 15, item 12). */
+static void test_redact_forms(void)
+{
+	const char *tok = "sup3r s3cret 'tok' $en";
+	char *t = shown(tok, "+ echo 'sup3r s3cret '\\''tok'\\'' $en'\n");
+	CHECK(!strcmp(t, "+ echo '[redacted S]'\n"), "bash -x quoting: %s", t);
+	free(t);
+	const char *js = "pa\"ss\\w\u00f6rd\tx";
+	t = shown(js, "{\"password\":\"pa\\\"ss\\\\w\u00f6rd\\tx\"}");
+	CHECK(!strcmp(t, "{\"password\":\"[redacted S]\"}"), "JSON escaping: %s", t);
+	free(t);
+	t = shown(js, "{\"password\":\"pa\\\"ss\\\\w\\u00f6rd\\tx\"}");
+	CHECK(!strcmp(t, "{\"password\":\"[redacted S]\"}"), "JSON ASCII escaping: %s", t);
+	free(t);
+	const char *key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
+			  "kD1oW3mXf0aZ0b7sQv9N2cLmA4pYtRkE8uHs6zJ5gVqTn1yBxCwP\n-----END KEY-----\n";
+	for (size_t w = 64; w <= 76; w += 12) {
+		struct strbuf log = STRBUF_INIT;
+		wrapped(&log, key, w);
+		t = shown(key, log.buf);
+		CHECK(!strstr(t, "kt") && !strstr(t, "LS0t") && strlen(t) < log.len / 4,
+		      "base64 wrapped at %zu: %s", w, t);
+		free(t);
+		strbuf_release(&log);
+	}
+	t = shown(key, "-----BEGIN KEY-----\r\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\r\n"
+		       "kD1oW3mXf0aZ0b7sQv9N2cLmA4pYtRkE8uHs6zJ5gVqTn1yBxCwP\r\n-----END KEY-----\r\n");
+	CHECK(!strstr(t, "MIIE") && !strstr(t, "kD1o"), "CRLF line ends: %s", t);
+	free(t);
+	t = shown(key, "line 2: kD1oW3mXf0aZ0b7sQv9N2cLmA4pYtRkE8uHs6zJ5gVqTn1yBxCwP\r");
+	CHECK(!strcmp(t, "line 2: [redacted S]\r"), "one line of a multi-line secret: %s", t);
+	free(t);
+	/* The secret inside a longer text that was encoded as a whole. */
+	struct strbuf in = STRBUF_INIT, enc = STRBUF_INIT;
+	for (size_t off = 0; off < 3; off++) {
+		strbuf_reset(&in);
+		strbuf_reset(&enc);
+		strbuf_addf(&in, "%.*stoken: %s\n", (int)off, "ab", tok);
+		base64_encode(&enc, in.buf, in.len);
+		t = shown(tok, enc.buf);
+		CHECK(strstr(t, "[redacted S]") != NULL, "inside an encoding at offset %zu: %s", off, t);
+		free(t);
+	}
+	strbuf_release(&in);
+	strbuf_release(&enc);
+	t = shown("some-address", "host some-addr is up");
+	CHECK(!strcmp(t, "host some-addr is up"), "a short part of a value stays: %s", t);
+	free(t);
 }
 
 static void test_env_file(void)
@@ -134,6 +211,41 @@ static void test_plan(void)
 	strbuf_reset(&err);
 	CHECK(load_plan("{\"format\":1,\"cluster\":\"c\",\"hosts\":{},\"steps\":[" STEP("") "]}", &err) < 0 &&
 	      strstr(err.buf, "unknown host"), "unknown host: %s", err.buf);
+	strbuf_release(&err);
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Loading a plan is linear: 40,000 steps (8,000 hosts of 5, each after the
+ * previous) took 8 to 18 s of CPU while each lookup scanned every step. */
+static void test_plan_load_linear(void)
+{
+	struct strbuf j = STRBUF_INIT, err = STRBUF_INIT;
+	strbuf_addstr(&j, "{\"format\":1,\"cluster\":\"c\",\"hosts\":{");
+	for (int h = 0; h < 8000; h++)
+		strbuf_addf(&j, "%s\"h%d\":{\"address\":\"x\"}", h ? "," : "", h);
+	strbuf_addstr(&j, "},\"steps\":[");
+	for (int h = 0; h < 8000; h++)
+		for (int k = 0; k < 5; k++) {
+			strbuf_addf(&j, "%s{\"id\":\"s%d@h%d\",\"name\":\"s%d\",\"phase\":\"os\","
+				    "\"host\":\"h%d\",\"script\":\"s.sh\",\"hash\":\"sha256:1\"",
+				    h || k ? "," : "", k, h, k, h);
+			if (k)
+				strbuf_addf(&j, ",\"after\":[\"s%d@h%d\"]", k - 1, h);
+			strbuf_addch(&j, '}');
+		}
+	strbuf_addstr(&j, "]}");
+	double t0 = cpu_seconds();
+	int rc = load_plan(j.buf, &err);
+	double t = cpu_seconds() - t0;
+	CHECK(rc == 0, "40k steps load: %s", err.buf);
+	CHECK(t < 4.0, "40k steps load in %.2f s of CPU (linear: about 1 s)", t);
+	strbuf_release(&j);
 	strbuf_release(&err);
 }
 
@@ -222,9 +334,11 @@ int main(void)
 	}
 	UNIT_TEST(test_base64);
 	UNIT_TEST(test_redact);
+	UNIT_TEST(test_redact_forms);
 	UNIT_TEST(test_env_file);
 	UNIT_TEST(test_names);
 	UNIT_TEST(test_plan);
+	UNIT_TEST(test_plan_load_linear);
 	UNIT_TEST(test_ssh_argv);
 	UNIT_TEST(test_inventory);
 	UNIT_TEST(test_proc);
