@@ -14,6 +14,8 @@ static const struct command {
 	{ "build", cmd_build, "compile a cluster into OUTDIR/<cluster>/" },
 	{ "plan", cmd_plan, "show what apply would run, and why" },
 	{ "apply", cmd_apply, "run a built cluster's steps over SSH" },
+	{ "drift", cmd_drift, "report what differs on the hosts, changing nothing" },
+	{ "reset", cmd_reset, "undo kubeadm on nodes and forget them (asks first)" },
 	{ "fmt", cmd_fmt, "write .cluster files in the canonical layout" },
 	{ "graph", cmd_graph, "draw a cluster's step graph (Graphviz DOT, SVG, PNG)" },
 	{ "import-env", cmd_import_env, "write a .cluster from the Ansible project's .env" },
