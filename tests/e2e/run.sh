@@ -486,9 +486,10 @@ e2e_reset() {
 	APPLY_OUT=$w/out-added apply_run 11
 	rc=$?
 	sum=$(last_summary)
-	expect "the apply after the reset exits 0 and joins $node again" bash -c '
+	expect "the apply after the reset exits 0, joins $node again and labels it again" bash -c '
 		test "$1" = 0 && test "$(jq -r --arg id "kubernetes.join@$2" ".steps[] | select(.id == \$id) | .status" "$3")" = ok &&
-		test -e "$4/nodes/$2"' _ "$rc" "$node" "$sum" "$ks"
+		test -s "$4/nodes/$2/labels" && test ! -e "$4/deleted-nodes/$2" || { jq -c "[.steps[] | select(.host == \"$2\" or .id == \"labels.apply@$5\") | [.id, .status]]" "$3"; exit 1; }' \
+		_ "$rc" "$node" "$sum" "$ks" "$ctl"
 	[ "$rc" = 0 ] || sed -n '1,40p' "$w/apply11.log" | sed 's/^/    /'
 	APPLY_OUT=$w/out-added apply_run 12
 	rc=$?

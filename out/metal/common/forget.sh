@@ -4,7 +4,8 @@ set -euo pipefail
 # (compiler/run/reset.c), on the first control node before the nodes are reset: each node
 # named in the input reset_nodes (space-separated) is drained and its Node deleted, so the
 # next apply joins it again (kubernetes.credentials makes a token only for nodes that are
-# not registered). As in node.remove, the drain is never forced: a PodDisruptionBudget
+# not registered), and this host's record of labels.apply is removed, so that apply
+# labels and taints them again (a new Node has none). As in node.remove, the drain is never forced: a PodDisruptionBudget
 # that blocks it fails the step, and nothing is reset.
 CC_STEP=node.forget
 # shellcheck source=SCRIPTDIR/prelude.sh
@@ -24,3 +25,4 @@ for node in "${nodes[@]}"; do
 	kubectl delete node "$node"
 	cc_changed "deleted Node $node"
 done
+cc_remove_file /var/lib/clusterc/metal/state/labels.apply
