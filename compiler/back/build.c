@@ -6,6 +6,7 @@
 #include "emit.h"
 #include "fileset.h"
 #include "plan.h"
+#include "removed_features.h"
 #include "removed_nodes.h"
 #include "strbuf.h"
 
@@ -18,6 +19,7 @@ int build_model(json_t *model, const char *outdir, struct diag *d, struct strbuf
 	fileset_init(&fs);
 	int rc = 1;
 	removed_nodes_add(model, outdir, d);
+	removed_features_add(model, outdir, d);
 	if (plan_build(model, &fs, d) == 0) {
 		/* Sorted keys and a fixed indent: the same input gives the same bytes. */
 		char *text = json_dumps(model, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_ENSURE_ASCII);

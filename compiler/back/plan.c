@@ -193,8 +193,10 @@ static json_t *phase_list(const json_t *model)
 	json_t *a = json_array();
 	for (size_t i = 0; i < sizeof(default_phases) / sizeof(default_phases[0]); i++)
 		json_array_append_new(a, json_string(default_phases[i]));
-	/* Last, so a removed node's work runs after everything else converged. */
-	if (json_array_size(json_object_get(model, "removed_nodes")))
+	/* Last, so a removed node's or feature's work runs after everything else
+	 * converged. */
+	if (json_array_size(json_object_get(model, "removed_nodes")) ||
+	    json_array_size(json_object_get(model, "removed_features")))
 		json_array_append_new(a, json_string("remove"));
 	return a;
 }

@@ -8,6 +8,8 @@ int cmd_check(int argc, char **argv);   /* check_build.c */
 int cmd_build(int argc, char **argv);   /* check_build.c */
 int cmd_plan(int argc, char **argv);    /* plan_apply.c */
 int cmd_apply(int argc, char **argv);   /* plan_apply.c */
+int cmd_drift(int argc, char **argv);   /* plan_apply.c */
+int cmd_reset(int argc, char **argv);   /* plan_apply.c */
 int cmd_fmt(int argc, char **argv);     /* fmt.c */
 int cmd_graph(int argc, char **argv);   /* graph.c */
 int cmd_import_env(int argc, char **argv); /* import_env.c */

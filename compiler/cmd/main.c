@@ -16,6 +16,8 @@ static const struct command {
 	{ "apply", cmd_apply, "run a built cluster's steps over SSH" },
 	{ "status", cmd_status, "check the running cluster against the file" },
 	{ "disconnect", cmd_disconnect, "close the ssh connections kept for a cluster" },
+	{ "drift", cmd_drift, "report what differs on the hosts, changing nothing" },
+	{ "reset", cmd_reset, "undo kubeadm on nodes and forget them (asks first)" },
 	{ "fmt", cmd_fmt, "write .cluster files in the canonical layout" },
 	{ "graph", cmd_graph, "draw a cluster's step graph (Graphviz DOT, SVG, PNG)" },
 	{ "import-env", cmd_import_env, "write a .cluster from the Ansible project's .env" },

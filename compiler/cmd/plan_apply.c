@@ -1,4 +1,4 @@
-/* run_cli: the `plan` and `apply` commands: options, then run_execute().
+/* run_cli: the `plan`, `apply`, `drift` and `reset` commands: options, then run_execute().
  *
  * Given a .cluster FILE instead of OUTDIR/<cluster>, both build it first into
  * a private temporary directory (cmd_build), run from there, and remove it:
@@ -70,6 +70,37 @@ static const char APPLY_USAGE[] =
 	"  --break-lock           take over a lock another apply holds\n"
 	"  -q, --quiet            print only failures and the summary\n";
 
+static const char DRIFT_USAGE[] =
+	"usage: clusterc drift OUTDIR/<cluster> | FILE.cluster [options]\n"
+	"\n"
+	"Runs every node and cluster step's checks on its host without changing\n"
+	"anything (check-only mode), whatever the host remembers, and reports per\n"
+	"host what differs from the built artifacts: files, packages, services,\n"
+	"node labels and taints, firewall rules, Kubernetes objects. Takes no lock\n"
+	"and records nothing; local and builtin steps are not checked.\n"
+	"Exit status: 0 no drift, 2 drift, 1 a check could not run.\n"
+	"\n"
+	"options: --only PHASE,...  --limit NODE,...  -j N  --inventory FILE\n"
+	"         --known-hosts FILE  --env FILE  --artifacts DIR  --keep-runs N\n"
+	"         --grace S  --connect-timeout S  --retries N  -q\n"
+	"         (as for apply; see clusterc apply --help)\n";
+
+static const char RESET_USAGE[] =
+	"usage: clusterc reset OUTDIR/<cluster> | FILE.cluster NODE... | --all [options]\n"
+	"\n"
+	"Undoes kubeadm on the nodes named (every node with --all): kubeadm reset -f,\n"
+	"the CNI configuration, the iptables and IPVS rules, root's kubeconfig, and\n"
+	"clusterc's records there, so the next apply sets them up from the start.\n"
+	"Workers first, then the control nodes. It says what is lost and asks on a\n"
+	"terminal; without one it is refused unless --yes.\n"
+	"\n"
+	"options: --all  -y, --yes  --inventory FILE  --known-hosts FILE  --env FILE\n"
+	"         --artifacts DIR  --keep-runs N  --grace S  --connect-timeout S\n"
+	"         --retries N  --lock-stale S  --break-lock  -q\n"
+	"         (as for apply; see clusterc apply --help)\n";
+
+enum run_cmd { RUN_PLAN, RUN_APPLY, RUN_DRIFT, RUN_RESET };
+
 static void split_list(const char *arg, char ***out, size_t *n)
 {
 	char *copy = xstrdup(arg);
@@ -93,11 +124,17 @@ static int parse_num(const char *opt, const char *v, double min, double *out)
 	return 0;
 }
 
-static int run_cmd(int argc, char **argv, bool apply)
+static int run_cmd(int argc, char **argv, enum run_cmd which)
 {
+	bool apply = which != RUN_PLAN;
+	const char *usage = which == RUN_DRIFT ? DRIFT_USAGE : which == RUN_RESET ? RESET_USAGE
+			    : apply ? APPLY_USAGE : PLAN_USAGE;
 	struct run_opts o;
 	memset(&o, 0, sizeof(o));
 	o.apply = apply;
+	o.check = which == RUN_DRIFT;
+	o.reset = which == RUN_RESET;
+	bool limited = false; /* --only or --limit given */
 	o.jobs = 32;
 	o.artifacts = "artifacts";
 	o.keep_runs = 10;
@@ -107,7 +144,8 @@ static int run_cmd(int argc, char **argv, bool apply)
 	o.lock_stale = 6 * 3600;
 	o.reboot_timeout = 600;
 	const char *target = NULL;
-	int status = 2;
+	/* drift's 2 means drift: a cron job must not read a usage error as one */
+	int bad_use = which == RUN_DRIFT ? 1 : 2, status = bad_use;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -121,7 +159,7 @@ static int run_cmd(int argc, char **argv, bool apply)
 		i++;                                                              \
 	} while (0)
 		if (is_help_flag(a)) {
-			fputs(apply ? APPLY_USAGE : PLAN_USAGE, stdout);
+			fputs(usage, stdout);
 			status = 0;
 			goto out;
 		} else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
@@ -136,9 +174,13 @@ static int run_cmd(int argc, char **argv, bool apply)
 		} else if (!strcmp(a, "--only")) {
 			NEEDV();
 			split_list(v, &o.only, &o.nonly);
+			limited = true;
 		} else if (!strcmp(a, "--limit")) {
 			NEEDV();
 			split_list(v, &o.limit, &o.nlimit);
+			limited = true;
+		} else if (o.reset && !strcmp(a, "--all")) {
+			o.all_nodes = true;
 		} else if (!strcmp(a, "--force")) {
 			o.force = true;
 		} else if (!strcmp(a, "--destroy")) {
@@ -196,6 +238,8 @@ static int run_cmd(int argc, char **argv, bool apply)
 			goto out;
 		} else if (!target) {
 			target = a;
+		} else if (o.reset) {
+			split_list(a, &o.nodes, &o.nnodes); /* the nodes to reset */
 		} else {
 			fprintf(stderr, "clusterc: %s takes one OUTDIR/<cluster> or FILE\n", argv[0]);
 			goto out;
@@ -203,7 +247,21 @@ static int run_cmd(int argc, char **argv, bool apply)
 #undef NEEDV
 	}
 	if (!target) {
-		fputs(apply ? APPLY_USAGE : PLAN_USAGE, stderr);
+		fputs(usage, stderr);
+		goto out;
+	}
+	if (o.reset && (limited || o.force || o.destroy || o.dry_run)) {
+		fprintf(stderr, "clusterc: reset takes the nodes as arguments: --only, --limit, "
+			"--force, --destroy and --dry-run are apply's options\n");
+		goto out;
+	}
+	if (o.reset && !o.all_nodes == !o.nnodes) {
+		fprintf(stderr, "clusterc: reset needs the nodes to reset, or --all (not both)\n");
+		goto out;
+	}
+	if (o.check && (o.force || o.destroy || o.dry_run || o.yes || o.break_lock)) {
+		fprintf(stderr, "clusterc: drift changes nothing: --force, --destroy, --dry-run, "
+			"--yes and --break-lock are apply's options\n");
 		goto out;
 	}
 	struct stat st;
@@ -222,7 +280,7 @@ static int run_cmd(int argc, char **argv, bool apply)
 		struct strbuf err = STRBUF_INIT;
 		if (dir && !o.env_file && apply_env_open(&env, target, &err) < 0) {
 			fprintf(stderr, "clusterc: %s\n", err.buf);
-			status = 2;
+			status = bad_use;
 		} else if (dir) {
 			if (env.path)
 				o.env_file = env.path;
@@ -245,17 +303,30 @@ out:
 	for (size_t i = 0; i < o.nlimit; i++)
 		free(o.limit[i]);
 	free(o.limit);
+	for (size_t i = 0; i < o.nnodes; i++)
+		free(o.nodes[i]);
+	free(o.nodes);
 	return status;
 }
 
 int cmd_plan(int argc, char **argv)
 {
-	return run_cmd(argc, argv, false);
+	return run_cmd(argc, argv, RUN_PLAN);
+}
+
+int cmd_drift(int argc, char **argv)
+{
+	return run_cmd(argc, argv, RUN_DRIFT);
+}
+
+int cmd_reset(int argc, char **argv)
+{
+	return run_cmd(argc, argv, RUN_RESET);
 }
 
 int cmd_apply(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--builtin-child"))
 		return run_builtin_child();
-	return run_cmd(argc, argv, true);
+	return run_cmd(argc, argv, RUN_APPLY);
 }

@@ -108,6 +108,8 @@ struct run {
 	char *machine, *owner; /* lock owner: "machine pid user run-id token" */
 	int local_lock_fd;     /* > 0: this machine's lock/owner, flock()ed while held */
 	char *local_dir;
+	char *work_dir;  /* on each host: where the bundle ships and steps run (remote_dir,
+	                  * or a check-only run's own folder under it, removed at the end) */
 	json_t *local_state; /* state key -> hash, for local and builtin steps */
 	struct job *jobs;
 	int running;
@@ -146,6 +148,18 @@ json_t *model_load(const char *dir);
 /* Appends "where things are" to txt and returns it as JSON; NULL without a model. */
 json_t *access_summary(const char *dir, struct strbuf *txt);
 
+/* ---- drift.c: `clusterc drift` */
+/* Leaves out of a check-only run what cannot run without changing something:
+ * local and builtin steps (marked unchecked). */
+void drift_select(struct run *r);
+/* Prints the report per host and writes drift.json; returns the exit status
+ * (0 clean, 2 drift, 1 a step or host failed). */
+int drift_report(struct run *r);
+/* ---- reset.c: `clusterc reset` */
+/* Replaces the plan's steps by one node.reset step per node to reset. */
+int reset_plan(struct run *r, struct strbuf *err);
+/* What the reset destroys, said before it is confirmed. */
+void reset_warning(struct run *r, FILE *out);
 /* ---- summary.c */
 /* Prints the closing summary and writes summary.json and summary.txt. */
 void write_summary(struct run *r, int status);

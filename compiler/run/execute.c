@@ -72,11 +72,9 @@ static void on_deadline(struct run *r, struct job *j, double now)
 			/* Killing our ssh client does not stop the remote step: ask
 			 * the host to TERM it (its timeout wrapper KILLs after the
 			 * grace), then end the client. */
-			char *d = remote_dir(r->plan.cluster);
-			const char *args[] = { d, j->s->name, NULL };
+			const char *args[] = { r->work_dir, j->s->name, NULL };
 			j->cancel_sent = true;
 			start_simple(r, j->h, J_CANCEL, remote_script(REMOTE_CANCEL), args, 20);
-			free(d);
 		}
 		proc_kill(&j->p, SIGTERM);
 		if (j->has_aux)
@@ -130,6 +128,8 @@ static void run_loop(struct run *r)
 				size_t torun = 0;
 				if (!r->o->apply || r->o->dry_run) {
 					print_plan(r, stdout, !r->o->apply || r->o->dry_run);
+				} else if (r->o->check) {
+					/* Changes nothing: nothing to confirm. */
 				} else {
 					for (size_t i = 0; i < r->plan.nsteps; i++) {
 						struct step *s = &r->plan.steps[i];
@@ -138,8 +138,10 @@ static void run_loop(struct run *r)
 							torun++;
 					}
 					struct strbuf dis = STRBUF_INIT;
-					if (torun && !r->o->yes && r->tty && isatty(0) &&
-					    !r->interrupted) {
+					bool ask = r->tty && isatty(0);
+					if (r->o->reset && torun && !r->o->yes)
+						reset_warning(r, ask ? stdout : stderr);
+					if (torun && !r->o->yes && ask && !r->interrupted) {
 						print_plan(r, stdout, false);
 						if (!confirm(r, torun)) {
 							puts("not applied");
@@ -271,7 +273,7 @@ int run_execute(const struct run_opts *o, const char *dir)
 	r.values = json_object();
 	r.local_state = json_object();
 	struct strbuf err = STRBUF_INIT;
-	int status = 2;
+	int status = o->check ? 1 : 2; /* drift's 2 means drift */
 	protect_secrets();
 	if (run_setup(&r, dir, &err) < 0)
 		goto out;
@@ -338,6 +340,8 @@ int run_execute(const struct run_opts *o, const char *dir)
 		for (size_t i = 0; i < r.nhosts; i++)
 			if (r.hosts[i].fail)
 				fprintf(stderr, "clusterc: %s: %s\n", r.hosts[i].name, r.hosts[i].fail);
+	} else if (o->check) {
+		status = r.interrupted ? 130 : drift_report(&r);
 	} else {
 		status = r.interrupted ? 130 : r.aborted ? 1 : bad ? 1 : 0;
 		write_summary(&r, status);

@@ -235,10 +235,14 @@ bool advance_host(struct run *r, struct rhost *h)
 			start_release(r, h);
 			return true;
 		}
-		if (host_needs_ship(r, h) && !r->interrupted)
-			start_prep(r, h, NULL, true);
-		else
+		if (host_needs_ship(r, h) && !r->interrupted) {
+			if (r->o->check)
+				start_ship(r, h); /* no lock: see drift.c */
+			else
+				start_prep(r, h, NULL, true);
+		} else {
 			h->ph = H_IDLE;
+		}
 		return true;
 	case H_IDLE: {
 		bool changed = false;

@@ -43,7 +43,8 @@ static void decide_one(struct run *r, struct step *s)
 	const json_t *st = here ? r->local_state : s->h->state;
 	if (rec.known)
 		rec.hash = json_string_value(json_object_get(st, state_key(s)));
-	step_decide(s, &rec, r->o->force);
+	/* drift checks, and reset runs, every step, whatever the host remembers. */
+	step_decide(s, &rec, r->o->force || r->o->check || r->o->reset);
 }
 
 void decide_steps(struct run *r)
@@ -393,6 +394,15 @@ void local_prep(struct run *r, struct rhost *h)
 
 void start_release(struct run *r, struct rhost *h)
 {
+	if (r->o->check && !h->local && h->shipped) {
+		/* A check-only run holds no lock; it removes its own folder. */
+		char *d = remote_dir(r->plan.cluster);
+		const char *args[] = { d, r->owner, r->work_dir, NULL };
+		h->ph = H_RELEASING;
+		start_simple(r, h, J_RELEASE, remote_script(REMOTE_RELEASE), args, 30);
+		free(d);
+		return;
+	}
 	if (!h->locked) {
 		h->ph = H_DONE;
 		return;

@@ -127,6 +127,7 @@ int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err)
 	json_array_foreach(steps, i, o) {
 		struct step *s = &p->steps[p->nsteps++];
 		s->index = i;
+		strbuf_init(&s->drift);
 		s->id = get_str(o, "id");
 		const char *id = s->id ? s->id : "?";
 		s->name = get_str(o, "name");
@@ -235,7 +236,7 @@ static void free_strs(char **v, size_t n)
 	free(v);
 }
 
-void run_plan_release(struct run_plan *p)
+void run_plan_free_steps(struct run_plan *p)
 {
 	for (size_t i = 0; i < p->nsteps; i++) {
 		struct step *s = &p->steps[i];
@@ -257,9 +258,17 @@ void run_plan_release(struct run_plan *p)
 		free(s->why_detail);
 		free(s->msg);
 		free(s->log_path);
+		strbuf_release(&s->drift);
 	}
 	strmap_release(&p->ids);
 	free(p->steps);
+	p->steps = NULL;
+	p->nsteps = 0;
+}
+
+void run_plan_release(struct run_plan *p)
+{
+	run_plan_free_steps(p);
 	free(p->dir);
 	free(p->cluster);
 	free(p->cluster_host);

@@ -73,6 +73,8 @@ struct step {
 	int rc;
 	char *msg;       /* why it failed / was blocked */
 	char *log_path;  /* relative to the run dir */
+	struct strbuf drift; /* check-only run: its "::clusterc::drift" lines, one a line */
+	bool unchecked;  /* check-only run: a local or builtin step, not run */
 };
 
 struct run_plan {
@@ -97,11 +99,21 @@ int run_plan_verify(const struct run_plan *p, struct strbuf *err);
 int run_plan_step_hash(const struct run_plan *p, size_t i, struct strbuf *hash,
 		       struct strbuf *err);
 void run_plan_release(struct run_plan *p);
+/* Frees every step (clusterc reset replaces them). */
+void run_plan_free_steps(struct run_plan *p);
 ssize_t run_plan_find(const struct run_plan *p, const char *id);
 
 /* ---- options */
 struct run_opts {
 	bool apply;          /* false: `plan` (read state only, no lock) */
+	/* `clusterc drift`: every node and cluster script step in check-only mode
+	 * (CLUSTERC_CHECK_ONLY), whatever the hosts remember; nothing recorded, no
+	 * lock taken (see drift.c); apply is set too */
+	bool check;
+	/* `clusterc reset`: the plan's steps replaced by one node.reset per node of
+	 * nodes (every node with all_nodes), run once, recorded nowhere (reset.c) */
+	bool reset, all_nodes;
+	char **nodes; size_t nnodes;
 	bool dry_run, force, yes, break_lock, destroy;
 	int jobs;
 	char **only;  size_t nonly;   /* phases */

@@ -2,6 +2,7 @@
  * selection, one struct rhost per host, this machine's records, the ssh
  * config, the lock identity), and its teardown. */
 #include "exec_internal.h"
+#include "remote.h"
 #include "ssh_keep.h"
 #include "xalloc.h"
 
@@ -22,6 +23,8 @@ static int setup_hosts(struct run *r, struct strbuf *err)
 	/* Select: --only phases, --limit nodes ("local" names local steps). */
 	r->total_sel = step_select(p->steps, p->nsteps, o->only, o->nonly, o->limit, o->nlimit,
 				   o->destroy);
+	if (o->check)
+		drift_select(r);
 	for (size_t k = 0; k < o->nonly; k++) {
 		bool known = false;
 		json_t *ph = json_object_get(p->root, "phases");
@@ -253,6 +256,7 @@ void run_free(struct run *r)
 	free(r->ssh_config);
 	free(r->machine);
 	free(r->owner);
+	free(r->work_dir);
 	free(r->local_dir);
 	run_plan_release(&r->plan);
 }
@@ -363,7 +367,8 @@ static void write_ssh_config(struct run *r)
 int run_setup(struct run *r, const char *dir, struct strbuf *err)
 {
 	const struct run_opts *o = r->o;
-	if (run_plan_load(&r->plan, dir, err) < 0 || run_plan_verify(&r->plan, err) < 0)
+	if (run_plan_load(&r->plan, dir, err) < 0 || run_plan_verify(&r->plan, err) < 0 ||
+	    (o->reset && reset_plan(r, err) < 0))
 		return -1;
 	r->local_dir = state_home(r->plan.cluster);
 	if (o->inventory) {
@@ -442,6 +447,15 @@ int run_setup(struct run *r, const char *dir, struct strbuf *err)
 			r->keep_fd = 0;
 			return -1;
 		}
+	}
+	r->work_dir = remote_dir(r->plan.cluster);
+	if (o->check) {
+		/* Its own folder: shipping into the shared one would swap the bundle
+		 * under a running apply's steps (drift.c says why it takes no lock). */
+		struct strbuf wd = STRBUF_INIT;
+		strbuf_addf(&wd, "%s/check/%s", r->work_dir, r->log.run_id ? r->log.run_id : "run");
+		free(r->work_dir);
+		r->work_dir = strbuf_detach(&wd, NULL);
 	}
 	r->tty = isatty(1) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
 	return 0;

@@ -76,7 +76,7 @@ void start_ship(struct run *r, struct rhost *h)
 	close(pp[1]);
 	j->has_aux = ok == 0;
 	if (ok == 0) {
-		char *d = remote_dir(r->plan.cluster);
+		const char *d = r->work_dir;
 		const char *args[] = { d, r->log.run_id ? r->log.run_id : "x", NULL };
 		struct strvec av = STRVEC_INIT;
 		struct strbuf cmd = STRBUF_INIT;
@@ -92,7 +92,6 @@ void start_ship(struct run *r, struct rhost *h)
 		ok = proc_start(&j->p, &po, &err);
 		strvec_clear(&av);
 		strbuf_release(&cmd);
-		free(d);
 	}
 	if (pp[0] >= 0)
 		close(pp[0]);

@@ -154,20 +154,19 @@ void start_step(struct run *r, struct rhost *h, struct step *s)
 		if (s->timeout)
 			j->deadline = now_mono() + (double)s->timeout;
 	} else {
-		char *d = remote_dir(r->plan.cluster);
 		struct strbuf t = STRBUF_INIT, g = STRBUF_INIT;
 		strbuf_addf(&t, "%ld", s->timeout);
 		strbuf_addf(&g, "%.0f", r->o->grace < 1 ? 1 : r->o->grace);
 		struct strbuf outs = STRBUF_INIT;
 		for (size_t i = 0; i < s->noutputs; i++)
 			strbuf_addf(&outs, "%s%s", i ? "," : "", s->outputs[i]);
-		const char *args[] = { d, s->script, s->hash, s->name, t.buf, g.buf, outs.buf, NULL };
+		const char *args[] = { r->work_dir, s->script, s->hash, s->name, t.buf, g.buf, outs.buf,
+				       r->o->check ? "check" : r->o->reset ? "once" : "run", NULL };
 		ok = start_remote(r, j, remote_script(REMOTE_STEP), args, &err);
 		/* The host enforces the deadline; this one is the backstop for a
 		 * host that stops answering. */
 		if (s->timeout)
 			j->deadline = now_mono() + (double)s->timeout + r->o->grace + 15;
-		free(d);
 		strbuf_release(&t);
 		strbuf_release(&g);
 		strbuf_release(&outs);
@@ -229,8 +228,13 @@ void step_stdout_lines(struct run *r, struct job *j, bool flush)
 					strbuf_addf(&j->log, "clusterc: captured output %s\n", name);
 				}
 			}
+		} else if (!strncmp(l, "::clusterc::drift ", 18)) {
+			/* Only a check-only run reports; from any other it is a log line. */
+			if (r->o->check)
+				strbuf_addf(&j->s->drift, "%s\n", l + 18);
+			strbuf_addf(&j->log, "%s: %s\n", r->o->check ? "differs" : "drift", l + 18);
 		} else if (!strcmp(l, "::clusterc::reboot") || !strncmp(l, "::clusterc::reboot ", 19)) {
-			j->reboot_asked = true;
+			j->reboot_asked = !r->o->check;
 			strbuf_addstr(&j->log, "clusterc: the step asks for a reboot\n");
 		} else {
 			strbuf_addstr(&j->log, l);

@@ -7,6 +7,8 @@ _clusterc_options() {
 	build) echo "-o --out --werror --stdlib --help" ;;
 	plan) echo "--only --limit --force --inventory --known-hosts --connect-timeout --retries --help" ;;
 	apply) echo "-j --jobs --only --limit --force --destroy --inventory --known-hosts --env --dry-run -y --yes --artifacts --keep-runs --grace --connect-timeout --retries --reboot-timeout --lock-stale --break-lock -q --quiet --help" ;;
+	drift) echo "-j --jobs --only --limit --inventory --known-hosts --env --artifacts --keep-runs --grace --connect-timeout --retries -q --quiet --help" ;;
+	reset) echo "--all -y --yes --inventory --known-hosts --env --artifacts --keep-runs --grace --connect-timeout --retries --lock-stale --break-lock -q --quiet --help" ;;
 	explain) echo "--list --help" ;;
 	disconnect) echo "-q --quiet --help" ;;
 	fmt) echo "-w --check --help" ;;
@@ -18,7 +20,7 @@ _clusterc_options() {
 
 _clusterc() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="check build plan apply status disconnect explain fmt graph import-env version help"
+	local commands="check build plan apply status disconnect drift reset explain fmt graph import-env version help"
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		mapfile -t COMPREPLY < <(compgen -W "$commands --help --version" -- "$cur")
@@ -47,7 +49,14 @@ _clusterc() {
 		mapfile -t COMPREPLY < <(compgen -W "$(clusterc explain --list 2>/dev/null | cut -d' ' -f1)" -- "$cur") ;;
 	import-env)
 		mapfile -t COMPREPLY < <(compgen -f -X '!*.env' -- "$cur"; compgen -d -- "$cur") ;;
-	plan | apply | status | graph | disconnect)
+	reset)
+		# The built cluster or file, then node names from its plan.json.
+		if [ "$COMP_CWORD" -gt 2 ] && [ -f "${COMP_WORDS[2]}/plan.json" ]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(sed -n 's/^    "\([a-z0-9-]*\)": {$/\1/p' "${COMP_WORDS[2]}/plan.json")" -- "$cur")
+		else
+			mapfile -t COMPREPLY < <(compgen -f -X '!*.cluster' -- "$cur"; compgen -d -- "$cur")
+		fi ;;
+	plan | apply | status | graph | disconnect | drift)
 		# A built cluster folder or a .cluster file.
 		mapfile -t COMPREPLY < <(compgen -f -X '!*.cluster' -- "$cur"; compgen -d -- "$cur") ;;
 	*)

@@ -1,6 +1,9 @@
 # shellcheck shell=bash
-# step.sh DIR SCRIPT HASH NAME TIMEOUT GRACE OUTPUTS: runs one step on its host
-# (compiler/run/step_run.c). The script gets stdin (its values), runs in the
+# step.sh DIR SCRIPT HASH NAME TIMEOUT GRACE OUTPUTS [MODE]: runs one step on its host
+# (compiler/run/step_run.c). MODE "check" (clusterc drift) runs the script with
+# CLUSTERC_CHECK_ONLY=1 in DIR, a check-only run's own folder, and records and
+# removes nothing in state/; "once" (clusterc reset) records nothing either;
+# "run", the default, is an apply. The script gets stdin (its values), runs in the
 # bundle, and has a deadline enforced on the host (TERM after TIMEOUT seconds,
 # KILL after GRACE more). The hash is recorded in DIR/state/NAME only when the
 # script exits 0 and printed no output line for a name outside OUTPUTS (the
@@ -24,9 +27,14 @@
 # This header (the leading '#' lines and the blank line after them) is for
 # readers and ShellCheck; run/remote.c sends the rest, as `bash -c`.
 
-D=$1 S=$2 H=$3 N=$4 T=$5 G=$6 O=$7
+D=$1 S=$2 H=$3 N=$4 T=$5 G=$6 O=$7 M=${8:-run}
 cd "$D/bundle" || { echo "clusterc: no bundle in $D" >&2; exit 97; }
-rm -f "$D/state/$N"
+if [ "$M" = check ]; then
+  export CLUSTERC_CHECK_ONLY=1
+  mkdir -p "$D/run" || exit 1
+else
+  rm -f "$D/state/$N"
+fi
 o=$D/run/$N.out
 (umask 077 && : > "$o") || exit 1
 exec 3<&0
@@ -49,7 +57,7 @@ if [ "$rc" -eq 0 ] && ! LC_ALL=C awk -v outs=",$O," '
   rc=95
 fi
 rm -f "$D/run/$N.pid" "$o"
-if [ "$rc" -eq 0 ]; then
+if [ "$rc" -eq 0 ] && [ "$M" = run ]; then
   printf '%s\n' "$H" > "$D/state/$N.tmp" && mv -f "$D/state/$N.tmp" "$D/state/$N" || rc=96
 fi
 exit "$rc"

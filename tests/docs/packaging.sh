@@ -46,6 +46,8 @@ check "completion: commands" grep -qx apply <(complete_line clusterc a)
 check "completion: new commands (fmt, graph, import-env)" \
 	test "$(complete_line clusterc f; complete_line clusterc g; complete_line clusterc i)" = "$(printf 'fmt\ngraph\nimport-env')"
 check "completion: apply options" grep -qx -- --dry-run <(complete_line clusterc apply --d)
+check "completion: drift and reset" test "$(complete_line clusterc d; complete_line clusterc r)" = "$(printf 'drift\nreset')"
+check "completion: reset options" grep -qx -- --all <(complete_line clusterc reset --a)
 check "completion: check offers .cluster files, not others" \
 	test "$(complete_line clusterc check "" | tr '\n' ' ')" = "homelab.cluster out "
 check "completion: import-env offers .env files" grep -qx site.env <(complete_line clusterc import-env "")
@@ -59,7 +61,7 @@ else
 	echo "note: zsh not installed: _clusterc not parsed"
 fi
 check "zsh completion names every command" bash -c '
-	for c in check build plan apply status explain fmt graph import-env version; do
+	for c in check build plan apply status disconnect drift reset explain fmt graph import-env version; do
 		grep -q "^		'\''$c:" "$1" || { echo "missing $c"; exit 1; }
 	done' _ "$DOCS/completion/_clusterc"
 

@@ -272,6 +272,10 @@ e2e_cluster() {
 		bash -c "test $rc = 0 && test \"\$(jq '.counts.skipped' '$sum')\" = $nsteps"
 	expect "... and sends the Proxmox and GitLab APIs no write" test "$(count_writes)" = "$writes"
 
+	# ---- drift: none now; a hand-edited file, node label and firewall rule found,
+	# and put back by the apply the report names
+	[ "$rc" = 0 ] && e2e_drift
+
 	# ---- an apply killed during the infra phase, then re-run
 	if [ "$nvms" -gt 0 ]; then
 		e2e_killed_infra
@@ -282,6 +286,7 @@ e2e_cluster() {
 	if [ -n "$added" ]; then
 		e2e_added_node
 		e2e_removed_node
+		e2e_reset
 	else
 		echo "ok - $CURRENT: a node added converges # SKIP the file has no worker add_node.py can copy"
 	fi
@@ -291,6 +296,72 @@ e2e_cluster() {
 		expect "every Proxmox API request of every apply is valid by the official API schema" \
 			python3 "$TOP/tests/consumers/pve_api_check.py" "$TOP/tests/consumers/proxmox-api-subset.json" "$w"/sim/pve-*.requests.log
 	fi
+}
+
+# drift_run N [ARGS...]: `clusterc drift` number N; log in $w/driftN.log.
+drift_run() {
+	local n=$1
+	shift
+	(cd "$w" && HOME=$w/home XDG_STATE_HOME=$w/state "$CLUSTERC_BIN" drift "$w/out/$name" \
+		--inventory "$w/inventory.json" --env "$w/secrets.env" --artifacts "$w/artifacts" \
+		--connect-timeout 5 "$@" </dev/null >"$w/drift$n.log" 2>&1)
+}
+last_drift() { ls -d "$w"/artifacts/*/ 2>/dev/null | LC_ALL=C sort | tail -n 1 | sed 's:/$:/drift.json:'; }
+
+# Right after an apply, drift finds nothing. Then three things are changed by
+# hand: a file a node step wrote, a label the cluster file gives, a firewall
+# rule; drift reports exactly those three (exit 2), changing nothing and
+# recording nothing; the apply its report names puts them back; drift is clean.
+e2e_drift() {
+	local rc node ctl lk lv states0 rep
+	node=$(jq -r '[.nodes[] | select(.role == "worker")][0].name // .nodes[0].name' "$w/out/$name/model.json")
+	ctl=$(jq -r .cluster_host "$plan")
+	read -r lk lv < <(jq -r --arg n "$node" '.nodes[] | select(.name == $n) | .labels | to_entries[0] | "\(.key) \(.value)"' \
+		"$w/out/$name/model.json")
+	drift_run 1
+	rc=$?
+	expect "drift right after the apply finds nothing (exit 0)" test "$rc" = 0
+	[ "$rc" = 0 ] || sed -n '1,40p' "$w/drift1.log" | sed 's/^/    /'
+	states0=$(bash "$LAB" exec "$lab/$node" -- sh -c "cat /var/lib/clusterc/$name/state/* | sha256sum")
+	bash "$LAB" exec "$lab/$node" -- sh -c 'echo "# edited by hand" >>/etc/sysctl.d/90-kubernetes.conf'
+	bash "$LAB" exec "$lab/$ctl" -- kubectl label node "$node" --overwrite "$lk=edited-by-hand" >/dev/null
+	bash "$LAB" exec "$lab/$node" -- ufw delete allow 10250/tcp >/dev/null
+	local h lines0=()
+	for h in "$node" "$ctl"; do lines0+=("$(bash "$LAB" exec "$lab/$h" -- sh -c 'wc -l </var/log/clusterc-shims.log')"); done
+	drift_run 2
+	rc=$?
+	rep=$(last_drift)
+	expect "after a hand-edited file, label and firewall rule, drift exits 2" test "$rc" = 2
+	[ "$rc" = 2 ] || sed -n '1,40p' "$w/drift2.log" | sed 's/^/    /'
+	expect "... and reports exactly those three" bash -c '
+		jq -e --arg n "$2" --arg c "$3" --arg k "$4" "
+			([.hosts[][]] | length) == 3 and
+			any(.hosts[\$n][]; .step == \"os.base\" and (.what | test(\"/etc/sysctl.d/90-kubernetes.conf differs\"))) and
+			any(.hosts[\$n][]; .step == \"os.firewall\" and (.what | test(\"ufw allow 10250/tcp\"))) and
+			any(.hosts[\$c][]; .step == \"labels.apply\" and (.what | test(\"label \" + \$k + \"=\")))" "$1" >/dev/null ||
+		{ jq -c .hosts "$1"; exit 1; }' _ "$rep" "$node" "$ctl" "$lk"
+	# What would change the machine or the cluster, as the shims log it.
+	local writes='^(apt-get|apt-mark hold|ufw (allow|delete|default|--force|enable)|systemctl (enable|start|restart|stop|daemon-reload)|modprobe|sysctl (-w|-p|--system)|kubeadm (init|join|reset|token|upgrade)|helm (upgrade|install|uninstall)|kubectl (apply|label|annotate|taint|delete|patch|drain|cordon|create))'
+	expect "... changing nothing: no write in the shim logs of $node and $ctl, the same records, no folder left" bash -c '
+		s=$(bash "$1" exec "$2/$3" -- sh -c "cat /var/lib/clusterc/$5/state/* | sha256sum")
+		test "$s" = "$6" || { echo "records changed"; exit 1; }
+		for h in "$3:$7" "$4:$8"; do
+			bash "$1" exec "$2/${h%%:*}" -- sh -c "tail -n +$((${h#*:} + 1)) /var/log/clusterc-shims.log" |
+				sed -E "s/^kubectl( (-n|--namespace|--kubeconfig|--context) [^ ]+)+ /kubectl /" |
+				grep -E "$9" | grep -vE -- "--dry-run|--local" | { ! grep .; } || exit 1
+			! bash "$1" exec "$2/${h%%:*}" -- test -e "/var/lib/clusterc/$5/check" || { echo "check/ left on ${h%%:*}"; exit 1; }
+		done' _ "$LAB" "$lab" "$node" "$ctl" "$name" "$states0" "${lines0[0]}" "${lines0[1]}" "$writes"
+	local fix
+	fix=$(sed -n 's/^to put it back: clusterc apply //p' "$w/drift2.log")
+	expect "... and names the apply that puts them back" test -n "$fix"
+	# shellcheck disable=SC2086 # the options the report names
+	apply_run 10 $fix
+	rc=$?
+	expect "that apply ($fix) exits 0" test "$rc" = 0
+	drift_run 3
+	rc=$?
+	expect "... and drift after it finds nothing (exit 0)" test "$rc" = 0
+	[ "$rc" = 0 ] || sed -n '1,40p' "$w/drift3.log" | sed 's/^/    /'
 }
 
 # The file grown by one worker is applied over the converged cluster: its VM
@@ -379,6 +450,51 @@ e2e_removed_node() {
 	sum=$(last_summary)
 	expect "... and the apply after it changes nothing and writes nothing to the API" \
 		test "$rc:$(jq '.counts.ok + .counts.failed' "$sum"):$(count_writes)" = "0:0:$writes"
+}
+
+# `clusterc reset` of a worker: refused without a terminal and without --yes;
+# with --yes the first control node drains it and deletes its Node, then the
+# worker is reset (kubeadm reset -f, CNI, iptables, clusterc's records); the
+# next apply joins it again, and the apply after that changes nothing.
+e2e_reset() {
+	local out=$w/out-added/$name node ctl rc sum ks=$lab/shared/cluster
+	node=$(jq -r '[.nodes[] | select(.role == "worker")][0].name // empty' "$out/model.json")
+	ctl=$(jq -r .cluster_host "$out/plan.json")
+	[ -n "$node" ] || { echo "ok - $CURRENT: reset # SKIP no worker"; return; }
+	reset_run() {
+		(cd "$w" && HOME=$w/home XDG_STATE_HOME=$w/state "$CLUSTERC_BIN" reset "$out" "$@" \
+			--inventory "$w/inventory.json" --env "$w/secrets.env" --artifacts "$w/artifacts" \
+			--connect-timeout 5 </dev/null)
+	}
+	reset_run "$node" >"$w/reset1.log" 2>&1
+	rc=$?
+	expect "reset $node without --yes and no terminal is refused, naming what is lost, changing nothing" bash -c '
+		test "$1" != 0 && grep -q "kubeadm reset -f" "$2" && grep -q "this run has 1 destroy" "$2" &&
+		bash "$3" exec "$4" -- test -f /etc/kubernetes/kubelet.conf' _ "$rc" "$w/reset1.log" "$LAB" "$lab/$node"
+	reset_run "$node" --yes >"$w/reset2.log" 2>&1
+	rc=$?
+	expect "reset $node --yes exits 0" test "$rc" = 0
+	[ "$rc" = 0 ] || sed -n '1,40p' "$w/reset2.log" | sed 's/^/    /'
+	expect "... $ctl drained it and deleted its Node first" bash -c '
+		test -e "$1/deleted-nodes/$2" && bash "$3" exec "$4" -- grep -q "^kubectl drain $2 " /var/log/clusterc-shims.log' \
+		_ "$ks" "$node" "$LAB" "$lab/$ctl"
+	expect "... then kubeadm reset -f, the iptables rules flushed, the CNI config and clusterc's records gone" \
+		bash "$LAB" exec "$lab/$node" -- bash -c '
+		grep -qx "kubeadm reset -f" /var/log/clusterc-shims.log && grep -q "^iptables -t nat -F" /var/log/clusterc-shims.log &&
+		test ! -e /etc/kubernetes/kubelet.conf && ! compgen -G "/etc/cni/net.d/*" >/dev/null &&
+		! compgen -G "/var/lib/clusterc/$1/state/*" >/dev/null' _ "$name"
+	APPLY_OUT=$w/out-added apply_run 11
+	rc=$?
+	sum=$(last_summary)
+	expect "the apply after the reset exits 0, joins $node again and labels it again" bash -c '
+		test "$1" = 0 && test "$(jq -r --arg id "kubernetes.join@$2" ".steps[] | select(.id == \$id) | .status" "$3")" = ok &&
+		test -s "$4/nodes/$2/labels" && test ! -e "$4/deleted-nodes/$2" || { jq -c "[.steps[] | select(.host == \"$2\" or .id == \"labels.apply@$5\") | [.id, .status]]" "$3"; exit 1; }' \
+		_ "$rc" "$node" "$sum" "$ks" "$ctl"
+	[ "$rc" = 0 ] || sed -n '1,40p' "$w/apply11.log" | sed 's/^/    /'
+	APPLY_OUT=$w/out-added apply_run 12
+	rc=$?
+	sum=$(last_summary)
+	expect "... and the apply after it changes nothing" test "$rc:$(jq '.counts.ok + .counts.failed' "$sum")" = "0:0"
 }
 
 # The runner is killed (SIGKILL: no cleanup at all) while a VM is installing;

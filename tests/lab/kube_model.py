@@ -464,7 +464,7 @@ def kubectl(argv):
         # label --local | apply -f -` the reader would otherwise wait on a writer
         # that waits on the lock.
         docs, remotes = [], []
-        if verb in ("apply", "replace") or (verb == "label" and opt["local"]):
+        if verb in ("apply", "replace", "diff") or (verb == "label" and opt["local"]):
             for src in opt["f"]:
                 got = read_source(src)
                 if isinstance(got, str):
@@ -501,6 +501,19 @@ def kubectl(argv):
             for d in docs:
                 lines.append(m.store(d, opt["n"]))
             print("\n".join(lines))
+        elif verb == "diff":
+            # What apply would change, stored nowhere: kubectl diff's exit status (1:
+            # something differs) and one "diff -u -N LIVE MERGED" header per object.
+            lines = []
+            for what in remotes:
+                lines += m.install_remote(what, opt["n"])
+            for d in docs:
+                lines.append(m.store(d, opt["n"]))
+            m.dirty = False
+            changed = [ln.split(" ")[0].replace("/", ".") for ln in lines if not ln.endswith(" unchanged")]
+            for c in changed:
+                print("diff -u -N /tmp/LIVE-lab/%s /tmp/MERGED-lab/%s" % (c, c))
+            rc = 1 if changed else 0
         elif verb == "kustomize":
             sys.stdout.write(yaml.safe_dump_all(kustomize(pos[1] if len(pos) > 1 else "."), sort_keys=False))
         elif verb in ("get", "delete", "patch", "wait", "rollout"):

@@ -37,7 +37,8 @@ SHIM_PATHS=(
 	shutdown:/usr/sbin/shutdown ubuntu-drivers:/usr/bin/ubuntu-drivers
 	nvidia-ctk:/usr/bin/nvidia-ctk nvidia-smi:/usr/bin/nvidia-smi
 	netplan:/usr/sbin/netplan curl:/usr/bin/curl gpg:/usr/bin/gpg
-	hostnamectl:/usr/bin/hostnamectl
+	hostnamectl:/usr/bin/hostnamectl iptables:/usr/sbin/iptables
+	ip6tables:/usr/sbin/ip6tables ipvsadm:/usr/sbin/ipvsadm
 )
 
 die() { echo "lab.sh: $*" >&2; exit 2; }

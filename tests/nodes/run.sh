@@ -696,6 +696,26 @@ EOF
 		check "lab: gpu.verify fails where nvidia-smi fails, with the reason" grep -q 'does not work' "$TMP/lab-verify-fail.log"
 	fi
 	[ "$REAL_BUILD" = 1 ] && lab_labels_test "$cp" "$w"
+	lab_firewall_test "$w"
+}
+
+# Firewall rules clusterc no longer wants are removed, tracked like the labels: a
+# rule in /etc/ufw/clusterc-managed the step no longer gives is deleted; a rule
+# added by hand (not in that file) stays. Check-only first: reported, not changed.
+lab_firewall_test() {
+	local h=$1 rules=$LABDIR/$1/upper/var/lib/clusterc-lab/ufw/rules
+	lab_ssh "$h" 'ufw allow 9999/tcp >/dev/null && ufw allow 7777/tcp >/dev/null &&
+		echo 9999/tcp >>/etc/ufw/clusterc-managed'
+	lab_ssh "$h" "cd /root/bundle && CLUSTERC_CHECK_ONLY=1 bash nodes/$h/steps/os.firewall.sh" </dev/null >"$TMP/fw-check.log" 2>&1
+	check "lab firewall: check-only reports the rule no longer wanted and changes nothing" bash -c '
+		grep -qx "::clusterc::drift ufw delete allow 9999/tcp (no longer wanted)" "$1" &&
+		[ "$(grep -c "^::clusterc::drift " "$1")" = 2 ] && grep -qx "allow 9999/tcp" "$2"' _ "$TMP/fw-check.log" "$rules"
+	lab_ssh "$h" "cd /root/bundle && bash nodes/$h/steps/os.firewall.sh" </dev/null >"$TMP/fw-run.log" 2>&1
+	check "lab firewall: the rule clusterc no longer wants is deleted, the one added by hand stays" bash -c '
+		! grep -qx "allow 9999/tcp" "$1" && grep -qx "allow 7777/tcp" "$1" && grep -qx "allow 8472/udp" "$1" &&
+		! grep -qx 9999/tcp "$2"' _ "$rules" "$LABDIR/$h/upper/etc/ufw/clusterc-managed"
+	lab_ssh "$h" "cd /root/bundle && bash nodes/$h/steps/os.firewall.sh" </dev/null >"$TMP/fw-run2.log" 2>&1
+	check "lab firewall: ... and the next run changes nothing" grep -q "done: 0 change(s)" "$TMP/fw-run2.log"
 }
 
 # Declarative labels: the cluster file drops compute=cuda and adds tier=gpu and a taint;

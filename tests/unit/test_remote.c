@@ -18,7 +18,7 @@ static void test_scripts_embedded_without_header(void)
 	} cases[] = {
 		{ REMOTE_PREP, "D=$1 M=$2 I=$3 K=$4\n" },
 		{ REMOTE_SHIP, "D=$1 n=bundle.$2\n" },
-		{ REMOTE_STEP, "D=$1 S=$2 H=$3 N=$4 T=$5 G=$6 O=$7\n" },
+		{ REMOTE_STEP, "D=$1 S=$2 H=$3 N=$4 T=$5 G=$6 O=$7 M=${8:-run}\n" },
 		{ REMOTE_CANCEL, "p=$(cat \"$1/run/$2.pid\" 2>/dev/null)" },
 		{ REMOTE_RELEASE, "c=$(cat \"$1/lock/owner\" 2>/dev/null)\n" },
 		{ REMOTE_REBOOT, "setsid -f sh -c 'sleep 2; systemctl reboot'" },

@@ -13,6 +13,10 @@ CC_STEP=kubernetes.init
 
 if [ -f /etc/kubernetes/admin.conf ]; then
 	cc_log "already initialised (/etc/kubernetes/admin.conf exists)"
+elif cc_check_only; then
+	# Nothing after this can be checked on a node that has no cluster yet.
+	cc_changed "kubeadm init has not run (no /etc/kubernetes/admin.conf)"
+	exit 0
 else
 {{#if cluster.ha}}
 	kube_vip_write /etc/kubernetes/super-admin.conf

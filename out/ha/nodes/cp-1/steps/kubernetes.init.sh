@@ -24,6 +24,10 @@ kube_vip_write() {
 
 if [ -f /etc/kubernetes/admin.conf ]; then
 	cc_log "already initialised (/etc/kubernetes/admin.conf exists)"
+elif cc_check_only; then
+	# Nothing after this can be checked on a node that has no cluster yet.
+	cc_changed "kubeadm init has not run (no /etc/kubernetes/admin.conf)"
+	exit 0
 else
 	kube_vip_write /etc/kubernetes/super-admin.conf
 	version=$(kubeadm version -o short)

@@ -65,6 +65,8 @@ KUBECONFIG
 
 if [ -f /etc/kubernetes/kubelet.conf ]; then
 	cc_log "already joined (/etc/kubernetes/kubelet.conf exists)"
+elif cc_check_only; then
+	cc_changed "kubeadm join has not run (no /etc/kubernetes/kubelet.conf)"
 else
 	token=$(cc_in join_token)
 	hash=$(cc_in join_ca_hash)

@@ -12,8 +12,10 @@ set -euo pipefail
 # for the ports below.
 #
 # Rules are compared with `ufw show added` (which works while UFW is inactive) and only
-# missing ones are added. Rules that clusterc added earlier and no longer wants are not
-# removed (FIXME: track them like the node labels so a role change closes ports).
+# missing ones are added. Rules clusterc added earlier and no longer wants are removed
+# (a role change closes ports): what clusterc manages is recorded, as the node labels
+# are in an annotation, in /etc/ufw/clusterc-managed (one rule a line, written after
+# the rules are in place), so rules people added by hand are never removed.
 CC_STEP=os.firewall
 # shellcheck source=SCRIPTDIR/../../../common/prelude.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../../common/prelude.sh"
@@ -36,6 +38,7 @@ rules=(
 	9100/tcp        # node-exporter (hostNetwork), scraped by Prometheus
 )
 
+MANAGED=/etc/ufw/clusterc-managed
 added=$(ufw show added 2>/dev/null || true)
 for r in "${rules[@]}"; do
 	if ! grep -qxF -- "ufw allow $r" <<<"$added"; then
@@ -43,6 +46,17 @@ for r in "${rules[@]}"; do
 		cc_changed "ufw allow $r"
 	fi
 done
+if [ -f "$MANAGED" ]; then
+	while IFS= read -r r; do
+		[ -n "$r" ] || continue
+		printf '%s\n' "${rules[@]}" | grep -qxF -- "$r" && continue
+		if grep -qxF -- "ufw allow $r" <<<"$added"; then
+			ufw delete allow "$r" >/dev/null
+			cc_changed "ufw delete allow $r (no longer wanted)"
+		fi
+	done <"$MANAGED"
+fi
+cc_write_file "$MANAGED" 0644 < <(printf '%s\n' "${rules[@]}")
 
 # Defaults, then enable. `ufw status verbose` prints the default policies and whether
 # the firewall is active; only what differs is changed.

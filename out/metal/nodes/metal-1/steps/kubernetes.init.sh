@@ -10,6 +10,10 @@ CC_STEP=kubernetes.init
 
 if [ -f /etc/kubernetes/admin.conf ]; then
 	cc_log "already initialised (/etc/kubernetes/admin.conf exists)"
+elif cc_check_only; then
+	# Nothing after this can be checked on a node that has no cluster yet.
+	cc_changed "kubeadm init has not run (no /etc/kubernetes/admin.conf)"
+	exit 0
 else
 	version=$(kubeadm version -o short)
 	cc_valid '^v[0-9]+\.[0-9]+\.[0-9]+$' "$version" "kubeadm's version"
