@@ -46,7 +46,7 @@ check "completion: commands" grep -qx apply <(complete_line clusterc a)
 check "completion: new commands (fmt, graph, import-env)" \
 	test "$(complete_line clusterc f; complete_line clusterc g; complete_line clusterc i)" = "$(printf 'fmt\ngraph\nimport-env')"
 check "completion: apply options" grep -qx -- --dry-run <(complete_line clusterc apply --d)
-check "completion: drift and reset" test "$(complete_line clusterc d; complete_line clusterc r)" = "$(printf 'drift\nreset')"
+check "completion: disconnect, drift and reset" test "$(complete_line clusterc d; complete_line clusterc r)" = "$(printf 'disconnect\ndrift\nreset')"
 check "completion: reset options" grep -qx -- --all <(complete_line clusterc reset --a)
 check "completion: check offers .cluster files, not others" \
 	test "$(complete_line clusterc check "" | tr '\n' ' ')" = "homelab.cluster out "
