@@ -14,6 +14,9 @@ shim_log() {
 	local line
 	printf -v line '%q ' "$SHIM_NAME" "$@"
 	printf '%s\n' "${line% }" >>"$SHIM_LOG"
+	# One cluster's hosts also append to one shared log, "HOST<tab>COMMAND" a
+	# line, in the order the commands ran across hosts (an upgrade's order).
+	if [ -d "$LAB_STATE/kube" ]; then printf '%s\t%s\n' "$(hostname)" "${line% }" >>"$LAB_STATE/kube/sequence.log"; fi
 }
 
 # Packages: "name version" lines, installed by the apt-get shim, or seeded
