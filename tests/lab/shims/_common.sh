@@ -14,9 +14,10 @@ shim_log() {
 	local line
 	printf -v line '%q ' "$SHIM_NAME" "$@"
 	printf '%s\n' "${line% }" >>"$SHIM_LOG"
-	# One cluster's hosts also append to one shared log, "HOST<tab>COMMAND" a
-	# line, in the order the commands ran across hosts (an upgrade's order).
-	if [ -d "$LAB_STATE/kube" ]; then printf '%s\t%s\n' "$(hostname)" "${line% }" >>"$LAB_STATE/kube/sequence.log"; fi
+	# One cluster's hosts (lab.sh up --one-cluster: its shared state is under
+	# the lab's folder, not a host's) also append to one log, "HOST<tab>COMMAND"
+	# a line, in the order the commands ran across hosts (an upgrade's order).
+	if [ -d /usr/local/lib/clusterc-lab/cluster ]; then printf '%s\t%s\n' "$(hostname)" "${line% }" >>"$LAB_STATE/kube/sequence.log"; fi
 }
 
 # Packages: "name version" lines, installed by the apt-get shim, or seeded
