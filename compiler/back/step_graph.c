@@ -72,7 +72,8 @@ static json_t *string_list(struct planner *pl, const json_t *entry, const char *
 	return res;
 }
 
-/* "after" entries may name an item's step ("node.remove.{{ node.name }}@cluster"). */
+/* "after" entries may name an item's step ("node.remove.{{ node.name }}@cluster");
+ * one that renders nothing from an "{{#if" names nothing. */
 static json_t *render_after(struct planner *pl, const char *where, const json_t *after,
 			    const struct item *it)
 {
@@ -85,6 +86,10 @@ static json_t *render_after(struct planner *pl, const char *where, const json_t 
 		if (!strstr(t, "{{"))
 			strbuf_addstr(&out, t);
 		else if (tmpl_render_text(pl->eng, name.buf, t, TMPL_CTX_PATH, it->scope, &out, pl->d))
+			continue;
+		/* As in string_list: a conditional entry that renders nothing
+		 * ("{{#if node.upgrade_after}}...{{/if}}") waits for nothing. */
+		if (!out.len && strstr(t, "{{#if"))
 			continue;
 		json_array_append_new(res, json_string(out.buf));
 	}
@@ -271,6 +276,16 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 		ok = false;
 	} else {
 		json_object_set_new(obj, "impact", json_string(impact));
+	}
+	/* Only present when given: the class when the host has no record of
+	 * the step (a node set up in this run, at the file's version). */
+	const json_t *inj = json_object_get(entry, "impact_new");
+	if (inj && (!json_is_string(inj) || !step_impact_known(json_string_value(inj)))) {
+		diag_error(pl->d, LOC_NONE, "C0648", "%s: \"impact_new\" must be one of %s", where,
+			   STEP_IMPACTS);
+		ok = false;
+	} else if (inj) {
+		json_object_set_new(obj, "impact_new", json_incref((json_t *)inj));
 	}
 	const json_t *does = json_object_get(entry, "does");
 	if (does && !json_is_string(does)) {

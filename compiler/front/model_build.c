@@ -66,6 +66,14 @@ static json_t *build_cluster(struct model_ctx *c, struct netinfo *ni)
 	json_object_set_new(js, "key", json_string(str_attr(ssh, "key", "~/.ssh/id_ed25519")));
 	json_object_set_new(js, "port", json_integer(int_attr(ssh, "port", 22)));
 	json_object_set_new(j, "ssh", js);
+
+	const struct ast_node *up = block_get(cl, "upgrade");
+	struct ast_node *wa = value_get(up, "workers_at_once");
+	if (wa && wa->kind == AST_INT && wa->u.num < 1)
+		diag_error(c->d, wa->loc, "C0365", "upgrade.workers_at_once is %llu: at least one worker must be "
+			   "upgraded at a time", (unsigned long long)wa->u.num);
+	json_object_set_new(j, "upgrade", json_pack("{s:I}", "workers_at_once",
+						      (json_int_t)int_attr(up, "workers_at_once", 1)));
 	return j;
 }
 
@@ -611,6 +619,27 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 	return arr;
 }
 
+/* The order kubeadm upgrades nodes in (kubernetes.io, "Upgrading kubeadm
+ * clusters"): the control nodes one after another, the first one first
+ * (`kubeadm upgrade apply`), then the workers, workers_at_once of them at a
+ * time. Each node names the node whose upgrade it waits for ("upgrade_after",
+ * null for the first control node): workers_at_once chains of workers, so no
+ * more than that many are drained at once. */
+static void set_upgrade_order(json_t *cluster, json_t *controls, json_t *workers)
+{
+	json_int_t at_once = json_integer_value(json_object_get(json_object_get(cluster, "upgrade"),
+								  "workers_at_once"));
+	size_t k = at_once < 1 ? 1 : (size_t)at_once, nc = json_array_size(controls);
+	json_t *last = nc ? json_object_get(json_array_get(controls, nc - 1), "name") : NULL;
+	for (size_t i = 0; i < nc; i++)
+		json_object_set(json_array_get(controls, i), "upgrade_after",
+				i ? json_object_get(json_array_get(controls, i - 1), "name") : json_null());
+	for (size_t i = 0; i < json_array_size(workers); i++) {
+		json_t *before = i >= k ? json_object_get(json_array_get(workers, i - k), "name") : last;
+		json_object_set(json_array_get(workers, i), "upgrade_after", before ? before : json_null());
+	}
+}
+
 static json_t *subset(json_t *nodes, const char *field, const char *equals)
 {
 	json_t *arr = json_array();
@@ -655,6 +684,7 @@ json_t *model_build(struct unit *u, const struct check_blocks *b)
 	check_runtime(&c, &ni);
 	json_t *controls = subset(nodes, "role", "control");
 	json_t *workers = subset(nodes, "role", "worker");
+	set_upgrade_order(cluster, controls, workers);
 	json_object_set(c.model, "first_control", json_array_size(controls) ? json_array_get(controls, 0) : json_null());
 	json_object_set_new(c.model, "controls", controls);
 	json_object_set_new(c.model, "workers", workers);

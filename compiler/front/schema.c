@@ -20,6 +20,11 @@ static const struct sattr ssh_cluster[] = {
 };
 static const struct sblock b_ssh_cluster = { "ssh", NAME_NONE, 1, false, ATTRS(ssh_cluster), false };
 
+static const struct sattr upgrade[] = {
+	{ "workers_at_once", S_INT, 0, 0, NULL, NULL, NULL },
+};
+static const struct sblock b_upgrade = { "upgrade", NAME_NONE, 1, false, ATTRS(upgrade), false };
+
 static const struct sattr cluster[] = {
 	{ "kubernetes", S_STRING, F_REQUIRED, 0, NULL, NULL, NULL },
 	{ "crio", S_STRING, F_REQUIRED, 0, NULL, NULL, NULL },
@@ -28,6 +33,7 @@ static const struct sattr cluster[] = {
 	{ "service_cidr", S_CIDR, 0, 0, NULL, NULL, NULL },
 	{ "control_endpoint", S_IPV4, 0, 0, NULL, NULL, NULL },
 	{ "ssh", S_BLOCK, 0, 0, NULL, &b_ssh_cluster, NULL },
+	{ "upgrade", S_BLOCK, 0, 0, NULL, &b_upgrade, NULL },
 };
 
 static const struct sattr proxmox[] = {

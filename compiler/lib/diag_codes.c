@@ -200,6 +200,8 @@ const struct diag_code diag_codes[] = {
 	  "The file parses, but a block or an attribute does not fit the schema of the language: a wrong type, a missing or repeated attribute, an unknown block, or a value outside what the target (kubeadm, Proxmox, Ubuntu autoinstall) accepts. clusterc(5) lists every block and attribute with its type." },
 	{ "C0364", "'…' is not an OpenSSH public host key",
 	  "An entry of argocd.repo_host_keys must be one public host key line as sshd writes it: TYPE BASE64 (an optional comment after it is dropped), of type ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa, and its base64 blob must name the same type. A known_hosts line has the host name in front: drop it. Read the key on the git server itself, for example:\n  cat /etc/ssh/ssh_host_ed25519_key.pub" },
+	{ "C0365", "upgrade.workers_at_once is …: at least one worker must be upgraded at a time",
+	  "cluster { upgrade { workers_at_once = N } } says how many worker nodes a Kubernetes upgrade drains and upgrades at the same time (the control nodes always go one at a time, as kubeadm requires). N must be 1 or more; 1, the default, keeps exactly one node out of service at a time." },
 	{ "C0401", "'…' is not a Kubernetes minor version",
 	  "The model is well-formed, but it would fail when applied: Kubernetes, CRI-O, kubeadm, Proxmox, Ceph or ArgoCD would reject it or behave surprisingly. clusterc checks this at compile time so that apply does not fail half-way on a node. To fix it: write MAJOR.MINOR, such as \"1.34\": the package repositories are per minor version." },
 	{ "C0402", "'…' is not a CRI-O minor version",
@@ -422,6 +424,8 @@ const struct diag_code diag_codes[] = {
 	  "Every step of a stdlib component manifest says in words what it does (\"does\"), for PLAN.md. The manifest named in the message has a step whose \"does\" is not a string: the stdlib (or --stdlib DIR) is at fault, not the .cluster file." },
 	{ "C0647", "\"impact\" must be one of none, files, restart, reboot, drain, replace, destroy",
 	  "Every step of a stdlib component manifest says what running it does to a live cluster, so that plan can sum it up (\"2 reboots, 1 drain\") and apply can ask before a disruptive run. The manifest named in the message has a step without a known impact class: the stdlib (or --stdlib DIR) is at fault, not the .cluster file." },
+	{ "C0648", "\"impact_new\" must be one of none, files, restart, reboot, drain, replace, destroy",
+	  "A stdlib step may say what it does the first time it runs on a host (\"impact_new\"), when that differs from its \"impact\": an upgrade step on a node set up in the same run has nothing to drain. The manifest named in the message gives a class that does not exist: the stdlib (or --stdlib DIR) is at fault, not the .cluster file." },
 };
 
 const size_t diag_ncodes = sizeof(diag_codes) / sizeof(diag_codes[0]);

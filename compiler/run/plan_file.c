@@ -187,7 +187,14 @@ int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err)
 				    STEP_IMPACTS);
 			return -1;
 		}
-		s->impact = step_impact_of(json_string_value(imp));
+		s->impact = s->impact_planned = step_impact_of(json_string_value(imp));
+		const json_t *impn = json_object_get(o, "impact_new");
+		if (impn && !step_impact_known(json_string_value(impn))) {
+			strbuf_addf(err, "plan.json: step '%s': \"impact_new\" must be one of %s", id,
+				    STEP_IMPACTS);
+			return -1;
+		}
+		s->impact_new = impn ? step_impact_of(json_string_value(impn)) : IMPACT_COUNT;
 		json_t *t = json_object_get(o, "timeout");
 		if (t && (!json_is_integer(t) || json_integer_value(t) < 0)) {
 			strbuf_addf(err, "plan.json: step '%s': \"timeout\" must be a whole number "

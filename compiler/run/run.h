@@ -59,7 +59,12 @@ struct step {
 	size_t nsecrets, ninputs, noutputs;
 	bool reboot;
 	bool destroys;  /* destroys a machine: runs only with --destroy */
-	enum impact impact; /* what running it does to a live cluster (plan.json "impact") */
+	enum impact impact; /* what running it does to a live cluster, as decided (below) */
+	enum impact impact_planned; /* plan.json "impact" */
+	/* plan.json "impact_new": what it does when its host has no record of
+	 * it (an upgrade step on a node set up at the file's version in this
+	 * run has nothing to drain); IMPACT_COUNT when the step does not say. */
+	enum impact impact_new;
 	long timeout;   /* seconds, 0: none */
 	size_t index;
 	struct rhost *h;

@@ -58,6 +58,7 @@ void step_decide(struct step *s, const struct step_record *rec, bool force)
 		strbuf_addf(&d, "%s has this hash", rec->where);
 	}
 	s->why_detail = strbuf_detach(&d, NULL);
+	s->impact = s->why == WHY_NEW && s->impact_new < IMPACT_COUNT ? s->impact_new : s->impact_planned;
 }
 
 static bool prints(const struct step *s, const char *name)

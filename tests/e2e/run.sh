@@ -67,6 +67,20 @@ open(path, "w", encoding="utf-8").write(s)
 PY
 }
 
+# lower_minor FILE: kubernetes and crio one minor version lower, in place.
+lower_minor() {
+	python3 - "$1" <<'PY'
+import re, sys
+path = sys.argv[1]
+s = open(path, encoding="utf-8").read()
+s, n = re.subn(r'(?m)^(\s*(?:kubernetes|crio)\s*=\s*")1\.(\d+)"',
+              lambda m: '%s1.%d"' % (m.group(1), int(m.group(2)) - 1), s)
+if n != 2:
+    sys.exit("expected kubernetes = \"1.N\" and crio = \"1.N\" in the cluster block")
+open(path, "w", encoding="utf-8").write(s)
+PY
+}
+
 # apply_run N [ARGS...]: apply number N of the scenario; log in $w/applyN.log.
 apply_run() {
 	local n=$1
@@ -107,6 +121,17 @@ e2e_cluster() {
 	done
 	if ! out=$(with_operator_key "$src" "$(cat "$w/operator.pub")" 2>&1); then
 		fail "$CURRENT: map the operator key" "$out"; return
+	fi
+	# A file with several control nodes starts one Kubernetes minor lower: the
+	# scenario ends with the upgrade to the file's own version (e2e_upgrade).
+	local upgrade=''
+	if [ "$(grep -cE '^\s*role\s*=\s*control' "$src")" -ge 2 ]; then
+		mkdir -p "$w/src-up"
+		cp -a "$w/src/." "$w/src-up/"
+		if ! out=$(lower_minor "$src" 2>&1); then
+			fail "$CURRENT: lower the Kubernetes version by one minor" "$out"; return
+		fi
+		upgrade=1
 	fi
 	if ! (cd "$w/src" && HOME=$w/home "$CLUSTERC_BIN" build "$fname.cluster" -o "$w/out") >"$w/build.log" 2>&1; then
 		fail "$CURRENT: build" "$(cat "$w/build.log")"; return
@@ -289,6 +314,11 @@ e2e_cluster() {
 		e2e_reset
 	else
 		echo "ok - $CURRENT: a node added converges # SKIP the file has no worker add_node.py can copy"
+	fi
+
+	# ---- the file's own version, one minor up from the one applied so far
+	if [ -n "$upgrade" ]; then
+		e2e_upgrade
 	fi
 
 	# ---- every request the runner sent, against the official Proxmox API schema
@@ -495,6 +525,50 @@ e2e_reset() {
 	rc=$?
 	sum=$(last_summary)
 	expect "... and the apply after it changes nothing" test "$rc:$(jq '.counts.ok + .counts.failed' "$sum")" = "0:0"
+}
+
+# The file at its own Kubernetes version, one minor above the version applied
+# so far, built over the output of the last apply: the next apply upgrades the
+# cluster in kubeadm's order (upgrade_order.py reads the shims' shared command
+# log), one node drained at a time; a worker the operator cordoned by hand is
+# upgraded and stays cordoned; every node ends at the new version with its
+# packages held; the apply after that changes nothing.
+e2e_upgrade() {
+	local out=$w/out-added sum rc from ks=$lab/shared/cluster first hand to n p bad=''
+	[ -d "$out/$name" ] || out=$w/out
+	if ! (cd "$w/src-up" && HOME=$w/home "$CLUSTERC_BIN" build "$fname.cluster" -o "$out") >"$w/build-up.log" 2>&1; then
+		fail "$CURRENT: the file one Kubernetes minor up builds over the applied output" "$(cat "$w/build-up.log")"; return
+	fi
+	to=$(jq -r .cluster.kubernetes "$out/$name/model.json")
+	pass "$CURRENT: the file at Kubernetes $to builds over the output of the last apply (one minor up)"
+	first=$(jq -r .cluster_host "$out/$name/plan.json")
+	hand=$(jq -r '.workers[-1].name' "$out/$name/model.json")
+	bash "$LAB" exec "$lab/$first" -- kubectl cordon "$hand" >/dev/null
+	from=$(wc -l <"$ks/sequence.log")
+	APPLY_OUT=$out apply_run 13
+	rc=$?
+	expect "Kubernetes $to: the upgrade apply exits 0" test "$rc" = 0
+	[ "$rc" = 0 ] || sed -n '1,60p' "$w/apply13.log" | sed 's/^/    /'
+	expect "... in kubeadm's order, node after node, one node drained at a time ($hand, cordoned by hand, stays so)" \
+		python3 "$HERE/upgrade_order.py" "$ks/sequence.log" "$from" "$out/$name/model.json" "$to.1" "$hand"
+	for n in $(jq -r '.nodes[].name' "$out/$name/model.json"); do
+		[ "$(cat "$ks/nodes/$n/version" 2>/dev/null)" = "v$to.1" ] || bad="$bad $n:kubelet"
+		for p in kubeadm kubelet kubectl cri-o; do
+			grep -qx "$p $to.1-1.1" "$lab/$n/upper/var/lib/clusterc-lab/dpkg/installed" || bad="$bad $n:$p"
+			grep -qx "$p" "$lab/$n/upper/var/lib/clusterc-lab/dpkg/held" || bad="$bad $n:$p-held"
+		done
+		if [ "$n" != "$hand" ] && grep -q unschedulable "$ks/nodes/$n/spec" 2>/dev/null; then bad="$bad $n:cordoned"; fi
+		if grep -q clusterc.dev/drained-for-upgrade "$ks/nodes/$n/annotations" 2>/dev/null; then bad="$bad $n:annotated"; fi
+	done
+	expect "... every node reports kubelet v$to.1, its kubeadm, kubelet, kubectl and CRI-O at $to and held, schedulable${bad:+ (not:$bad)}" test -z "$bad"
+	expect "... and $hand, cordoned by hand, is still cordoned" grep -q unschedulable "$ks/nodes/$hand/spec"
+	APPLY_OUT=$out apply_run 14
+	rc=$?
+	sum=$(last_summary)
+	# (A removed node's VM, destroyed already, stays listed as held.)
+	expect "... and the apply after the upgrade skips every step" \
+		bash -c "test $rc = 0 && test \"\$(jq '.counts.skipped + .counts.held' '$sum')\" = \"\$(jq '.steps | length' '$out/$name/plan.json')\" &&
+			test \"\$(jq '.counts.ok + .counts.failed' '$sum')\" = 0"
 }
 
 # The runner is killed (SIGKILL: no cleanup at all) while a VM is installing;

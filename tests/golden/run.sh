@@ -174,6 +174,33 @@ cp -a "$up_dir" "$up_dir.before"
 check "... and a build refuses what check refuses, changing nothing" bash -c '
 	! env -i PATH="$PATH" HOME="$4" "$1" build "$2" -o "$3" >/dev/null 2>&1 && diff -r "$3.before" "$3"' \
 	_ "$CLUSTERC_BIN" "$TMP/ha-1.36.cluster" "$up_dir" "$GOLDEN_HOME"
+# The upgrade steps, in kubeadm's order: per node kubernetes.upgrade ->
+# kubernetes.drain.N -> kubernetes.kubelet -> kubernetes.uncordon.N, and each
+# node's upgrade after the uncordon of the one before it (controls in the
+# file's order, then the workers, workers_at_once chains of them).
+# upgrade_chain PLAN: "NODE<-PREVIOUS" per node, in plan order ("-" for none).
+upgrade_chain() {
+	jq -r '.steps[] | select(.name == "kubernetes.upgrade") | .host as $h |
+		([.after[] | select(startswith("kubernetes.uncordon.")) | ltrimstr("kubernetes.uncordon.") | split("@")[0]]
+		 | if length == 0 then "-" else join(",") end) as $p | "\($h)<-\($p)"' "$1" | paste -sd' '
+}
+check "the ha upgrade goes cp-1, cp-2, cp-3, then one worker after the other" test "$(upgrade_chain out/ha/plan.json)" = \
+	"cp-1<-- cp-2<-cp-1 cp-3<-cp-2 worker-1<-cp-3 worker-2<-worker-1 gpu-1<-worker-2 gpu-2<-gpu-1"
+check "... each node drained from cp-1 after its kubeadm, then its kubelet, then uncordoned" jq -e '
+	(reduce .steps[] as $s ({}; .[$s.id] = $s.after)) as $a |
+	all(.steps[] | select(.name == "kubernetes.upgrade") | .host;
+		. as $n | ($a["kubernetes.drain.\($n)@cp-1"] == ["kubernetes.upgrade@\($n)"]) and
+		($a["kubernetes.kubelet@\($n)"] == ["kubernetes.drain.\($n)@cp-1"]) and
+		($a["kubernetes.uncordon.\($n)@cp-1"] == ["kubernetes.kubelet@\($n)"]))' out/ha/plan.json
+check "... only the drains are marked drain, and nothing on a node set up in the same run" jq -e '
+	[.steps[] | select(.name | test("^kubernetes[.](upgrade|drain[.]|kubelet|uncordon[.])")) |
+	 "\(.name | split(".")[:2] | join(".")):\(.impact):\(.impact_new // "-")"] | unique ==
+	["kubernetes.drain:drain:none", "kubernetes.kubelet:restart:none", "kubernetes.uncordon:files:-",
+	 "kubernetes.upgrade:restart:none"]' out/ha/plan.json
+sed 's/^  crio *= "1.34"$/&\n  upgrade { workers_at_once = 2 }/' clusters/ha.cluster >"$TMP/ha-two.cluster"
+golden_env "$CLUSTERC_BIN" build "$TMP/ha-two.cluster" -o "$TMP/two" >/dev/null 2>&1
+check "workers_at_once = 2: two chains of workers after cp-3" test "$(upgrade_chain "$TMP/two/ha/plan.json")" = \
+	"cp-1<-- cp-2<-cp-1 cp-3<-cp-2 worker-1<-cp-3 worker-2<-cp-3 gpu-1<-worker-1 gpu-2<-worker-2"
 # ArgoCD's known host for a repository on another port is "[host]:port", and
 # its keys come from the file, never from ssh-keyscan.
 sed -e 's|^  repo  = env("REPOSITORY_SSH_URL")|  repo  = "ssh://git@git.lab.example.com:2222/me/homelab.git"|' clusters/homelab.cluster >"$TMP/port.cluster"

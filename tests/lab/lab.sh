@@ -29,7 +29,7 @@ LAB_MAX_SLOTS=64                 # slot S owns 198.18.(4S).0/22
 # Commands that are shimmed inside every host, with the path each is bound
 # over (Ubuntu's location when this machine lacks the command).
 SHIM_PATHS=(
-	apt-get:/usr/bin/apt-get apt-mark:/usr/bin/apt-mark dpkg:/usr/bin/dpkg
+	apt-get:/usr/bin/apt-get apt-cache:/usr/bin/apt-cache apt-mark:/usr/bin/apt-mark dpkg:/usr/bin/dpkg
 	dpkg-query:/usr/bin/dpkg-query systemctl:/usr/bin/systemctl
 	kubeadm:/usr/bin/kubeadm kubectl:/usr/bin/kubectl helm:/usr/local/bin/helm
 	ufw:/usr/sbin/ufw modprobe:/usr/sbin/modprobe lsmod:/usr/sbin/lsmod

@@ -927,12 +927,12 @@ EOF
 			for h in "$cp" "$w"; do lab_snapshot "$lab/$h/upper" | grep -v ' ./var/lib/clusterc/' >"$TMP/apply-$h-snap1"; done
 		fi
 	done
-	check "apply: run 1 from scratch: every node step ok" grep -q '^apply: 17 ok, 0 skipped, 0 failed, 0 blocked' "$TMP/apply1.log"
+	check "apply: run 1 from scratch: every node step ok" grep -q '^apply: 25 ok, 0 skipped, 0 failed, 0 blocked' "$TMP/apply1.log"
 	check "apply: run 1: the GPU worker rebooted after gpu.driver and came back" bash -c \
 		'grep -q "^reboot  k8s-node-1 (after gpu.driver@k8s-node-1)" "$1" && grep -q "^back    k8s-node-1" "$1"' _ "$TMP/apply1.log"
 	check "apply: run 1: ~/.kube/homelab.conf written, 0600" bash -c '[ "$(stat -c %a "$1")" = 600 ]' _ "$home/.kube/homelab.conf"
-	check "apply: run 2 skips every step" grep -q '^apply: 0 ok, 17 skipped, 0 failed' "$TMP/apply2.log"
-	check "apply: run 3 (--force) runs every step" grep -q '^apply: 17 ok, 0 skipped, 0 failed' "$TMP/apply3.log"
+	check "apply: run 2 skips every step" grep -q '^apply: 0 ok, 25 skipped, 0 failed' "$TMP/apply2.log"
+	check "apply: run 3 (--force) runs every step" grep -q '^apply: 25 ok, 0 skipped, 0 failed' "$TMP/apply3.log"
 	check "apply: run 3: no step changed anything" bash -c '! grep -rl "changed:" "$1"' _ "$TMP/apply-art3"
 	for h in "$cp" "$w"; do
 		lab_snapshot "$lab/$h/upper" | grep -v ' ./var/lib/clusterc/' >"$TMP/apply-$h-snap3"

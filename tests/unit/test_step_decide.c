@@ -29,6 +29,7 @@ static struct step *add(struct graph *g, const char *id, const char *phase, cons
 	s->after = g->after[g->n];
 	s->selected = true;
 	s->st = ST_PENDING;
+	s->impact_new = IMPACT_COUNT;
 	g->n++;
 	return s;
 }
@@ -243,6 +244,31 @@ static void test_selection(void)
 	strbuf_release(&why);
 }
 
+/* An upgrade's drain step: a drain when its host ran an older version of
+ * it, nothing when the host never ran it (a node set up in this run). */
+static void test_impact_new(void)
+{
+	struct graph g = { .n = 0 };
+	struct step *s = add(&g, "kubernetes.drain.w1@cp1", "kubernetes", "cp1", "sha256:bbb");
+	s->impact_planned = IMPACT_DRAIN;
+	s->impact_new = IMPACT_NONE;
+	struct step_record rec = rec_of("sha256:aaa");
+	step_decide(s, &rec, false);
+	CHECK(s->why == WHY_CHANGED && s->impact == IMPACT_DRAIN, "changed: a drain (%d)", s->impact);
+	rec = rec_of(NULL);
+	step_decide(s, &rec, false);
+	CHECK(s->why == WHY_NEW && s->impact == IMPACT_NONE, "new: impact_new (%d)", s->impact);
+	rec = (struct step_record){ .created_here = true, .where = "cp1" };
+	step_decide(s, &rec, false);
+	CHECK(s->why == WHY_NEW && s->impact == IMPACT_NONE, "created here: impact_new (%d)", s->impact);
+	struct step *t = add(&g, "gpu.driver@w1", "gpu", "w1", "sha256:bbb");
+	t->impact_planned = IMPACT_REBOOT;
+	rec = rec_of(NULL);
+	step_decide(t, &rec, false);
+	CHECK(t->why == WHY_NEW && t->impact == IMPACT_REBOOT, "no impact_new: the planned class (%d)", t->impact);
+	release(&g);
+}
+
 int main(void)
 {
 	UNIT_TEST(test_same_hash_is_skipped);
@@ -252,5 +278,6 @@ int main(void)
 	UNIT_TEST(test_producer_chain);
 	UNIT_TEST(test_blocked_and_cancelled);
 	UNIT_TEST(test_selection);
+	UNIT_TEST(test_impact_new);
 	return unit_done();
 }

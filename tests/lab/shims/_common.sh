@@ -14,6 +14,10 @@ shim_log() {
 	local line
 	printf -v line '%q ' "$SHIM_NAME" "$@"
 	printf '%s\n' "${line% }" >>"$SHIM_LOG"
+	# One cluster's hosts (lab.sh up --one-cluster: its shared state is under
+	# the lab's folder, not a host's) also append to one log, "HOST<tab>COMMAND"
+	# a line, in the order the commands ran across hosts (an upgrade's order).
+	if [ -d /usr/local/lib/clusterc-lab/cluster ]; then printf '%s\t%s\n' "$(hostname)" "${line% }" >>"$LAB_STATE/kube/sequence.log"; fi
 }
 
 # Packages: "name version" lines, installed by the apt-get shim, or seeded
@@ -47,3 +51,35 @@ node_label() {
 	{ awk -v k="$2" 'index($0, k "=") != 1' "$f"; printf '%s=%s\n' "$2" "$3"; } | sort -o "$f.new"
 	mv "$f.new" "$f"
 }
+
+# The package repositories a step configured: pkgs.k8s.io names its minor in the
+# source line (core:/stable:/v1.34/deb/), and so does CRI-O's (stable:/v1.34/deb/).
+# repo_versions PKG: the versions apt could install, newest first (apt-cache
+# madison's order); nothing for a package no lab repository carries.
+repo_minor() { # list file -> "1.34"
+	sed -n 's|.*stable:/v\([0-9]*\.[0-9]*\)/deb.*|\1|p' "/etc/apt/sources.list.d/$1.list" 2>/dev/null | head -n 1
+}
+repo_versions() {
+	local m=''
+	case $1 in
+	kubelet | kubeadm | kubectl) m=$(repo_minor kubernetes) ;;
+	cri-o) m=$(repo_minor cri-o) ;;
+	esac
+	[ -n "$m" ] || return 0
+	printf '%s\n' "$m.1-1.1" "$m.0-1.1"
+}
+# The candidate version: the newest in a repository, else the lab's default.
+repo_candidate() { local v; v=$(repo_versions "$1" | head -n 1); echo "${v:-1.0-lab}"; }
+pkg_held() { set_has "$LAB_STATE/dpkg/held" "$1"; }
+
+# The kubelet's version as the Node reports it (status.nodeInfo.kubeletVersion,
+# the VERSION column of `kubectl get nodes`): the installed package, read when
+# the kubelet (re)starts.
+kubelet_report() {
+	local v
+	v=$(pkg_version kubelet)
+	v=${v%%-*}
+	mkdir -p "$LAB_STATE/kube/nodes/$(hostname)"
+	printf 'v%s\n' "${v:-1.34.1}" >"$LAB_STATE/kube/nodes/$(hostname)/version"
+}
+node_version() { cat "$LAB_STATE/kube/nodes/$1/version" 2>/dev/null || echo v1.34.1; }
