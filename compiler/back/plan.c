@@ -258,15 +258,21 @@ int plan_build(const json_t *model, struct fileset *out, struct diag *d)
 				    pl.cluster_host ? json_string(pl.cluster_host) : json_null());
 		json_object_set_new(plan, "phases", json_incref(pl.phases));
 		json_object_set_new(plan, "hosts", json_incref(pl.hosts));
-		json_t *steps = json_array();
-		for (size_t i = 0; i < pl.nsteps; i++)
-			json_array_append(steps, pl.steps[order[i]].obj);
-		json_object_set_new(plan, "steps", steps);
+		/* One line per step ("steps" sorts last): a step's change is one
+		 * changed line in a diff, and out/ is not 25 lines per step. */
 		char *text = json_dumps(plan, JSON_SORT_KEYS | JSON_INDENT(2));
 		json_decref(plan);
 		struct strbuf sb = STRBUF_INIT, err = STRBUF_INIT;
-		strbuf_addstr(&sb, text);
-		strbuf_addch(&sb, '\n');
+		char *close = text ? strrchr(text, '}') : NULL;
+		strbuf_add(&sb, text, close ? (size_t)(close - text) : 0);
+		strbuf_rtrim_newlines(&sb);
+		strbuf_addstr(&sb, ",\n  \"steps\": [");
+		for (size_t i = 0; i < pl.nsteps; i++) {
+			char *one = json_dumps(pl.steps[order[i]].obj, JSON_SORT_KEYS);
+			strbuf_addf(&sb, "%s\n    %s", i ? "," : "", one ? one : "null");
+			free(one);
+		}
+		strbuf_addstr(&sb, pl.nsteps ? "\n  ]\n}\n" : "]\n}\n");
 		free(text);
 		size_t len = sb.len;
 		if (fileset_add(out, "plan.json", strbuf_detach(&sb, &len), len, 0644, &err))
