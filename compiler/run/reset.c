@@ -61,7 +61,9 @@ static struct step *add_step(struct run_plan *p, const char *name, const char *h
 		s->ninputs = 1;
 	}
 	s->outputs = xcalloc(1, sizeof(char *));
-	s->impact = impact;
+	/* step_decide sets impact from these: a reset is what it is, new or not. */
+	s->impact = s->impact_planned = impact;
+	s->impact_new = IMPACT_COUNT;
 	s->timeout = 900;
 	s->index = p->nsteps++;
 	strbuf_init(&s->drift);
