@@ -159,8 +159,9 @@ check_bundle() {
 	local bad=()
 	for f in "${scripts[@]}"; do
 		bash -n "$f" 2>/dev/null || bad+=("$f")
-		# common/prelude.sh is sourced, not run: it has no shebang of its own.
-		[ "${f##*/}" = prelude.sh ] || [ "$(sed -n 2p "$f")" = "set -euo pipefail" ] ||
+		# A library that steps source (common/prelude.sh, common/upgrade.sh) is
+		# not run: no shebang of its own, but ShellCheck's shell directive.
+		sed -n 1,2p "$f" | grep -qx '# shellcheck shell=bash' || [ "$(sed -n 2p "$f")" = "set -euo pipefail" ] ||
 			bad+=("$f (line 2 is not set -euo pipefail)")
 	done
 	if [ ${#bad[@]} -eq 0 ]; then pass "$tag: bash -n and set -euo pipefail"; else fail "$tag: bash -n" "${bad[*]}"; fi
