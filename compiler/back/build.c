@@ -6,6 +6,7 @@
 #include "emit.h"
 #include "fileset.h"
 #include "plan.h"
+#include "previous_build.h"
 #include "removed_features.h"
 #include "removed_nodes.h"
 #include "strbuf.h"
@@ -18,8 +19,13 @@ int build_model(json_t *model, const char *outdir, struct diag *d, struct strbuf
 	struct fileset fs;
 	fileset_init(&fs);
 	int rc = 1;
-	removed_nodes_add(model, outdir, d);
-	removed_features_add(model, outdir, d);
+	/* Read once: the only record of the nodes and feature blocks since removed. */
+	const char *cname = json_string_value(json_object_get(json_object_get(model, "cluster"), "name"));
+	json_t *prev = previous_model_load(outdir, cname, d, "nodes and feature blocks removed from the file "
+					   "since are not planned for removal");
+	removed_nodes_add(model, prev, outdir, d);
+	removed_features_add(model, prev);
+	json_decref(prev);
 	if (plan_build(model, &fs, d) == 0) {
 		/* Sorted keys and a fixed indent: the same input gives the same bytes. */
 		char *text = json_dumps(model, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_ENSURE_ASCII);

@@ -6,6 +6,7 @@
  * step hash, as it was. The file name is not in the header for the same reason
  * (renaming the file would run every step again); PLAN.md names it. */
 #include "provenance.h"
+#include "plan_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -169,12 +170,6 @@ static void describe(const struct blocks *b, struct strbuf *sb)
 	}
 	if (b->truncated)
 		strbuf_addstr(sb, ", ...");
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && !strcmp(s + n - m, suffix);
 }
 
 /* Files whose format has '#' line comments; others (JSON, Markdown) carry no

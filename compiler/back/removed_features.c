@@ -6,32 +6,20 @@
  * build before the apply does not forget it (its removal step is then done by
  * its hash). */
 #include "removed_features.h"
-#include "previous_build.h"
+#include "removed_nodes.h"
 
 #include <stdbool.h>
-#include <string.h>
 
 static const char *const FEATURES[] = { "gpu", "ceph", "monitoring" };
 
 static bool had(const json_t *prev, const char *name)
 {
-	if (json_is_true(json_object_get(json_object_get(prev, "features"), name)))
-		return true;
-	size_t i;
-	const json_t *v;
-	json_array_foreach(json_object_get(prev, "removed_features"), i, v) {
-		const char *s = json_string_value(json_object_get(v, "name"));
-		if (s && !strcmp(s, name))
-			return true;
-	}
-	return false;
+	return json_is_true(json_object_get(json_object_get(prev, "features"), name)) ||
+	       removed_named_in(json_object_get(prev, "removed_features"), name);
 }
 
-void removed_features_add(json_t *model, const char *outdir, struct diag *d)
+void removed_features_add(json_t *model, const json_t *prev)
 {
-	(void)d; /* removed_nodes_add warns once about an unreadable model.json */
-	const char *cluster = json_string_value(json_object_get(json_object_get(model, "cluster"), "name"));
-	json_t *prev = previous_model_load(outdir, cluster, NULL, NULL);
 	if (!prev)
 		return;
 	json_t *arr = json_array();
@@ -43,5 +31,4 @@ void removed_features_add(json_t *model, const char *outdir, struct diag *d)
 		json_object_set_new(model, "removed_features", arr);
 	else
 		json_decref(arr);
-	json_decref(prev);
 }

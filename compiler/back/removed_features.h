@@ -5,13 +5,12 @@
 
 #include <jansson.h>
 
-#include "diag.h"
 
-/* Reads OUTDIR/<cluster>/model.json when it exists and sets model's
+/* From prev, the previous build's model (NULL when there is none), sets model's
  * "removed_features" to [{name}] for each of gpu, ceph and monitoring that
  * it had switched on (in "features", or carried forward in
  * "removed_features") and model's "features" has off; in that order. Sets
  * nothing when there are none. */
-void removed_features_add(json_t *model, const char *outdir, struct diag *d);
+void removed_features_add(json_t *model, const json_t *prev);
 
 #endif

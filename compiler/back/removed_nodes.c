@@ -5,7 +5,6 @@
  * anything else into the plan. */
 #include "removed_nodes.h"
 #include "net.h"
-#include "previous_build.h"
 #include "sort.h"
 #include "strbuf.h"
 
@@ -62,7 +61,7 @@ static json_t *record_of(const json_t *n)
 			 ip ? json_string(ip) : json_null(), "vm", rvm);
 }
 
-static bool named_in(const json_t *list, const char *name)
+bool removed_named_in(const json_t *list, const char *name)
 {
 	size_t i;
 	const json_t *v;
@@ -76,7 +75,7 @@ static bool named_in(const json_t *list, const char *name)
 
 static bool proxmox_known(const json_t *model, const char *px)
 {
-	return named_in(json_object_get(model, "proxmox"), px);
+	return removed_named_in(json_object_get(model, "proxmox"), px);
 }
 
 /* Adds the records of prev[key] that the file no longer names; false when
@@ -96,7 +95,7 @@ static bool collect(json_t *model, const json_t *prev, const char *key, json_t *
 		if (!r)
 			return false;
 		const char *name = json_string_value(json_object_get(r, "name"));
-		if (named_in(nodes, name) || json_object_get(found, name))
+		if (removed_named_in(nodes, name) || json_object_get(found, name))
 			json_decref(r);
 		else
 			json_object_set_new(found, name, r);
@@ -104,11 +103,9 @@ static bool collect(json_t *model, const json_t *prev, const char *key, json_t *
 	return true;
 }
 
-void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
+void removed_nodes_add(json_t *model, const json_t *prev, const char *outdir, struct diag *d)
 {
 	const char *cluster = json_string_value(json_object_get(json_object_get(model, "cluster"), "name"));
-	json_t *prev = previous_model_load(outdir, cluster, d, "nodes removed from the file since "
-					   "are not planned for removal");
 	if (!prev)
 		return;
 	json_t *found = json_object();
@@ -144,5 +141,4 @@ void removed_nodes_add(json_t *model, const char *outdir, struct diag *d)
 		json_object_set_new(model, "removed_nodes", arr);
 	}
 	json_decref(found);
-	json_decref(prev);
 }
