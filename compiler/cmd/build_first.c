@@ -1,5 +1,6 @@
 /* build_first: the build a command runs when given a .cluster FILE where it
- * wants OUTDIR/<cluster> (plan, apply, graph). */
+ * wants OUTDIR/<cluster> (plan, apply, drift, reset, graph, status, disconnect),
+ * and on_built_dir, the folder-or-FILE dispatch those commands share. */
 #include "build_first.h"
 #include "commands.h"
 #include "fsutil.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *build_first(const char *file, char **tmpdir)
@@ -56,3 +58,23 @@ char *build_first(const char *file, char **tmpdir)
 	return found;
 }
 
+
+int on_built_dir(const char *who, const char *target, built_dir_fn fn, void *arg)
+{
+	struct stat st;
+	if (stat(target, &st) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", who, target, strerror(errno));
+		return 2;
+	}
+	if (S_ISDIR(st.st_mode))
+		return fn(target, arg);
+	char *tmp = NULL;
+	char *dir = build_first(target, &tmp);
+	int rc = dir ? fn(dir, arg) : 1;
+	free(dir);
+	if (tmp) {
+		rm_rf(tmp);
+		free(tmp);
+	}
+	return rc;
+}

@@ -9,4 +9,11 @@
  * build's diagnostics or a message on stderr. */
 char *build_first(const char *file, char **tmpdir);
 
+/* What a command given OUTDIR/<cluster> | FILE does with the folder. */
+typedef int (*built_dir_fn)(const char *dir, void *arg);
+/* Runs fn on target when it is a folder, else on the private build of the
+ * FILE (build_first), removed afterwards. Returns fn's status, 1 when the
+ * build failed, 2 (after "WHO: TARGET: reason") when target cannot be read. */
+int on_built_dir(const char *who, const char *target, built_dir_fn fn, void *arg);
+
 #endif

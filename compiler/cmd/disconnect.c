@@ -2,17 +2,13 @@
  * plan and apply keep between runs for one cluster (run/ssh_keep.h). */
 #include "build_first.h"
 #include "commands.h"
-#include "fsutil.h"
 #include "run.h"
 #include "ssh_keep.h"
 #include "strbuf.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void disconnect_help(FILE *out)
 {
@@ -43,6 +39,11 @@ static int disconnect_dir(const char *dir, bool quiet)
 	return n < 0 ? 2 : 0;
 }
 
+static int disconnect_built(const char *dir, void *quiet)
+{
+	return disconnect_dir(dir, *(bool *)quiet);
+}
+
 int cmd_disconnect(int argc, char **argv)
 {
 	const char *target = NULL;
@@ -65,20 +66,5 @@ int cmd_disconnect(int argc, char **argv)
 		disconnect_help(stderr);
 		return 2;
 	}
-	struct stat st;
-	if (stat(target, &st) < 0) {
-		fprintf(stderr, "clusterc disconnect: %s: %s\n", target, strerror(errno));
-		return 2;
-	}
-	if (S_ISDIR(st.st_mode))
-		return disconnect_dir(target, quiet);
-	char *tmp = NULL;
-	char *dir = build_first(target, &tmp);
-	int rc = dir ? disconnect_dir(dir, quiet) : 1;
-	free(dir);
-	if (tmp) {
-		rm_rf(tmp);
-		free(tmp);
-	}
-	return rc;
+	return on_built_dir("clusterc disconnect", target, disconnect_built, &quiet);
 }

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,6 +199,18 @@ static int run_dot(const char *dot_path, const char *format, const char *out)
 }
 
 /* Writes the graph of the cluster built in dir as format. */
+struct graph_args {
+	const char *format, *out;
+};
+
+static int graph_dir(const char *dir, const char *format, const char *out);
+
+static int graph_built(const char *dir, void *arg)
+{
+	const struct graph_args *ga = arg;
+	return graph_dir(dir, ga->format, ga->out);
+}
+
 static int graph_dir(const char *dir, const char *format, const char *out)
 {
 	struct run_plan p;
@@ -276,20 +287,6 @@ int cmd_graph(int argc, char **argv)
 		fprintf(stderr, "clusterc graph: unknown format '%s' (dot, svg or png)\n", format);
 		return 2;
 	}
-	struct stat st;
-	if (stat(target, &st) < 0) {
-		fprintf(stderr, "clusterc graph: %s: %s\n", target, strerror(errno));
-		return 2;
-	}
-	if (S_ISDIR(st.st_mode))
-		return graph_dir(target, format, out);
-	char *tmp = NULL;
-	char *dir = build_first(target, &tmp);
-	int rc = dir ? graph_dir(dir, format, out) : 1;
-	free(dir);
-	if (tmp) {
-		rm_rf(tmp);
-		free(tmp);
-	}
-	return rc;
+	struct graph_args ga = { format, out };
+	return on_built_dir("clusterc graph", target, graph_built, &ga);
 }

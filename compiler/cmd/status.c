@@ -5,11 +5,8 @@
 #include "commands.h"
 #include "run.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char STATUS_USAGE[] =
 	"usage: clusterc status OUTDIR/<cluster> | FILE.cluster [options]\n"
@@ -24,6 +21,11 @@ static const char STATUS_USAGE[] =
 	"\n"
 	"options: --inventory FILE  --known-hosts FILE  --connect-timeout S\n"
 	"         (as for apply; see clusterc apply --help)\n";
+
+static int status_built(const char *dir, void *o)
+{
+	return run_status(o, dir);
+}
 
 int cmd_status(int argc, char **argv)
 {
@@ -64,20 +66,5 @@ int cmd_status(int argc, char **argv)
 		fputs(STATUS_USAGE, stderr);
 		return 2;
 	}
-	struct stat st;
-	if (stat(target, &st) < 0) {
-		fprintf(stderr, "clusterc: %s: %s\n", target, strerror(errno));
-		return 2;
-	}
-	if (S_ISDIR(st.st_mode))
-		return run_status(&o, target);
-	char *tmp = NULL;
-	char *dir = build_first(target, &tmp);
-	int status = dir ? run_status(&o, dir) : 1;
-	free(dir);
-	if (tmp) {
-		rm_rf(tmp);
-		free(tmp);
-	}
-	return status;
+	return on_built_dir("clusterc", target, status_built, &o);
 }
