@@ -357,7 +357,9 @@ e2e_drift() {
 	drift_run 1
 	rc=$?
 	expect "drift right after the apply finds nothing (exit 0)" test "$rc" = 0
-	[ "$rc" = 0 ] || sed -n '1,40p' "$w/drift1.log" | sed 's/^/    /'
+	# On failure, what drift found, not the progress lines above it.
+	[ "$rc" = 0 ] || { grep -vE '^(start|ok|skip) ' "$w/drift1.log" | head -n 40
+		jq -c '.hosts' "$(last_drift)" 2>/dev/null | head -c 4000; echo; } | sed 's/^/    /'
 	states0=$(bash "$LAB" exec "$lab/$node" -- sh -c "cat /var/lib/clusterc/$name/state/* | sha256sum")
 	bash "$LAB" exec "$lab/$node" -- sh -c 'echo "# edited by hand" >>/etc/sysctl.d/90-kubernetes.conf'
 	bash "$LAB" exec "$lab/$ctl" -- kubectl label node "$node" --overwrite "$lk=edited-by-hand" >/dev/null

@@ -165,6 +165,14 @@ check_bundle() {
 			bad+=("$f (line 2 is not set -euo pipefail)")
 	done
 	if [ ${#bad[@]} -eq 0 ]; then pass "$tag: bash -n and set -euo pipefail"; else fail "$tag: bash -n" "${bad[*]}"; fi
+	# Under pipefail, `producer | grep -q` fails when grep's early exit kills the
+	# producer with SIGPIPE: a match read as "missing", now and then (it deleted
+	# wanted UFW rules in e2e). Scripts compare with here-strings instead.
+	if out=$(grep -nE '^[^#]*\|[[:space:]]*grep[[:space:]]+(-[A-Za-z]*q|--quiet)' "${scripts[@]}"); then
+		fail "$tag: a pipe into grep -q (pipefail turns its SIGPIPE into a false)" "$out"
+	else
+		pass "$tag: no pipe into grep -q"
+	fi
 	if [ ${#yamls[@]} -gt 0 ]; then
 		if out=$(node -e '
 			const fs = require("fs"), YAML = require(process.argv[1]);

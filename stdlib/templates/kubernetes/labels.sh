@@ -59,7 +59,7 @@ node_apply() {
 		protected "$k" && continue
 		case ",$new_keys," in *",$k,"*) continue ;; esac
 		if [ -n "$(kubectl get node "$node" -o jsonpath="{.metadata.labels.$(jp_key "$k")}")" ] ||
-			kubectl get node "$node" -o jsonpath="{.metadata.labels}" | grep -q -F "\"$k\":"; then
+			grep -q -F "\"$k\":" <<<"$(kubectl get node "$node" -o jsonpath="{.metadata.labels}")"; then
 			kubectl label node "$node" "$k-" >/dev/null
 			cc_changed "$node: removed label $k"
 		fi

@@ -197,7 +197,8 @@ cc_ensure_dir() {
 }
 
 cc_pkg_installed() {
-	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+	# Captured, not piped to grep -q: under pipefail an early grep exit is a SIGPIPE.
+	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == *'install ok installed'* ]]
 }
 cc_apt_update() {
 	cc_check_only && return 0

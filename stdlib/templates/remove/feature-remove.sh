@@ -39,7 +39,7 @@ gone daemonset nvidia-device-plugin-daemonset kube-system
 gone runtimeclass nvidia
 for node in $(kubectl get nodes -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}'); do
 	for key in accelerator gpu-type; do
-		if kubectl get node "$node" -o jsonpath='{.metadata.labels}' | grep -q -F "\"$key\":"; then
+		if grep -q -F "\"$key\":" <<<"$(kubectl get node "$node" -o jsonpath='{.metadata.labels}')"; then
 			kubectl label node "$node" "$key-" >/dev/null
 			cc_changed "$node: removed label $key"
 		fi

@@ -48,7 +48,9 @@ done
 if [ -f "$MANAGED" ]; then
 	while IFS= read -r r; do
 		[ -n "$r" ] || continue
-		printf '%s\n' "${rules[@]}" | grep -qxF -- "$r" && continue
+		# A here-string, not `printf | grep -q`: under pipefail grep -q's early exit
+		# can kill printf with SIGPIPE and turn a match into "no longer wanted".
+		grep -qxF -- "$r" <<<"$(printf '%s\n' "${rules[@]}")" && continue
 		if grep -qxF -- "ufw allow $r" <<<"$added"; then
 			ufw delete allow "$r" >/dev/null
 			cc_changed "ufw delete allow $r (no longer wanted)"
