@@ -22,8 +22,10 @@
 #
 # UPDATE_GOLDEN=1 rewrites the goldens (review the diff). VALGRIND=1 runs
 # clusterc under valgrind; CLUSTERC_BIN picks the binary (build/san/clusterc);
-# DIAG_NO_BUILD=1 skips the build assertions. Extra arguments name cases to
-# run (by prefix).
+# DIAG_NO_BUILD=1 skips the build assertions. DIAG_SHARD=I/N runs every Nth
+# case from the Ith (0-based), and the several-files cases only in shard 0, so
+# N processes share the cases (tests/fuzz/run.sh under valgrind). Extra
+# arguments name cases to run (by prefix).
 source "$(dirname "$0")/../lib.sh"
 HERE=$TOP/tests/diagnostics
 cd "$HERE" || exit 1
@@ -131,9 +133,15 @@ selected() {
 	return 1
 }
 FILTER=("$@")
+SHARD_I=0 SHARD_N=1
+if [ -n "${DIAG_SHARD:-}" ]; then
+	SHARD_I=${DIAG_SHARD%/*} SHARD_N=${DIAG_SHARD#*/}
+fi
+in_shard() { [ $(($1 % SHARD_N)) = "$SHARD_I" ]; }
 
 shopt -s nullglob
 ncases=0
+nseen=0
 mkdir -p "$TMP/gen"
 for f in [0-9][0-9][0-9]-*.cluster [0-9][0-9][0-9]-*/main.cluster [0-9][0-9][0-9]-*.gen; do
 	case $f in
@@ -142,6 +150,8 @@ for f in [0-9][0-9][0-9]-*.cluster [0-9][0-9][0-9]-*/main.cluster [0-9][0-9][0-9
 	*) name=${f%.cluster} ;;
 	esac
 	selected "$name" || continue
+	nseen=$((nseen + 1))
+	in_shard "$nseen" || continue
 	ncases=$((ncases + 1))
 	case $f in
 	*.gen)
@@ -165,7 +175,7 @@ for g in [0-9][0-9][0-9]-*.stderr; do
 done
 
 # ---- several files in one run: each is reported on its own, exit 1 if any fails
-if [ ${#FILTER[@]} -eq 0 ]; then
+if [ ${#FILTER[@]} -eq 0 ] && [ "$SHARD_I" = 0 ]; then
 	cp "$TOP/clusters/bare-metal.cluster" "$TMP/gen/valid.cluster"
 	run_clusterc "$HERE" "" check "$TMP/gen/valid.cluster" 040-unknown-block-type.cluster \
 		"$TMP/gen/valid.cluster" 060-duplicate-node-names.cluster >"$TMP/multi.out" 2>"$TMP/multi.err"
@@ -200,7 +210,7 @@ if [ ${#FILTER[@]} -eq 0 ]; then
 fi
 
 # ---- colour: only on a terminal, never with NO_COLOR or TERM=dumb
-if [ ${#FILTER[@]} -eq 0 ]; then
+if [ ${#FILTER[@]} -eq 0 ] && [ "$SHARD_I" = 0 ]; then
 	CASE=040-unknown-block-type.cluster
 	has_esc() { grep -q $'\033\\[' "$1"; }
 	# stderr is a file: no colour even without NO_COLOR.
