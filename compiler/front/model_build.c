@@ -624,12 +624,19 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
  * (`kubeadm upgrade apply`), then the workers, workers_at_once of them at a
  * time. Each node names the node whose upgrade it waits for ("upgrade_after",
  * null for the first control node): workers_at_once chains of workers, so no
- * more than that many are drained at once. */
-static void set_upgrade_order(json_t *cluster, json_t *controls, json_t *workers)
+ * more than that many are drained at once. Draining every worker at once
+ * (with two or more of them) leaves their pods nowhere to go but the control
+ * nodes, which kubeadm taints: the upgrade would stop the cluster's workloads. */
+static void set_upgrade_order(struct model_ctx *c, json_t *cluster, json_t *controls, json_t *workers)
 {
 	json_int_t at_once = json_integer_value(json_object_get(json_object_get(cluster, "upgrade"),
 								  "workers_at_once"));
 	size_t k = at_once < 1 ? 1 : (size_t)at_once, nc = json_array_size(controls);
+	size_t nw = json_array_size(workers);
+	struct ast_node *wa = value_get(block_get(c->b->cluster, "upgrade"), "workers_at_once");
+	if (wa && nw >= 2 && k >= nw)
+		diag_warning(c->d, wa->loc, "C0366", "upgrade.workers_at_once = %zu drains all %zu workers at once: "
+			     "their pods have nowhere to run during an upgrade", k, nw);
 	json_t *last = nc ? json_object_get(json_array_get(controls, nc - 1), "name") : NULL;
 	for (size_t i = 0; i < nc; i++)
 		json_object_set(json_array_get(controls, i), "upgrade_after",
@@ -684,7 +691,7 @@ json_t *model_build(struct unit *u, const struct check_blocks *b)
 	check_runtime(&c, &ni);
 	json_t *controls = subset(nodes, "role", "control");
 	json_t *workers = subset(nodes, "role", "worker");
-	set_upgrade_order(cluster, controls, workers);
+	set_upgrade_order(&c, cluster, controls, workers);
 	json_object_set(c.model, "first_control", json_array_size(controls) ? json_array_get(controls, 0) : json_null());
 	json_object_set_new(c.model, "controls", controls);
 	json_object_set_new(c.model, "workers", workers);

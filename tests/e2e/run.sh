@@ -315,6 +315,7 @@ e2e_cluster() {
 		# once keeps make check inside CI's budget.
 		if [ -z "$upgrade" ]; then
 			e2e_reset
+			e2e_removed_feature
 		else
 			echo "ok - $CURRENT: reset # SKIP covered by the file without an upgrade scenario"
 		fi
@@ -530,6 +531,46 @@ e2e_reset() {
 		_ "$rc" "$node" "$sum" "$ks" "$ctl"
 	[ "$rc" = 0 ] || sed -n '1,40p' "$w/apply11.log" | sed 's/^/    /'
 	APPLY_OUT=$w/out-added apply_run 12
+	rc=$?
+	sum=$(last_summary)
+	expect "... and the apply after it changes nothing" test "$rc:$(jq '.counts.ok + .counts.failed' "$sum")" = "0:0"
+}
+
+# The monitoring block taken out of the file, built over the last output: the
+# plan removes the feature (feature.remove.monitoring, from the first control
+# node) and the node-exporter port it opened; the apply deletes the monitoring
+# Application (with Argo CD's resources finalizer) and closes 9100/tcp on every
+# node; the apply after it changes nothing.
+e2e_removed_feature() {
+	local out=$w/out-added/$name ctl rc sum h bad=''
+	grep -qE '^monitoring \{' "$w/src-added/$fname.cluster" ||
+		{ echo "ok - $CURRENT: a removed feature block converges # SKIP no monitoring block"; return; }
+	mkdir -p "$w/src-nomon"
+	cp -a "$w/src-added/." "$w/src-nomon/"
+	# The block runs from its "monitoring {" line to the line that balances it.
+	awk '/^monitoring \{/ { skip = 1 } skip { d += gsub(/\{/, "{") - gsub(/\}/, "}"); if (d == 0) skip = 0; next } { print }' \
+		"$w/src-added/$fname.cluster" >"$w/src-nomon/$fname.cluster"
+	if ! (cd "$w/src-nomon" && HOME=$w/home "$CLUSTERC_BIN" build "$fname.cluster" -o "$w/out-added") >"$w/build-nomon.log" 2>&1; then
+		fail "$CURRENT: the file without monitoring builds over the last output" "$(cat "$w/build-nomon.log")"; return
+	fi
+	ctl=$(jq -r .cluster_host "$out/plan.json")
+	expect "monitoring taken out of the file: the plan removes it, from $ctl" \
+		jq -e --arg c "$ctl" 'any(.steps[]; .id == "feature.remove.monitoring@\($c)" and .phase == "remove")' "$out/plan.json"
+	expect "... where the Application monitoring is now" \
+		bash "$LAB" exec "$lab/$ctl" -- kubectl -n argocd get application monitoring -o name
+	APPLY_OUT=$w/out-added apply_run 13
+	rc=$?
+	sum=$(last_summary)
+	expect "... the next apply exits 0 and runs feature.remove.monitoring" \
+		test "$rc:$(jq -r --arg id "feature.remove.monitoring@$ctl" '.steps[] | select(.id == $id) | .status' "$sum")" = 0:ok
+	[ "$rc" = 0 ] || grep -vE '^(start|ok|skip) ' "$w/apply13.log" | head -n 40 | sed 's/^/    /'
+	expect "... which deleted the Application monitoring" \
+		bash -c '! bash "$1" exec "$2" -- kubectl -n argocd get application monitoring -o name >/dev/null 2>&1' _ "$LAB" "$lab/$ctl"
+	for h in $(jq -r '.nodes[].name' "$out/model.json"); do
+		bash "$LAB" exec "$lab/$h" -- ufw show added 2>/dev/null | grep -qxF 'ufw allow 9100/tcp' && bad+=" $h"
+	done
+	expect "... and closed node-exporter's 9100/tcp on every node (still open on:${bad:- none})" test -z "$bad"
+	APPLY_OUT=$w/out-added apply_run 14
 	rc=$?
 	sum=$(last_summary)
 	expect "... and the apply after it changes nothing" test "$rc:$(jq '.counts.ok + .counts.failed' "$sum")" = "0:0"
