@@ -113,6 +113,22 @@ static void set_repo_unknown(json_t *j)
 	json_object_set_new(j, "repo_host_keys", json_array());
 }
 
+/* A web UI's host attribute becomes an HTTPRoute hostname and a TLS name: a
+ * DNS name (RFC 1123 subdomain), which the Gateway API CRD would also refuse
+ * otherwise, at apply time. Returns the host, given or the default. */
+static const char *web_host(struct model_ctx *c, const struct ast_node *b, const char *what, const char *fallback)
+{
+	const char *host = str_attr(b, "host", NULL);
+	/* An all-digit last label is an IPv4 address, which the Gateway API
+	 * forbids as a hostname (no top-level domain is all digits). */
+	const char *last = host ? strrchr(host, '.') : NULL;
+	last = last ? last + 1 : host;
+	bool numeric = last && *last && strspn(last, "0123456789") == strlen(last);
+	if (host && (numeric || !dns_subdomain(host, strlen(host))))
+		diag_error(c->d, block_get(b, "host")->loc, "C0446", "%s host '%s' is not a DNS name", what, host);
+	return host ? host : fallback;
+}
+
 json_t *build_argocd(struct model_ctx *c)
 {
 	struct ast_node *ab = c->b->argocd;
@@ -125,7 +141,7 @@ json_t *build_argocd(struct model_ctx *c)
 	const char *domain = json_string_value(json_object_get(json_object_get(c->model, "cluster"), "domain"));
 	struct strbuf host = STRBUF_INIT;
 	strbuf_addf(&host, "argocd.%s", domain ? domain : "k8s.local");
-	json_object_set_new(j, "host", json_string(str_attr(ab, "host", host.buf)));
+	json_object_set_new(j, "host", json_string(web_host(c, ab, "argocd", host.buf)));
 	strbuf_release(&host);
 	const char *project = str_attr(ab, "project", "homelab");
 	if (!rfc1123_label(project))
@@ -263,7 +279,7 @@ json_t *build_monitoring(struct model_ctx *c)
 		struct strbuf host = STRBUF_INIT;
 		strbuf_addf(&host, "%s.%s", parts[i], domain);
 		json_t *pj = json_object();
-		json_object_set_new(pj, "host", json_string(str_attr(pb, "host", host.buf)));
+		json_object_set_new(pj, "host", json_string(web_host(c, pb, parts[i], host.buf)));
 		strbuf_release(&host);
 		if (i == 0) {
 			json_object_set_new(pj, "retention_hours", json_integer(int_attr(pb, "retention", 200 * 3600) / 3600));
@@ -277,11 +293,8 @@ json_t *build_monitoring(struct model_ctx *c)
 	}
 	struct ast_node *mx = block_get(mb, "matrix");
 	if (mx && mx->kind == AST_BLOCK) {
-		const char *host = str_attr(mx, "host", "");
-		/* A missing or unusable host was reported already. */
-		if (str_attr(mx, "host", NULL) && !dns_subdomain(host, strlen(host)))
-			diag_error(c->d, block_get(mx, "host") ? block_get(mx, "host")->loc : mx->u.block.type_loc,
-				   "C0446", "matrix host '%s' is not a DNS name", host);
+		/* A missing host was reported already. */
+		const char *host = web_host(c, mx, "matrix", "");
 		json_object_set_new(j, "matrix", json_pack("{s:s,s:s}", "host", host, "room", str_attr(mx, "room", "Alerts")));
 	} else {
 		json_object_set_new(j, "matrix", json_null());

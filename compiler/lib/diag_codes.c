@@ -294,7 +294,8 @@ const struct diag_code diag_codes[] = {
 	  "The model is well-formed, but it would fail when applied: Kubernetes, CRI-O, kubeadm, Proxmox, Ceph or ArgoCD would reject it or behave surprisingly. clusterc checks this at compile time so that apply does not fail half-way on a node." },
 	{ "C0445", "gpu_temperature_alert … is not a GPU temperature in °C (30 to 120)",
 	  "The model is well-formed, but it would fail when applied: Kubernetes, CRI-O, kubeadm, Proxmox, Ceph or ArgoCD would reject it or behave surprisingly. clusterc checks this at compile time so that apply does not fail half-way on a node." },
-	{ "C0446", "matrix host '…' is not a DNS name",
+	{ "C0446", "… host '…' is not a DNS name",
+	  "The host of argocd, of monitoring's prometheus, grafana and alertmanager, and of its matrix block is the name the web UI answers on: an HTTPRoute hostname and the name in its TLS certificate, so it must be a DNS name (lower-case letters, digits, '-' and '.', each label 1 to 63 characters, no trailing dot, not an IP address). "
 	  "The model is well-formed, but it would fail when applied: Kubernetes, CRI-O, kubeadm, Proxmox, Ceph or ArgoCD would reject it or behave surprisingly. clusterc checks this at compile time so that apply does not fail half-way on a node." },
 	{ "C0447", "version '…' is not a version or image tag",
 	  "The model is well-formed, but it would fail when applied: Kubernetes, CRI-O, kubeadm, Proxmox, Ceph or ArgoCD would reject it or behave surprisingly. clusterc checks this at compile time so that apply does not fail half-way on a node. To fix it: versions are letters, digits and . _ - : / @ +, such as \"1.18.1\"." },
