@@ -5,6 +5,8 @@
 #define YYLTYPE CC_YYLTYPE
 #include "lexer.h"
 
+#include "quote.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +42,26 @@ static void check_encoding(struct diag *d, int32_t file, const char *s, size_t n
 		diag_hint(d, "%d more invalid bytes in this file; is it a text file?", reported - 5);
 }
 
+/* Refuses bidirectional control characters anywhere in the file, comments
+ * included: a reviewer would read the file in a different order from the
+ * compiler, and the values would carry them into scripts and YAML. */
+static void check_bidi(struct diag *d, int32_t file, const char *s, size_t n)
+{
+	int reported = 0;
+	unsigned long cp;
+	for (size_t i = 0, at; i < n; i = at + 1) {
+		at = i + utf8_bidi_at(s + i, n - i, &cp);
+		if (at >= n)
+			break;
+		if (reported++ < 5) {
+			size_t w = cp < 0x800 ? 2 : 3;
+			diag_error(d, (struct loc){ file, (uint32_t)at, (uint32_t)(at + w) }, "C0118",
+				   "bidirectional control character U+%04lX", cp);
+			diag_hint(d, "it makes the text display in another order than the one it is read in; remove it");
+		}
+	}
+}
+
 /* Poisons every block (nested ones too) whose span holds offset `at`. */
 static void poison_blocks(struct ast_node *items, uint32_t at)
 {
@@ -68,6 +90,7 @@ struct ast_node *parse_source(struct arena *arena, struct diag *d, int32_t file)
 		return NULL;
 	}
 	check_encoding(d, file, src->text, src->len);
+	check_bidi(d, file, src->text, src->len);
 
 	yyscan_t scanner;
 	if (cc_yylex_init_extra(&ctx, &scanner)) {

@@ -358,6 +358,14 @@ static void evaluate_call(struct unit *u, struct ast_node *n, const char *dir)
 			become_error(u, n);
 			return;
 		}
+		unsigned long cp;
+		bad = utf8_bidi_at(v, strlen(v), &cp);
+		if (bad < strlen(v)) {
+			diag_error(u->diag, n->loc, "C0512", "environment variable '%s' holds the bidirectional "
+				   "control character U+%04lX (byte %zu of its value)", name, cp, bad + 1);
+			become_error(u, n);
+			return;
+		}
 		become_string(u, n, v);
 	} else if (!strcmp(fn, "secret")) {
 		if (nargs != 1) {

@@ -1,4 +1,5 @@
 #include "diag.h"
+#include "quote.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -93,6 +94,16 @@ static void add_entry(struct diag *d, enum diag_level level, struct loc loc,
 {
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_vaddf(&sb, fmt, ap);
+	/* A value quoted in the message must not reorder the terminal's line:
+	 * each bidirectional control becomes '?' (C0118 names the character). */
+	unsigned long cp;
+	for (size_t at = 0; (at += utf8_bidi_at(sb.buf + at, sb.len - at, &cp)) < sb.len;) {
+		size_t w = cp < 0x800 ? 2 : 3;
+		memmove(sb.buf + at + 1, sb.buf + at + w, sb.len - at - w + 1);
+		sb.buf[at] = '?';
+		sb.len -= w - 1;
+		at++;
+	}
 	XGROW(d->entries, d->entries_cap, d->nentries + 1);
 	struct diag_entry *e = &d->entries[d->nentries];
 	e->level = level;
@@ -218,8 +229,9 @@ static void print_snippet(const struct diag *d, const struct diag_entry *e, FILE
 	while (from > ls && from < le && ((unsigned char)s->text[from] & 0xC0) == 0x80)
 		from--;
 	/* Each character is one column: a UTF-8 sequence is copied whole, a byte
-	 * that is not UTF-8 or a control byte is shown as '?', so that the
-	 * caret lines up and nothing garbles the terminal. */
+	 * that is not UTF-8, a control byte or a bidirectional control is shown
+	 * as '?', so that the caret lines up and nothing garbles or reorders the
+	 * terminal. */
 	struct strbuf line = STRBUF_INIT, mark = STRBUF_INIT;
 	size_t span_end = e->loc.end < le ? e->loc.end : le;
 	if (span_end > to)
@@ -228,9 +240,10 @@ static void print_snippet(const struct diag *d, const struct diag_entry *e, FILE
 	for (size_t i = from; i < to;) {
 		unsigned char c = (unsigned char)s->text[i];
 		size_t n = utf8_seq(s->text, i, to);
+		unsigned long bidi;
 		if (c == '\t')
 			strbuf_addch(&line, '\t');
-		else if (n == 0 || c < 0x20 || c == 0x7f)
+		else if (n == 0 || c < 0x20 || c == 0x7f || utf8_bidi_at(s->text + i, n, &bidi) == 0)
 			strbuf_addch(&line, '?');
 		else
 			strbuf_add(&line, s->text + i, n);

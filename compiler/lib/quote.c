@@ -84,6 +84,20 @@ size_t utf8_invalid_at(const char *s, size_t len)
 	return len;
 }
 
+size_t utf8_bidi_at(const char *s, size_t len, unsigned long *cp)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0, used; i < len; i += used) {
+		unsigned long c = utf8_next(u + i, len - i, &used);
+		if ((c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0x200E || c == 0x200F ||
+		    c == 0x061C) {
+			*cp = c;
+			return i;
+		}
+	}
+	return len;
+}
+
 enum esc_style { ESC_JSON, ESC_YAML, ESC_TOML };
 
 static void add_u(struct strbuf *sb, unsigned long cp)

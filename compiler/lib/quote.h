@@ -18,6 +18,12 @@
  * single-quoted with each ' written as '\'' (after git's sq_quote_buf). */
 /* The offset of the first byte of s that is not valid UTF-8, or len. */
 size_t utf8_invalid_at(const char *s, size_t len);
+/* The offset of the first Unicode bidirectional control character of s (the
+ * embeddings, overrides and isolates U+202A..U+202E and U+2066..U+2069, the
+ * marks U+200E, U+200F and U+061C), or len; *cp is set to it. They make text
+ * display in another order than the one a program reads it in ("Trojan
+ * Source", CVE-2021-42574). */
+size_t utf8_bidi_at(const char *s, size_t len, unsigned long *cp);
 void sq_quote(struct strbuf *sb, const char *s);
 void sq_quote_n(struct strbuf *sb, const char *s, size_t len);
 
