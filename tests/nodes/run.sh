@@ -168,10 +168,20 @@ check_bundle() {
 	# Under pipefail, `producer | grep -q` fails when grep's early exit kills the
 	# producer with SIGPIPE: a match read as "missing", now and then (it deleted
 	# wanted UFW rules in e2e). Scripts compare with here-strings instead.
-	if out=$(grep -nE '^[^#]*\|[[:space:]]*grep[[:space:]]+(-[A-Za-z]*q|--quiet)' "${scripts[@]}"); then
+	# (Also a pipe that ends one line, into a grep -q that starts the next.)
+	if out=$(awk '/^[^#]*[^|]\|[[:space:]]*grep[[:space:]]+(-[A-Za-z]*q|--quiet)/ ||
+		(cont && /^[[:space:]]*grep[[:space:]]+(-[A-Za-z]*q|--quiet)/) { print FILENAME ":" FNR ": " $0 }
+		{ cont = /[^|]\|[[:space:]]*$/ }' "${scripts[@]}" | grep .); then
 		fail "$tag: a pipe into grep -q (pipefail turns its SIGPIPE into a false)" "$out"
 	else
 		pass "$tag: no pipe into grep -q"
+	fi
+	# The prelude's EXIT trap logs how the step ended; a step's own trap would
+	# replace it (temporary folders: cc_tmpdir).
+	if out=$(grep -nE '^[^#]*\btrap .*\bEXIT\b' "${scripts[@]}" | grep -v '/common/prelude.sh:'); then
+		fail "$tag: a step replaces the prelude's EXIT trap" "$out"
+	else
+		pass "$tag: no step replaces the prelude's EXIT trap"
 	fi
 	if [ ${#yamls[@]} -gt 0 ]; then
 		if out=$(node -e '

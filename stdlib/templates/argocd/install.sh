@@ -64,8 +64,7 @@ if kubectl -n "$NS" get configmap argocd-ssh-public-key >/dev/null 2>&1 &&
 	kubectl -n "$NS" get secret argocd-repo-ssh-key >/dev/null 2>&1; then
 	echo "reusing the existing ArgoCD deploy key"
 else
-	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
+	cc_tmpdir tmp
 	ssh-keygen -q -t ed25519 -N '' -C argocd-deploy-key -f "$tmp/id"
 	kubectl -n "$NS" create secret generic argocd-repo-ssh-key \
 		--from-literal=type=git --from-literal=url="$REPO" \
@@ -74,8 +73,6 @@ else
 		cc_apply -f -
 	kubectl -n "$NS" create configmap argocd-ssh-public-key \
 		--from-file=publicKey="$tmp/id.pub" --dry-run=client -o yaml | cc_apply -f -
-	rm -rf "$tmp"
-	trap - EXIT
 	cc_changed "new ArgoCD deploy key"
 fi
 # The repository URL may have changed since the key was made.

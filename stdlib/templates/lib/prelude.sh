@@ -53,6 +53,10 @@
 #   cc_valid RE VALUE WHAT     dies unless VALUE matches the extended regex RE
 #                              (for values read at apply time before they reach a file)
 #   cc_check_only              true in check-only mode
+#   cc_remove_at_exit PATH...  removes PATH when the step exits, however it exits
+#   cc_tmpdir VAR [TEMPLATE]   a new private folder (mktemp -d) in VAR, removed so; a
+#                              step never sets a trap on EXIT (it would replace the
+#                              prelude's, and its log would lose the line saying how it ended)
 #
 # Check-only mode (`clusterc drift`, compiler/run/drift.c): the same script runs and
 # makes the same checks, but changes nothing. Every helper above decides as in a real
@@ -435,8 +439,23 @@ if cc_check_only; then
 	}
 fi
 
+# cc_remove_at_exit PATH...: removed when the step exits, however it exits;
+# cc_tmpdir VAR [TEMPLATE]: a new private folder (mktemp -d) in VAR, removed so.
+# Steps use these rather than a trap of their own: a step's `trap ... EXIT`
+# would replace cc_finish, and the step's log would lose its last line.
+CC_AT_EXIT_RM=()
+cc_remove_at_exit() { CC_AT_EXIT_RM+=("$@"); }
+cc_tmpdir() {
+	# A name no caller's VAR is: printf -v sets the caller's variable of that name.
+	local cc_tmpdir_made
+	cc_tmpdir_made=$(mktemp -d ${2:+"$2"})
+	cc_remove_at_exit "$cc_tmpdir_made"
+	printf -v "$1" '%s' "$cc_tmpdir_made"
+}
+
 cc_finish() {
 	local rc=$?
+	[ ${#CC_AT_EXIT_RM[@]} -eq 0 ] || command rm -rf -- "${CC_AT_EXIT_RM[@]}"
 	if [ "$rc" -eq 0 ]; then
 		cc_log "done: $CC_CHANGES change(s)"
 	else

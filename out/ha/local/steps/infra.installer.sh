@@ -99,8 +99,7 @@ xorriso_run() {
 remaster() {
 	local src=$1 out=$2 work label report efi_range start end
 	[ -f "$out" ] && return 0
-	work=$(mktemp -d "$ISO_DIR/.remaster.XXXXXX")
-	trap 'rm -rf "$work"; cc_finish' EXIT
+	cc_tmpdir work "$ISO_DIR/.remaster.XXXXXX"
 	cc_log "remastering $(basename "$src")"
 	xorriso_run -osirrox on -indev "$src" -extract / "$work/root"
 	chmod -R u+w "$work/root"
@@ -134,7 +133,6 @@ remaster() {
 		"$work/root"
 	mv -f "$out.part" "$out"
 	rm -rf "$work"
-	trap cc_finish EXIT
 	cc_changed "built $(basename "$out")"
 }
 

@@ -31,8 +31,7 @@ wait_for_controls() {
 	local token=$1 hash=$2 dir n i server
 	shift 2
 	server="https://"10.20.0.10:6443
-	dir=$(mktemp -d)
-	trap 'rm -rf "$dir"; cc_finish' EXIT
+	cc_tmpdir dir
 	# cluster-info is public; its CA is accepted only when its key hash matches.
 	cc_retry 60 5 curl -fsSk -o "$dir/cluster-info.json" "$server/api/v1/namespaces/kube-public/configmaps/cluster-info"
 	grep -o 'certificate-authority-data: [A-Za-z0-9+/=]*' "$dir/cluster-info.json" | head -n 1 |
@@ -51,8 +50,8 @@ KUBECONFIG
 	for n in "$@"; do
 		cc_log "waiting for control node $n to finish joining"
 		for ((i = 0; ; i++)); do
-			if kubectl --kubeconfig "$dir/kubeconfig" get node "$n" -o jsonpath='{.metadata.labels}' 2>/dev/null |
-				grep -q '"node-role.kubernetes.io/control-plane"'; then
+			if grep -q '"node-role.kubernetes.io/control-plane"' <<<"$(kubectl --kubeconfig "$dir/kubeconfig" \
+				get node "$n" -o jsonpath='{.metadata.labels}' 2>/dev/null)"; then
 				break
 			fi
 			[ "$i" -lt 720 ] || cc_die "control node $n has not joined after an hour"
@@ -60,7 +59,6 @@ KUBECONFIG
 		done
 	done
 	rm -rf "$dir"
-	trap cc_finish EXIT
 }
 
 if [ -f /etc/kubernetes/kubelet.conf ]; then
@@ -80,7 +78,7 @@ else
 	fi
 	cfg=/etc/kubernetes/clusterc/kubeadm-join.yaml
 	mkdir -p /etc/kubernetes/clusterc
-	trap 'rm -f "$cfg"; cc_finish' EXIT
+	cc_remove_at_exit "$cfg"
 	(umask 077 && sed -e "s|__CLUSTERC_TOKEN__|$token|" -e "s|__CLUSTERC_CA_HASH__|$hash|" \
 		-e "s|__CLUSTERC_CERT_KEY__|$key|" nodes/cp-2/kubernetes/kubeadm-join.yaml >"$cfg")
 	kubeadm join --config "$cfg"

@@ -20,7 +20,7 @@ else
 	key=
 	cfg=/etc/kubernetes/clusterc/kubeadm-join.yaml
 	mkdir -p /etc/kubernetes/clusterc
-	trap 'rm -f "$cfg"; cc_finish' EXIT
+	cc_remove_at_exit "$cfg"
 	(umask 077 && sed -e "s|__CLUSTERC_TOKEN__|$token|" -e "s|__CLUSTERC_CA_HASH__|$hash|" \
 		-e "s|__CLUSTERC_CERT_KEY__|$key|" nodes/worker-1/kubernetes/kubeadm-join.yaml >"$cfg")
 	kubeadm join --config "$cfg"
