@@ -45,7 +45,13 @@ static void add_steps(struct planner *pl, const size_t *order, struct strbuf *sb
 			if (json_is_true(json_object_get(s->obj, "destroys")))
 				strbuf_addstr(sb, " (runs only with `--destroy`)");
 			const char *impact = str_member(s->obj, "impact");
-			strbuf_addf(sb, " | %s | `%.*s` |\n", impact ? impact : "", HASH_PREFIX, hex);
+			/* An upgrade's drain happens on a cluster that exists; on a node
+			 * with no record of the step (a new cluster), it changes nothing. */
+			const char *first = str_member(s->obj, "impact_new");
+			strbuf_addf(sb, " | %s", impact ? impact : "");
+			if (first && (!impact || strcmp(first, impact)))
+				strbuf_addf(sb, " (%s when new)", first);
+			strbuf_addf(sb, " | `%.*s` |\n", HASH_PREFIX, hex);
 		}
 	}
 }

@@ -536,20 +536,21 @@ e2e_reset() {
 	expect "... and the apply after it changes nothing" test "$rc:$(jq '.counts.ok + .counts.failed' "$sum")" = "0:0"
 }
 
-# The monitoring block taken out of the file, built over the last output: the
+# The monitoring block taken out of the file (the original one: the added node
+# is gone since e2e_removed_node), built over the last output: the
 # plan removes the feature (feature.remove.monitoring, from the first control
 # node) and the node-exporter port it opened; the apply deletes the monitoring
 # Application (with Argo CD's resources finalizer) and closes 9100/tcp on every
 # node; the apply after it changes nothing.
 e2e_removed_feature() {
 	local out=$w/out-added/$name ctl rc sum h bad=''
-	grep -qE '^monitoring \{' "$w/src-added/$fname.cluster" ||
+	grep -qE '^monitoring \{' "$w/src/$fname.cluster" ||
 		{ echo "ok - $CURRENT: a removed feature block converges # SKIP no monitoring block"; return; }
 	mkdir -p "$w/src-nomon"
-	cp -a "$w/src-added/." "$w/src-nomon/"
+	cp -a "$w/src/." "$w/src-nomon/"
 	# The block runs from its "monitoring {" line to the line that balances it.
 	awk '/^monitoring \{/ { skip = 1 } skip { d += gsub(/\{/, "{") - gsub(/\}/, "}"); if (d == 0) skip = 0; next } { print }' \
-		"$w/src-added/$fname.cluster" >"$w/src-nomon/$fname.cluster"
+		"$w/src/$fname.cluster" >"$w/src-nomon/$fname.cluster"
 	if ! (cd "$w/src-nomon" && HOME=$w/home "$CLUSTERC_BIN" build "$fname.cluster" -o "$w/out-added") >"$w/build-nomon.log" 2>&1; then
 		fail "$CURRENT: the file without monitoring builds over the last output" "$(cat "$w/build-nomon.log")"; return
 	fi
