@@ -557,8 +557,12 @@ e2e_removed_feature() {
 	ctl=$(jq -r .cluster_host "$out/plan.json")
 	expect "monitoring taken out of the file: the plan removes it, from $ctl" \
 		jq -e --arg c "$ctl" 'any(.steps[]; .id == "feature.remove.monitoring@\($c)" and .phase == "remove")' "$out/plan.json"
-	expect "... where the Application monitoring is now" \
-		bash "$LAB" exec "$lab/$ctl" -- kubectl -n argocd get application monitoring -o name
+	local open0=''
+	for h in $(jq -r '.nodes[].name' "$out/model.json"); do
+		bash "$LAB" exec "$lab/$h" -- ufw show added 2>/dev/null | grep -qxF 'ufw allow 9100/tcp' && open0+=" $h"
+	done
+	expect "... where the Application monitoring is now, and 9100/tcp open on:${open0:- no node}" bash -c '
+		test -n "$3" && bash "$1" exec "$2" -- kubectl -n argocd get application monitoring -o name' _ "$LAB" "$lab/$ctl" "$open0"
 	APPLY_OUT=$w/out-added apply_run 13
 	rc=$?
 	sum=$(last_summary)
