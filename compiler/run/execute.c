@@ -347,6 +347,14 @@ int run_execute(const struct run_opts *o, const char *dir)
 		write_summary(&r, status);
 	}
 	run_log_event(&r.log, "run_end", NULL, NULL, NULL);
+	/* Steps that did their work but left no log, or no summary, are not a
+	 * clean run: whoever reads artifacts/ later would find nothing. */
+	if (r.log.lost && status == 0) {
+		fprintf(stderr, "clusterc: the steps went well, but %s: this run exits 1 so that its missing logs "
+			"are noticed; free space in %s and run again (steps that are done are skipped)\n",
+			r.log.lost, o->artifacts);
+		status = 1;
+	}
 out:
 	if (err.len)
 		fprintf(stderr, "clusterc: %s\n", err.buf);

@@ -111,18 +111,40 @@ void run_log_event(struct run_log *l, const char *event, const struct step *s,
 		json_object_set_new(o, "message", json_string(msg));
 	char *line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	if (line) {
-		fputs(line, l->events);
-		fputc('\n', l->events);
-		fflush(l->events);
+		errno = 0;
+		if (fputs(line, l->events) < 0 || fputc('\n', l->events) == EOF || fflush(l->events) == EOF) {
+			struct strbuf p = STRBUF_INIT;
+			strbuf_addf(&p, "%s/events.jsonl", l->dir);
+			run_log_lost(l, p.buf, errno);
+			strbuf_release(&p);
+			/* The stream's buffer would hold the rest; stop writing it. */
+			fclose(l->events);
+			l->events = NULL;
+		}
 		free(line);
 	}
 	json_decref(o);
 }
 
+void run_log_lost(struct run_log *l, const char *path, int err)
+{
+	if (l->lost)
+		return;
+	struct strbuf m = STRBUF_INIT;
+	strbuf_addf(&m, "cannot write %s: %s", path, err ? strerror(err) : "write error");
+	l->lost = strbuf_detach(&m, NULL);
+	fprintf(stderr, "clusterc: warning: %s; this run's logs are incomplete\n", l->lost);
+}
+
 void run_log_close(struct run_log *l)
 {
-	if (l->events)
-		fclose(l->events);
+	if (l->events && fclose(l->events) == EOF) {
+		struct strbuf p = STRBUF_INIT;
+		strbuf_addf(&p, "%s/events.jsonl", l->dir);
+		run_log_lost(l, p.buf, errno);
+		strbuf_release(&p);
+	}
+	free(l->lost);
 	free(l->dir);
 	free(l->run_id);
 	memset(l, 0, sizeof(*l));

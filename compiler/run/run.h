@@ -172,11 +172,15 @@ struct run_log {
 	bool tty;         /* progress on a terminal */
 	int drawn;        /* live lines currently on screen */
 	size_t total, finished;
+	char *lost;       /* the first write into the run's folder that failed, or NULL */
 };
 int run_log_open(struct run_log *l, const char *artifacts, int keep_runs, struct strbuf *err);
 void run_log_event(struct run_log *l, const char *event, const struct step *s,
 		   const char *host, const char *msg);
 void run_log_close(struct run_log *l);
+/* A write into the run's folder failed (a full disk, most often): the first
+ * one is kept and warned about at once; the run then cannot exit 0. */
+void run_log_lost(struct run_log *l, const char *path, int err);
 
 #endif
 

@@ -254,9 +254,13 @@ static void write_step_log(struct run *r, struct step *s, struct strbuf *log)
 	redact_apply(&r->red, log);
 	struct strbuf p = STRBUF_INIT;
 	strbuf_addf(&p, "%s/%s", r->log.dir, s->host);
-	mkdir_p(p.buf, 0755);
-	strbuf_addf(&p, "/%s.log", s->name);
-	write_file_atomic(p.buf, log->buf, log->len);
+	if (mkdir_p(p.buf, 0755) < 0) {
+		run_log_lost(&r->log, p.buf, errno);
+	} else {
+		strbuf_addf(&p, "/%s.log", s->name);
+		if (write_file_atomic(p.buf, log->buf, log->len) < 0)
+			run_log_lost(&r->log, p.buf, errno);
+	}
 	strbuf_release(&p);
 }
 

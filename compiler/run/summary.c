@@ -2,6 +2,7 @@
  * artifacts/<run>/summary.json and summary.txt. */
 #include "exec_internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 void write_summary(struct run *r, int status)
@@ -79,12 +80,14 @@ void write_summary(struct run *r, int status)
 		struct strbuf p = STRBUF_INIT;
 		strbuf_addf(&p, "%s/summary.json", r->log.dir);
 		if (js) {
-			write_file_atomic(p.buf, js, strlen(js));
+			if (write_file_atomic(p.buf, js, strlen(js)) < 0)
+				run_log_lost(&r->log, p.buf, errno);
 			free(js);
 		}
 		strbuf_reset(&p);
 		strbuf_addf(&p, "%s/summary.txt", r->log.dir);
-		write_file_atomic(p.buf, txt.buf, txt.len);
+		if (write_file_atomic(p.buf, txt.buf, txt.len) < 0)
+			run_log_lost(&r->log, p.buf, errno);
 		strbuf_release(&p);
 		json_decref(sum);
 	} else {

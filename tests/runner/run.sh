@@ -876,6 +876,25 @@ expect "kept: disconnect closes every master and removes the directory" \
 CLUSTERC_SSH_KEEP=0 ap --yes
 expect "kept: CLUSTERC_SSH_KEEP=0 keeps none" sh -c "test $RC = 0 && test -z '$(ksockets)'"
 
+# ---- a full artifacts disk (a one-page tmpfs, filled, in a mount namespace of
+# its own): the steps run, the first failed write is named at once, and the
+# run exits 1, not 0 with its logs silently missing
+full=$TMP/full-artifacts
+mkdir -p "$full"
+reset_lab
+(cd "$W" && unshare -m bash -c 'mount -t tmpfs -o size=4k tmpfs "$1" &&
+	{ dd if=/dev/zero of="$1/fill" bs=4k count=1 status=none || true; } &&
+	exec "$2" apply demo --inventory "$3" --artifacts "$1" --grace 2' _ "$full" "$CLUSTERC_BIN" "$INV") >"$TMP/out" 2>&1
+RC=$?
+ran=$(cat_ran | wc -l)
+expect "full artifacts disk: the steps run, the lost log is named, and the run exits 1" \
+	sh -c "test $RC = 1 && test $ran -gt 0 &&
+		grep -q 'warning: cannot write .*: No space left on device; this run.s logs are incomplete' '$TMP/out' &&
+		grep -q 'this run exits 1 so that its missing logs are noticed' '$TMP/out'" 
+ap
+expect "... and the run after it, with space, exits 0 and skips what the first one did" \
+	sh -c "test $RC = 0 && grep -q 'skip' '$TMP/out'"
+
 # ---- artifacts are pruned to --keep-runs
 ap --keep-runs 2
 expect "old runs pruned to --keep-runs" \
