@@ -49,6 +49,7 @@ struct job {
 	struct strbuf out, err, aux_err;
 	struct strbuf log;   /* J_STEP: what goes to the step's log */
 	struct strbuf line;  /* J_STEP: partial stdout line */
+	struct log_cut log_cut, err_cut; /* J_STEP: what log_bound dropped of log and err */
 	bool reboot_asked;
 	struct strbuf forged; /* J_STEP: outputs a script printed that it does not produce (a builtin is this binary's code) */
 	double deadline, kill_at;

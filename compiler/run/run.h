@@ -165,6 +165,22 @@ void redact_add_value(struct redactor *r, const char *label, const char *b64);
 void redact_apply(const struct redactor *r, struct strbuf *sb);
 void redact_release(struct redactor *r);
 
+/* A step's output is held in memory until the step ends; one that prints
+ * without end (a loop gone wrong) must not take the runner's memory with it.
+ * Past LOG_CAP bytes the middle goes: the first and the last LOG_KEEP bytes
+ * stay (how the step began, how it ended), cut at line ends, redacted
+ * before the cut so that no secret is split into halves redaction misses.
+ * cut->head is where the mark of the cut ends (0 before the first cut);
+ * cut->dropped counts the bytes dropped. While the step runs, the log is
+ * cut when it passes cap = LOG_CAP (a cut per 12 MiB, not per line); when
+ * it ends, with cap = 2 * LOG_KEEP, to what it keeps. */
+#define LOG_KEEP ((size_t)4 << 20)
+#define LOG_CAP (4 * LOG_KEEP)
+struct log_cut {
+	size_t head, dropped;
+};
+void log_bound(const struct redactor *r, struct strbuf *sb, struct log_cut *cut, size_t cap);
+
 struct run_log {
 	char *dir;        /* artifacts/<run-id>, NULL when not logging */
 	char *run_id;

@@ -198,6 +198,9 @@ static bool step_declares_output(const struct step *s, const char *name)
 void step_stdout_lines(struct run *r, struct job *j, bool flush)
 {
 	size_t start = 0;
+	/* A line longer than a log keeps is no protocol line: log what came. */
+	if (j->line.len > LOG_KEEP && !memchr(j->line.buf, '\n', j->line.len))
+		flush = true;
 	for (;;) {
 		char *nl = memchr(j->line.buf + start, '\n', j->line.len - start);
 		if (!nl && !(flush && start < j->line.len))
@@ -245,6 +248,8 @@ void step_stdout_lines(struct run *r, struct job *j, bool flush)
 	}
 	memmove(j->line.buf, j->line.buf + start, j->line.len - start);
 	strbuf_setlen(&j->line, j->line.len - start);
+	log_bound(&r->red, &j->log, &j->log_cut, LOG_CAP);
+	log_bound(&r->red, &j->err, &j->err_cut, LOG_CAP);
 }
 
 static void write_step_log(struct run *r, struct step *s, struct strbuf *log)
@@ -358,11 +363,17 @@ void step_done(struct run *r, struct job *j)
 		strbuf_release(&f);
 		strbuf_release(&v);
 	}
+	log_bound(&r->red, &j->log, &j->log_cut, 2 * LOG_KEEP);
+	log_bound(&r->red, &j->err, &j->err_cut, 2 * LOG_KEEP);
 	if (j->err.len) {
 		/* stderr is appended after stdout: per-step buffering keeps parallel
 		 * output apart; FIXME: interleave by arrival time. */
 		strbuf_addstr(&j->log, j->err.buf);
 	}
+	if (j->log_cut.dropped || j->err_cut.dropped)
+		strbuf_addf(&j->log, "clusterc: %zu bytes of this step's output were dropped from the middle of "
+			    "its standard output and error (a log keeps the first and the last %zu MiB of each)\n",
+			    j->log_cut.dropped + j->err_cut.dropped, LOG_KEEP >> 20);
 	if (msg.len)
 		strbuf_addf(&j->log, "clusterc: %s\n", msg.buf);
 	write_step_log(r, s, &j->log);

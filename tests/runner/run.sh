@@ -876,6 +876,18 @@ expect "kept: disconnect closes every master and removes the directory" \
 CLUSTERC_SSH_KEEP=0 ap --yes
 expect "kept: CLUSTERC_SSH_KEEP=0 keeps none" sh -c "test $RC = 0 && test -z '$(ksockets)'"
 
+# ---- a step that prints without end: the run's memory and the step's log stay
+# bounded; the log keeps its first and last lines and says what was dropped
+reset_lab
+hput n2 /var/lib/lab/flood-os.base 48
+ap
+log=$ART/latest/n2/os.base.log
+expect "flood: a step printing 48 MiB succeeds; its log keeps 8 MiB, its first and last lines, and names the cut" \
+	sh -c "test $RC = 0 && test \$(stat -c %s '$log') -lt $((9 << 20)) && grep -qx 'flood begins' '$log' &&
+		grep -qx 'flood ends' '$log' && grep -q '^\[clusterc: output dropped here' '$log' &&
+		grep -q 'bytes of this step.s output were dropped from the middle' '$log'"
+hrm n2 /var/lib/lab/flood-os.base
+
 # ---- a full artifacts disk (a one-page tmpfs, filled, in a mount namespace of
 # its own): the steps run, the first failed write is named at once, and the
 # run exits 1, not 0 with its logs silently missing

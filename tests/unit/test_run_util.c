@@ -76,6 +76,52 @@ static char *shown(const char *secret, const char *line)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* A step that prints without end: its log stays bounded, keeps its first and
+ * last lines whole, and a secret printed across the cut is still redacted. */
+static void test_log_bound(void)
+{
+	struct redactor r = { 0 };
+	struct strbuf b = STRBUF_INIT, log = STRBUF_INIT;
+	const char *secret = "hunter2-very-secret-value";
+	base64_encode(&b, secret, strlen(secret));
+	redact_add_value(&r, "S", b.buf);
+	struct log_cut cut = { 0 };
+	size_t written = 0, line = 0, max = 0;
+	char buf[64];
+	/* 100 MiB of numbered lines, the secret on every 100,000th. */
+	while (written < ((size_t)100 << 20)) {
+		int n = line % 100000 == 99999 ? snprintf(buf, sizeof(buf), "token %s\n", secret)
+					       : snprintf(buf, sizeof(buf), "line %zu of output\n", line);
+		strbuf_add(&log, buf, (size_t)n);
+		written += (size_t)n;
+		line++;
+		if (log.len > LOG_CAP / 8) {
+			log_bound(&r, &log, &cut, LOG_CAP);
+			if (log.len > max)
+				max = log.len;
+		}
+	}
+	CHECK(max <= LOG_CAP + LOG_CAP / 8, "the log stayed bounded: %zu bytes at most", max);
+	log_bound(&r, &log, &cut, 2 * LOG_KEEP);
+	CHECK(log.len <= 2 * LOG_KEEP + 200, "at the end it keeps the first and the last LOG_KEEP: %zu", log.len);
+	CHECK(!strncmp(log.buf, "line 0 of output\n", 17), "the first line is kept");
+	snprintf(buf, sizeof(buf), "line %zu of output\n", line - 1);
+	CHECK(log.len > strlen(buf) && !strcmp(log.buf + log.len - strlen(buf), buf), "the last line is kept");
+	CHECK(strstr(log.buf, "[clusterc: output dropped here") != NULL, "the cut is marked");
+	CHECK(cut.dropped + log.len <= written && cut.dropped > written / 2,
+	      "what was dropped is counted (redaction only shortens): %zu of %zu", cut.dropped, written);
+	redact_apply(&r, &log);
+	CHECK(!strstr(log.buf, "hunter2"), "no part of the secret survives in the kept head or tail");
+	/* Every kept line is whole: the text around the mark is line ends. */
+	char *m = strstr(log.buf, "[clusterc: output dropped here");
+	CHECK(m && m > log.buf && m[-1] == '\n', "the head ends at a line end");
+	char *after = m ? strchr(m, '\n') : NULL;
+	CHECK(after && !strncmp(after + 1, "line ", 5), "the tail starts at a line start");
+	redact_release(&r);
+	strbuf_release(&b);
+	strbuf_release(&log);
+}
+
 /* base64 of text wrapped at width columns, as base64(1) and openssl print it. */
 static void wrapped(struct strbuf *out, const char *text, size_t width)
 {
@@ -335,6 +381,7 @@ int main(void)
 	UNIT_TEST(test_base64);
 	UNIT_TEST(test_redact);
 	UNIT_TEST(test_redact_forms);
+	UNIT_TEST(test_log_bound);
 	UNIT_TEST(test_env_file);
 	UNIT_TEST(test_names);
 	UNIT_TEST(test_plan);
