@@ -112,7 +112,7 @@ struct names {
 };
 
 struct pulls {
-	struct names images, charts, downloads;
+	struct names images, charts, downloads, apt;
 };
 
 /* "fetch_iso URL FILE SHA256" (templates/iso/installer.sh): "URL | SHA256". */
@@ -151,15 +151,119 @@ static void names_free(struct names *v)
 	free(v->v);
 }
 
+/* The shell variables a script sets to plain words or double-quoted text
+ * ("NAME=value", "name=\"...$OTHER...\""), each with the ones set above it
+ * substituted: enough to read the APT source lines of the templates, which
+ * build their URLs from the versions. */
+struct shvars {
+	struct names names, values;
+};
+
+static const char *shvar_get(const struct shvars *sv, const char *name, size_t len)
+{
+	for (size_t i = sv->names.n; i-- > 0;)
+		if (strlen(sv->names.v[i]) == len && !strncmp(sv->names.v[i], name, len))
+			return sv->values.v[i];
+	return NULL;
+}
+
+/* s with $NAME and ${NAME} replaced; NULL when one is unknown. */
+static char *shvar_expand(const struct shvars *sv, const char *s, size_t len)
+{
+	struct strbuf r = STRBUF_INIT;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 1 < len && s[i + 1] == '$') {
+			strbuf_addch(&r, '$');
+			i++;
+			continue;
+		}
+		if (s[i] != '$') {
+			strbuf_addch(&r, s[i]);
+			continue;
+		}
+		bool brace = i + 1 < len && s[i + 1] == '{';
+		size_t b = i + 1 + brace, k = b;
+		while (k < len && (isalnum((unsigned char)s[k]) || s[k] == '_'))
+			k++;
+		const char *v = k > b ? shvar_get(sv, s + b, k - b) : NULL;
+		if (!v || (brace && (k >= len || s[k] != '}'))) {
+			strbuf_release(&r);
+			return NULL;
+		}
+		strbuf_addstr(&r, v);
+		i = k - !brace;
+	}
+	return strbuf_detach(&r, NULL);
+}
+
+static void shvar_line(struct shvars *sv, const char *p, size_t len)
+{
+	size_t k = 0;
+	while (k < len && (isalnum((unsigned char)p[k]) || p[k] == '_'))
+		k++;
+	if (!k || k >= len || p[k] != '=' || isdigit((unsigned char)p[0]))
+		return;
+	const char *v = p + k + 1;
+	size_t vl = len - k - 1;
+	if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+		v++;
+		vl -= 2;
+	} else if (memchr(v, ' ', vl) || memchr(v, '"', vl) || memchr(v, '\'', vl)) {
+		return;
+	}
+	char *x = shvar_expand(sv, v, vl);
+	if (!x)
+		return;
+	XGROW(sv->names.v, sv->names.cap, sv->names.n + 1);
+	sv->names.v[sv->names.n++] = xstrndup(p, k);
+	XGROW(sv->values.v, sv->values.cap, sv->values.n + 1);
+	sv->values.v[sv->values.n++] = x;
+}
+
+/* A "deb [signed-by=KEYRING] URL SUITE [COMPONENT...]" source line of
+ * cc_apt_repo: "| URL | SUITE COMPONENTS | KEYRING |". */
+static char *apt_of_line(const struct shvars *sv, const char *line, size_t len)
+{
+	const char *q = memchr(line, '"', len);
+	if (!q || (size_t)(line + len - q) < 20 || strncmp(q, "\"deb [signed-by=", 16))
+		return NULL;
+	const char *close = memchr(q + 1, '"', (size_t)(line + len - q - 1));
+	if (!close)
+		return NULL;
+	char *src = shvar_expand(sv, q + 1, (size_t)(close - q - 1));
+	if (!src)
+		return NULL;
+	char *res = NULL, *rb = strstr(src, "] ");
+	if (rb) {
+		*rb = '\0';
+		char *url = rb + 2, *suite = strchr(url, ' ');
+		if (suite) {
+			*suite++ = '\0';
+			struct strbuf r = STRBUF_INIT;
+			strbuf_addf(&r, "| %s | `%s` | %s |", url, suite, src + 16 - 1);
+			res = strbuf_detach(&r, NULL);
+		}
+	}
+	free(src);
+	return res;
+}
+
 static void scan_file(const struct fileset_entry *e, void *arg)
 {
 	struct pulls *pu = arg;
 	const char *end = e->data + e->len;
 	bool yaml = ends_with(e->path, ".yaml") || ends_with(e->path, ".yml");
 	bool script = ends_with(e->path, ".sh");
+	struct shvars sv = { 0 };
 	for (const char *p = e->data; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (script) {
+			shvar_line(&sv, p, len);
+			char *apt = apt_of_line(&sv, p, len);
+			if (apt)
+				push_unique(&pu->apt, apt);
+		}
 		char *img = yaml ? image_of_line(p, len) : NULL;
 		if (img)
 			push_unique(&pu->images, img);
@@ -175,6 +279,8 @@ static void scan_file(const struct fileset_entry *e, void *arg)
 		}
 		p += len + 1;
 	}
+	names_free(&sv.names);
+	names_free(&sv.values);
 }
 
 static void add_pulls(struct planner *pl, struct strbuf *sb)
@@ -184,8 +290,9 @@ static void add_pulls(struct planner *pl, struct strbuf *sb)
 	qsort(pu.images.v, pu.images.n, sizeof(*pu.images.v), cmp_str_ptr);
 	qsort(pu.charts.v, pu.charts.n, sizeof(*pu.charts.v), cmp_str_ptr);
 	qsort(pu.downloads.v, pu.downloads.n, sizeof(*pu.downloads.v), cmp_str_ptr);
+	qsort(pu.apt.v, pu.apt.n, sizeof(*pu.apt.v), cmp_str_ptr);
 	strbuf_addstr(sb, "\n## What the cluster pulls\n\n");
-	if (!pu.images.n && !pu.charts.n && !pu.downloads.n)
+	if (!pu.images.n && !pu.charts.n && !pu.downloads.n && !pu.apt.n)
 		strbuf_addstr(sb, "No container images, Helm charts or downloads are named in the rendered files.\n");
 	if (pu.images.n) {
 		strbuf_addstr(sb, "Container images named in the rendered manifests (charts pull their own):\n\n"
@@ -214,9 +321,17 @@ static void add_pulls(struct planner *pl, struct strbuf *sb)
 		for (size_t i = 0; i < pu.downloads.n; i++)
 			strbuf_addf(sb, "%s\n", pu.downloads.v[i]);
 	}
+	if (pu.apt.n) {
+		strbuf_addstr(sb, pu.images.n || pu.charts.n || pu.downloads.n ? "\n" : "");
+		strbuf_addstr(sb, "APT repositories the nodes add (packages checked against the keyring's key):\n\n"
+				  "| repository | suite and components | keyring |\n|---|---|---|\n");
+		for (size_t i = 0; i < pu.apt.n; i++)
+			strbuf_addf(sb, "%s\n", pu.apt.v[i]);
+	}
 	names_free(&pu.images);
 	names_free(&pu.charts);
 	names_free(&pu.downloads);
+	names_free(&pu.apt);
 }
 
 void plan_index_add(struct planner *pl, const size_t *order, const char *cluster)

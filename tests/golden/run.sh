@@ -44,6 +44,22 @@ plan_rows_ok() { # DIR: every step of DIR/plan.json has its row in DIR/PLAN.md
 for d in out/*; do
 	check "$d/PLAN.md has a row for every step, with its host and hash prefix" plan_rows_ok "$d"
 done
+# The APT repositories an air-gapped operator mirrors: every source line the
+# steps write, with its variables resolved, and no unresolved one.
+apt_rows_ok() { # DIR: each signed-by repository of DIR's scripts is a row of DIR/PLAN.md
+	local url n=0
+	while read -r url; do
+		n=$((n + 1))
+		grep -qF -- "| $url | " "$1/PLAN.md" || { echo "no row for $url"; return 1; }
+	done < <(grep -rhoE 'deb \[signed-by=[^]]+\] [^ "]+' "$1" --include='*.sh' | awk '{ print $3 }' |
+		sed -e 's/^\$k8s_url$/https:\/\/pkgs.k8s.io\/core:\/stable:\/v'"$(jq -r .cluster.kubernetes "$1/model.json")"'\/deb\//' \
+			-e 's/^\$crio_url$/https:\/\/download.opensuse.org\/repositories\/isv:\/cri-o:\/stable:\/v'"$(jq -r .cluster.crio "$1/model.json")"'\/deb\//' \
+			-e 's/\\\$/$/g' | sort -u)
+	[ "$n" -gt 0 ] && ! grep -A20 '^APT repositories' "$1/PLAN.md" | grep -q '| .*\$[a-z{]'
+}
+for d in out/*; do
+	check "$d/PLAN.md lists the APT repositories the nodes add, resolved" apt_rows_ok "$d"
+done
 
 # The build summary: what changed in OUTDIR/<cluster>/, against the previous build.
 sum=$TMP/summary
