@@ -1,6 +1,6 @@
 /* run_log: artifacts/<run-id>/ (one log per step and host, events.jsonl, the
  * summary), artifacts/latest and pruning of old runs. What is written is
- * redacted first (redact.c). */
+ * redacted first (redact.c); log_bound keeps a step's output in memory bounded. */
 #include "run.h"
 #include "sort.h"
 #include "xalloc.h"
@@ -148,4 +148,38 @@ void run_log_close(struct run_log *l)
 	free(l->dir);
 	free(l->run_id);
 	memset(l, 0, sizeof(*l));
+}
+
+static const char log_cut_mark[] = "[clusterc: output dropped here: the step printed more than this log keeps]\n";
+
+void log_bound(const struct redactor *r, struct strbuf *sb, struct log_cut *cut, size_t cap)
+{
+	if (sb->len <= cap)
+		return;
+	redact_apply(r, sb);
+	/* Only when there is a middle to drop: the mark's room included. */
+	if (sb->len <= cap || sb->len <= (cut->head ? cut->head : LOG_KEEP + sizeof(log_cut_mark)) + LOG_KEEP)
+		return;
+	size_t mark = sizeof(log_cut_mark) - 1;
+	if (!cut->head) {
+		/* The head ends at the last line end within LOG_KEEP. */
+		size_t h = LOG_KEEP;
+		while (h > LOG_KEEP / 2 && sb->buf[h - 1] != '\n')
+			h--;
+		if (sb->buf[h - 1] != '\n')
+			h = LOG_KEEP;
+		/* Room for the mark: the bytes after the head are dropped anyway. */
+		memcpy(sb->buf + h, log_cut_mark, mark);
+		cut->head = h + mark;
+		cut->dropped += mark;
+	}
+	/* The tail starts after the first line end within its last LOG_KEEP. */
+	size_t t = sb->len - LOG_KEEP, limit = t + LOG_KEEP / 2;
+	while (t < limit && sb->buf[t - 1] != '\n')
+		t++;
+	if (sb->buf[t - 1] != '\n')
+		t = sb->len - LOG_KEEP;
+	cut->dropped += t - cut->head;
+	memmove(sb->buf + cut->head, sb->buf + t, sb->len - t);
+	strbuf_setlen(sb, cut->head + (sb->len - t));
 }

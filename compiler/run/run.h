@@ -165,7 +165,7 @@ void redact_add_value(struct redactor *r, const char *label, const char *b64);
 void redact_apply(const struct redactor *r, struct strbuf *sb);
 void redact_release(struct redactor *r);
 
-/* A step's output is held in memory until the step ends; one that prints
+/* (log.c) A step's output is held in memory until the step ends; one that prints
  * without end (a loop gone wrong) must not take the runner's memory with it.
  * Past LOG_CAP bytes the middle goes: the first and the last LOG_KEEP bytes
  * stay (how the step began, how it ended), cut at line ends, redacted

@@ -543,7 +543,7 @@ e2e_reset() {
 # Application (with Argo CD's resources finalizer) and closes 9100/tcp on every
 # node; the apply after it changes nothing.
 e2e_removed_feature() {
-	local out=$w/out-added/$name ctl rc sum h bad=''
+	local out=$w/out-added/$name ctl rc sum h bad
 	grep -qE '^monitoring \{' "$w/src/$fname.cluster" ||
 		{ echo "ok - $CURRENT: a removed feature block converges # SKIP no monitoring block"; return; }
 	mkdir -p "$w/src-nomon"
@@ -557,10 +557,15 @@ e2e_removed_feature() {
 	ctl=$(jq -r .cluster_host "$out/plan.json")
 	expect "monitoring taken out of the file: the plan removes it, from $ctl" \
 		jq -e --arg c "$ctl" 'any(.steps[]; .id == "feature.remove.monitoring@\($c)" and .phase == "remove")' "$out/plan.json"
-	local open0=''
-	for h in $(jq -r '.nodes[].name' "$out/model.json"); do
-		bash "$LAB" exec "$lab/$h" -- ufw show added 2>/dev/null | grep -qxF 'ufw allow 9100/tcp' && open0+=" $h"
-	done
+	# The nodes where node-exporter's port is open, as " name name".
+	open_9100() {
+		for h in $(jq -r '.nodes[].name' "$out/model.json"); do
+			grep -qxF 'ufw allow 9100/tcp' <<<"$(bash "$LAB" exec "$lab/$h" -- ufw show added 2>/dev/null)" &&
+				printf ' %s' "$h"
+		done
+	}
+	local open0
+	open0=$(open_9100)
 	expect "... where the Application monitoring is now, and 9100/tcp open on:${open0:- no node}" bash -c '
 		test -n "$3" && bash "$1" exec "$2" -- kubectl -n argocd get application monitoring -o name' _ "$LAB" "$lab/$ctl" "$open0"
 	APPLY_OUT=$w/out-added apply_run 13
@@ -571,9 +576,7 @@ e2e_removed_feature() {
 	[ "$rc" = 0 ] || grep -vE '^(start|ok|skip) ' "$w/apply13.log" | head -n 40 | sed 's/^/    /'
 	expect "... which deleted the Application monitoring" \
 		bash -c '! bash "$1" exec "$2" -- kubectl -n argocd get application monitoring -o name >/dev/null 2>&1' _ "$LAB" "$lab/$ctl"
-	for h in $(jq -r '.nodes[].name' "$out/model.json"); do
-		bash "$LAB" exec "$lab/$h" -- ufw show added 2>/dev/null | grep -qxF 'ufw allow 9100/tcp' && bad+=" $h"
-	done
+	bad=$(open_9100)
 	expect "... and closed node-exporter's 9100/tcp on every node (still open on:${bad:- none})" test -z "$bad"
 	APPLY_OUT=$w/out-added apply_run 14
 	rc=$?
