@@ -84,12 +84,24 @@ static void block_of_read(const json_t *model, const struct tmpl_read *r, struct
 		return;
 	}
 	const char *k = r->name;
+	/* An optional block the file does not have ("monitoring": null). */
+	if (json_is_null(r->value))
+		return;
 	/* Pins of the stdlib and the compiler itself, not of a block. */
 	if (!strcmp(k, "clusterc") || !strcmp(k, "versions") || !strcmp(k, "images"))
 		return;
 	if (!strcmp(k, "features") && r->sub) {
-		/* A feature is on because of a block: name that block. */
+		/* A feature is on because of a block: name that block. A block's
+		 * feature that is off names none: the block is not in the file (a
+		 * template asking whether monitoring is on must not credit a
+		 * removed block). The network's features are its attributes, on or
+		 * off. */
 		const char *f = r->sub;
+		bool on = json_is_true(json_object_get(r->value, f));
+		bool of_a_block = !strcmp(f, "ceph") || !strcmp(f, "monitoring") ||
+				  !strcmp(f, "gitops") || !strcmp(f, "gpu") || !strcmp(f, "proxmox");
+		if (of_a_block && !on)
+			return;
 		if (!strcmp(f, "ceph") || !strcmp(f, "monitoring"))
 			add_block(b, kind_of(f), NULL);
 		else if (!strcmp(f, "gitops"))

@@ -250,7 +250,27 @@ static int step_add_named(struct planner *pl, const json_t *entry, const char *w
 	json_object_set_new(obj, "files", files);
 	json_object_set_new(obj, "secrets", string_list(pl, entry, "secrets", where, it, &ok));
 	json_object_set_new(obj, "inputs", string_list(pl, entry, "inputs", where, it, &ok));
-	json_object_set_new(obj, "outputs", string_list(pl, entry, "outputs", where, it, &ok));
+	json_t *outputs = string_list(pl, entry, "outputs", where, it, &ok);
+	json_object_set_new(obj, "outputs", outputs);
+	/* Outputs are redacted from every log as secrets unless the manifest
+	 * names them public (a public key, a host key): only in plan.json when
+	 * some are, so a step without them keeps its hash. */
+	json_t *pub = string_list(pl, entry, "public_outputs", where, it, &ok);
+	for (size_t i = 0; i < json_array_size(pub); i++) {
+		const char *n = json_string_value(json_array_get(pub, i));
+		bool found = false;
+		for (size_t o = 0; o < json_array_size(outputs) && !found; o++)
+			found = !strcmp(n, json_string_value(json_array_get(outputs, o)));
+		if (!found) {
+			diag_error(pl->d, LOC_NONE, "C0649", "%s: \"public_outputs\" names '%s', "
+				   "which is not one of the step's \"outputs\"", where, n);
+			ok = false;
+		}
+	}
+	if (json_array_size(pub))
+		json_object_set_new(obj, "public_outputs", pub);
+	else
+		json_decref(pub);
 	const json_t *reboot = json_object_get(entry, "reboot");
 	if (reboot && !json_is_boolean(reboot)) {
 		diag_error(pl->d, LOC_NONE, "C0634", "%s: \"reboot\" must be true or false", where);

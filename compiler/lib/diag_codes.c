@@ -433,6 +433,8 @@ const struct diag_code diag_codes[] = {
 	  "Every step of a stdlib component manifest says what running it does to a live cluster, so that plan can sum it up (\"2 reboots, 1 drain\") and apply can ask before a disruptive run. The manifest named in the message has a step without a known impact class: the stdlib (or --stdlib DIR) is at fault, not the .cluster file." },
 	{ "C0648", "\"impact_new\" must be one of none, files, restart, reboot, drain, replace, destroy",
 	  "A stdlib step may say what it does the first time it runs on a host (\"impact_new\"), when that differs from its \"impact\": an upgrade step on a node set up in the same run has nothing to drain. The manifest named in the message gives a class that does not exist: the stdlib (or --stdlib DIR) is at fault, not the .cluster file." },
+	{ "C0649", "\"public_outputs\" names '…', which is not one of the step's \"outputs\"",
+	  "A stdlib step may name some of its outputs public (a public key, a host key), so that the runner shows them in logs instead of redacting them like secrets. Every public name must also be one of the step's outputs; the manifest named in the message lists one that is not: the stdlib (or --stdlib DIR) is at fault, not the .cluster file." },
 };
 
 const size_t diag_ncodes = sizeof(diag_codes) / sizeof(diag_codes[0]);

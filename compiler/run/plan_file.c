@@ -39,6 +39,22 @@ static int get_strs(json_t *o, const char *k, char ***out, size_t *n, struct str
 	return 0;
 }
 
+bool step_declares_output(const struct step *s, const char *name)
+{
+	for (size_t i = 0; i < s->noutputs; i++)
+		if (!strcmp(s->outputs[i], name))
+			return true;
+	return false;
+}
+
+bool step_output_public(const struct step *s, const char *name)
+{
+	for (size_t i = 0; i < s->npublic_outputs; i++)
+		if (!strcmp(s->public_outputs[i], name))
+			return true;
+	return false;
+}
+
 ssize_t run_plan_find(const struct run_plan *p, const char *id)
 {
 	uintptr_t at = p->ids.slots ? (uintptr_t)strmap_get(&p->ids, id) : 0;
@@ -164,8 +180,15 @@ int run_plan_load(struct run_plan *p, const char *dir, struct strbuf *err)
 		    get_strs(o, "after", &s->after_ids, &s->nafter, err, id) ||
 		    get_strs(o, "secrets", &s->secrets, &s->nsecrets, err, id) ||
 		    get_strs(o, "inputs", &s->inputs, &s->ninputs, err, id) ||
-		    get_strs(o, "outputs", &s->outputs, &s->noutputs, err, id))
+		    get_strs(o, "outputs", &s->outputs, &s->noutputs, err, id) ||
+		    get_strs(o, "public_outputs", &s->public_outputs, &s->npublic_outputs, err, id))
 			return -1;
+		for (size_t q = 0; q < s->npublic_outputs; q++)
+			if (!step_declares_output(s, s->public_outputs[q])) {
+				strbuf_addf(err, "plan.json: step '%s': public output '%s' is not one of "
+					    "its outputs", id, s->public_outputs[q]);
+				return -1;
+			}
 		for (size_t f = 0; f < s->nfiles; f++)
 			if (!safe_rel_path(s->files[f])) {
 				strbuf_addf(err, "plan.json: step '%s' names a path outside the plan: "
@@ -262,6 +285,7 @@ void run_plan_free_steps(struct run_plan *p)
 		free_strs(s->secrets, s->nsecrets);
 		free_strs(s->inputs, s->ninputs);
 		free_strs(s->outputs, s->noutputs);
+		free_strs(s->public_outputs, s->npublic_outputs);
 		free(s->why_detail);
 		free(s->msg);
 		free(s->log_path);

@@ -55,8 +55,8 @@ struct step {
 	size_t nafter;
 	size_t *after;  /* indexes into plan->steps */
 	char *hash;
-	char **secrets, **inputs, **outputs;
-	size_t nsecrets, ninputs, noutputs;
+	char **secrets, **inputs, **outputs, **public_outputs;
+	size_t nsecrets, ninputs, noutputs, npublic_outputs;
 	bool reboot;
 	bool destroys;  /* destroys a machine: runs only with --destroy */
 	enum impact impact; /* what running it does to a live cluster, as decided (below) */
@@ -106,6 +106,10 @@ int run_plan_step_hash(const struct run_plan *p, size_t i, struct strbuf *hash,
 void run_plan_release(struct run_plan *p);
 /* Frees every step (clusterc reset replaces them). */
 void run_plan_free_steps(struct run_plan *p);
+/* Whether a step produces output NAME; and whether plan.json marks it public
+ * (a public key: shown in logs, where every other output is redacted). */
+bool step_declares_output(const struct step *s, const char *name);
+bool step_output_public(const struct step *s, const char *name);
 ssize_t run_plan_find(const struct run_plan *p, const char *id);
 
 /* ---- options */

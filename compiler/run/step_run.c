@@ -186,14 +186,6 @@ void start_step(struct run *r, struct rhost *h, struct step *s)
 	strbuf_release(&err);
 }
 
-static bool step_declares_output(const struct step *s, const char *name)
-{
-	for (size_t i = 0; i < s->noutputs; i++)
-		if (!strcmp(s->outputs[i], name))
-			return true;
-	return false;
-}
-
 /* Splits stdout into lines: protocol lines are taken out, the rest logged. */
 void step_stdout_lines(struct run *r, struct job *j, bool flush)
 {
@@ -227,7 +219,8 @@ void step_stdout_lines(struct run *r, struct job *j, bool flush)
 						    name);
 				} else {
 					json_object_set_new(r->values, name, json_string(v));
-					redact_add_value(&r->red, name, v);
+					if (!step_output_public(j->s, name))
+						redact_add_value(&r->red, name, v);
 					strbuf_addf(&j->log, "clusterc: captured output %s\n", name);
 				}
 			}
@@ -311,7 +304,8 @@ void step_done(struct run *r, struct job *j)
 			base64_encode(&b, (const unsigned char *)json_string_value(v),
 				   json_string_length(v));
 			json_object_set_new(r->values, k, json_string(b.buf));
-			redact_add_value(&r->red, k, b.buf);
+			if (!step_output_public(s, k))
+				redact_add_value(&r->red, k, b.buf);
 			strbuf_release(&b);
 		}
 		const char *lg = json_string_value(json_object_get(res, "log"));

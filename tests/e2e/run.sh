@@ -536,12 +536,13 @@ e2e_reset() {
 	expect "... and the apply after it changes nothing" test "$rc:$(jq '.counts.ok + .counts.failed' "$sum")" = "0:0"
 }
 
-# The monitoring block taken out of the file (the original one: the added node
-# is gone since e2e_removed_node), built over the last output: the
-# plan removes the feature (feature.remove.monitoring, from the first control
-# node) and the node-exporter port it opened; the apply deletes the monitoring
-# Application (with Argo CD's resources finalizer) and closes 9100/tcp on every
-# node; the apply after it changes nothing.
+# The monitoring and ceph blocks taken out of the file (the original one: the
+# added node is gone since e2e_removed_node), built over the last output: the
+# plan removes the features (feature.remove.monitoring and .ceph, from the
+# first control node) and the node-exporter port monitoring opened; the apply
+# deletes the monitoring Application (with Argo CD's resources finalizer),
+# closes 9100/tcp on every node, and uninstalls the CephFS driver with its
+# StorageClass and Secret; the apply after it changes nothing.
 e2e_removed_feature() {
 	local out=$w/out-added/$name ctl rc sum h bad
 	grep -qE '^monitoring \{' "$w/src/$fname.cluster" ||
@@ -549,14 +550,24 @@ e2e_removed_feature() {
 	mkdir -p "$w/src-nomon"
 	cp -a "$w/src/." "$w/src-nomon/"
 	# The block runs from its "monitoring {" line to the line that balances it.
-	awk '/^monitoring \{/ { skip = 1 } skip { d += gsub(/\{/, "{") - gsub(/\}/, "}"); if (d == 0) skip = 0; next } { print }' \
+	awk '/^(monitoring|ceph) \{/ { skip = 1 } skip { d += gsub(/\{/, "{") - gsub(/\}/, "}"); if (d == 0) skip = 0; next } { print }' \
 		"$w/src/$fname.cluster" >"$w/src-nomon/$fname.cluster"
+	local ceph=''
+	grep -qE '^ceph \{' "$w/src/$fname.cluster" && ceph=1
 	if ! (cd "$w/src-nomon" && HOME=$w/home "$CLUSTERC_BIN" build "$fname.cluster" -o "$w/out-added") >"$w/build-nomon.log" 2>&1; then
 		fail "$CURRENT: the file without monitoring builds over the last output" "$(cat "$w/build-nomon.log")"; return
 	fi
 	ctl=$(jq -r .cluster_host "$out/plan.json")
 	expect "monitoring taken out of the file: the plan removes it, from $ctl" \
 		jq -e --arg c "$ctl" 'any(.steps[]; .id == "feature.remove.monitoring@\($c)" and .phase == "remove")' "$out/plan.json"
+	if [ -n "$ceph" ]; then
+		expect "ceph taken out too: the plan removes it, from $ctl" \
+			jq -e --arg c "$ctl" 'any(.steps[]; .id == "feature.remove.ceph@\($c)" and .phase == "remove")' "$out/plan.json"
+		expect "... where the CephFS driver's release, StorageClass and Secret are now" bash -c '
+			bash "$1" exec "$2" -- helm status ceph-csi-cephfs --namespace ceph-csi-cephfs >/dev/null &&
+			bash "$1" exec "$2" -- kubectl get storageclass cephfs-retain -o name >/dev/null &&
+			bash "$1" exec "$2" -- kubectl -n ceph-csi-cephfs get secret csi-cephfs-secret -o name >/dev/null' _ "$LAB" "$lab/$ctl"
+	fi
 	# The nodes where node-exporter's port is open, as " name name".
 	open_9100() {
 		for h in $(jq -r '.nodes[].name' "$out/model.json"); do
@@ -578,6 +589,14 @@ e2e_removed_feature() {
 		bash -c '! bash "$1" exec "$2" -- kubectl -n argocd get application monitoring -o name >/dev/null 2>&1' _ "$LAB" "$lab/$ctl"
 	bad=$(open_9100)
 	expect "... and closed node-exporter's 9100/tcp on every node (still open on:${bad:- none})" test -z "$bad"
+	if [ -n "$ceph" ]; then
+		expect "... ran feature.remove.ceph: the release, StorageClass and Secret are gone" bash -c '
+			test "$(jq -r --arg id "feature.remove.ceph@$3" ".steps[] | select(.id == \$id) | .status" "$4")" = ok &&
+			! bash "$1" exec "$2" -- helm status ceph-csi-cephfs --namespace ceph-csi-cephfs >/dev/null 2>&1 &&
+			! bash "$1" exec "$2" -- kubectl get storageclass cephfs-retain -o name >/dev/null 2>&1 &&
+			! bash "$1" exec "$2" -- kubectl -n ceph-csi-cephfs get secret csi-cephfs-secret -o name >/dev/null 2>&1' \
+			_ "$LAB" "$lab/$ctl" "$ctl" "$sum"
+	fi
 	APPLY_OUT=$w/out-added apply_run 14
 	rc=$?
 	sum=$(last_summary)

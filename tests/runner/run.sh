@@ -212,6 +212,12 @@ jq '(.steps[] | select(.id == "os.base@n2")) |= (del(.script) | .builtin = "shel
 pl
 expect "plan.json: an unknown builtin is refused" \
 	sh -c "test $RC != 0 && grep -q \"names an unknown builtin 'shell.anything'\" '$TMP/out'"
+# A public output must be one the step produces: otherwise a step could make
+# another's value (a join token) "public" and unredacted by naming it.
+jq '(.steps[] | select(.id == "os.base@n2") | .public_outputs) = ["JOIN"]' "$FIX/plan.json" >"$W/demo/plan.json"
+pl
+expect "plan.json: a public output the step does not produce is refused" \
+	sh -c "test $RC != 0 && grep -q \"os.base@n2': public output 'JOIN' is not one of its outputs\" '$TMP/out'"
 
 # ---- end to end
 reset_lab
@@ -248,6 +254,10 @@ expect "the log shows where a secret was redacted" \
 	grep -q '\[redacted TOKEN\]' "$ART/latest/n1/kubernetes.init.log"
 expect "the log shows where a value was redacted" \
 	grep -q '\[redacted JOIN\]' "$ART/latest/n2/kubernetes.join.log"
+# Redaction is for secrets: an output plan.json marks public (a public key)
+# is shown as it is, where every other output is hidden.
+expect "a public output (public_outputs) is shown in logs, not redacted" \
+	grep -qF 'trusting: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIlabPublicHalf lab-ca' "$ART/latest/n2/kubernetes.join.log"
 expect "secrets and values never on any command line (argv trace)" \
 	sh -c "! grep -qF -e 's3cret' -e '$tok64' -e '$jointok' -e '$join64' '$TRACE'"
 expect "argv trace shows ssh with BatchMode and pinned keys" \

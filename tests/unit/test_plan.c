@@ -470,6 +470,14 @@ static void setup_node_without_each(const char *dir)
 		   " \"script\": \"templates/local.sh\", \"out\": \"local/e.sh\"}]}");
 }
 
+static void setup_public_not_output(const char *dir)
+{
+	write_file(dir, "components/e.json",
+		   "{\"component\": \"e\", \"phase\": \"apps\", \"steps\": [{\"name\": \"e.x\", \"on\": \"local\","
+		   " \"script\": \"templates/local.sh\", \"out\": \"local/e.sh\", \"outputs\": [\"token\"],"
+		   " \"public_outputs\": [\"pubkey\"]}]}");
+}
+
 static void setup_bad_after_qual(const char *dir)
 {
 	write_file(dir, "components/e.json",
@@ -498,6 +506,8 @@ static void test_plan_errors(void)
 	expect_plan_error(__LINE__, setup_bad_out, "not a safe file name");
 	expect_plan_error(__LINE__, setup_node_without_each, "needs \"each\" binding a node");
 	expect_plan_error(__LINE__, setup_bad_after_qual, "unknown '@everywhere'");
+	expect_plan_error(__LINE__, setup_public_not_output,
+			  "e.json: steps[0]: \"public_outputs\" names 'pubkey', which is not one of the step's \"outputs\"");
 }
 
 /* Wall and CPU clocks in milliseconds: on a loaded machine the CPU time is
