@@ -54,7 +54,7 @@ static void check_bidi(struct diag *d, int32_t file, const char *s, size_t n)
 		if (at >= n)
 			break;
 		if (reported++ < 5) {
-			size_t w = cp < 0x800 ? 2 : 3;
+			size_t w = utf8_width(cp);
 			diag_error(d, (struct loc){ file, (uint32_t)at, (uint32_t)(at + w) }, "C0118",
 				   "bidirectional control character U+%04lX", cp);
 			diag_hint(d, "it makes the text display in another order than the one it is read in; remove it");

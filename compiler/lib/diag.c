@@ -98,7 +98,7 @@ static void add_entry(struct diag *d, enum diag_level level, struct loc loc,
 	 * each bidirectional control becomes '?' (C0118 names the character). */
 	unsigned long cp;
 	for (size_t at = 0; (at += utf8_bidi_at(sb.buf + at, sb.len - at, &cp)) < sb.len;) {
-		size_t w = cp < 0x800 ? 2 : 3;
+		size_t w = utf8_width(cp);
 		memmove(sb.buf + at + 1, sb.buf + at + w, sb.len - at - w + 1);
 		sb.buf[at] = '?';
 		sb.len -= w - 1;

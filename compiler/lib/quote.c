@@ -98,6 +98,11 @@ size_t utf8_bidi_at(const char *s, size_t len, unsigned long *cp)
 	return len;
 }
 
+size_t utf8_width(unsigned long cp)
+{
+	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
 enum esc_style { ESC_JSON, ESC_YAML, ESC_TOML };
 
 static void add_u(struct strbuf *sb, unsigned long cp)

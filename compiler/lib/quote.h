@@ -24,6 +24,8 @@ size_t utf8_invalid_at(const char *s, size_t len);
  * display in another order than the one a program reads it in ("Trojan
  * Source", CVE-2021-42574). */
 size_t utf8_bidi_at(const char *s, size_t len, unsigned long *cp);
+/* The bytes UTF-8 takes for code point cp (1 to 4). */
+size_t utf8_width(unsigned long cp);
 void sq_quote(struct strbuf *sb, const char *s);
 void sq_quote_n(struct strbuf *sb, const char *s, size_t len);
 
