@@ -70,6 +70,22 @@ static bool in_list(const json_t *model, const char *list, const json_t *v)
 	return false;
 }
 
+/* Features that are on because a block is in the file: a read of one names
+ * that block when it is on, and nothing when it is off (the block is not in
+ * the file: a template asking whether monitoring is on must not credit a
+ * removed block). */
+struct feature_block {
+	const char *feature, *kind, *name;
+	bool weak;
+};
+static const struct feature_block feature_blocks[] = {
+	{ "ceph", "ceph", NULL, false },
+	{ "monitoring", "monitoring", NULL, false },
+	{ "gitops", "argocd", NULL, false },
+	{ "gpu", "node", "*", true },
+	{ "proxmox", "proxmox", "*", false },
+};
+
 static void block_of_read(const json_t *model, const struct tmpl_read *r, struct blocks *b)
 {
 	if (!r->from_root) {
@@ -91,26 +107,18 @@ static void block_of_read(const json_t *model, const struct tmpl_read *r, struct
 	if (!strcmp(k, "clusterc") || !strcmp(k, "versions") || !strcmp(k, "images"))
 		return;
 	if (!strcmp(k, "features") && r->sub) {
-		/* A feature is on because of a block: name that block. A block's
-		 * feature that is off names none: the block is not in the file (a
-		 * template asking whether monitoring is on must not credit a
-		 * removed block). The network's features are its attributes, on or
-		 * off. */
 		const char *f = r->sub;
-		bool on = json_is_true(json_object_get(r->value, f));
-		bool of_a_block = !strcmp(f, "ceph") || !strcmp(f, "monitoring") ||
-				  !strcmp(f, "gitops") || !strcmp(f, "gpu") || !strcmp(f, "proxmox");
-		if (of_a_block && !on)
+		for (size_t i = 0; i < sizeof(feature_blocks) / sizeof(feature_blocks[0]); i++) {
+			const struct feature_block *fb = &feature_blocks[i];
+			if (strcmp(f, fb->feature))
+				continue;
+			if (json_is_true(json_object_get(r->value, f)))
+				add_block_as(b, kind_of(fb->kind), fb->name, fb->weak);
 			return;
-		if (!strcmp(f, "ceph") || !strcmp(f, "monitoring"))
-			add_block(b, kind_of(f), NULL);
-		else if (!strcmp(f, "gitops"))
-			add_block(b, kind_of("argocd"), NULL);
-		else if (!strcmp(f, "gpu"))
-			add_block_as(b, kind_of("node"), "*", true);
-		else if (!strcmp(f, "proxmox"))
-			add_block(b, kind_of("proxmox"), "*");
-		else if (!strcmp(f, "ha"))
+		}
+		/* Not a block's: an attribute of the cluster or network block, which
+		 * the output depends on whether it is on or off. */
+		if (!strcmp(f, "ha"))
 			add_block(b, kind_of("cluster"), name_of(json_object_get(model, "cluster")));
 		else
 			add_block(b, kind_of("network"), NULL);
