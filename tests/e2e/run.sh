@@ -563,10 +563,19 @@ e2e_removed_feature() {
 	if [ -n "$ceph" ]; then
 		expect "ceph taken out too: the plan removes it, from $ctl" \
 			jq -e --arg c "$ctl" 'any(.steps[]; .id == "feature.remove.ceph@\($c)" and .phase == "remove")' "$out/plan.json"
-		expect "... where the CephFS driver's release, StorageClass and Secret are now" bash -c '
-			bash "$1" exec "$2" -- helm status ceph-csi-cephfs --namespace ceph-csi-cephfs >/dev/null &&
-			bash "$1" exec "$2" -- kubectl get storageclass cephfs-retain -o name >/dev/null &&
-			bash "$1" exec "$2" -- kubectl -n ceph-csi-cephfs get secret csi-cephfs-secret -o name >/dev/null' _ "$LAB" "$lab/$ctl"
+		ceph_parts() { # what of the CephFS driver the cluster has, as " release class secret"
+			bash "$LAB" exec "$lab/$ctl" -- helm status ceph-csi-cephfs --namespace ceph-csi-cephfs >/dev/null 2>&1 &&
+				printf ' release'
+			bash "$LAB" exec "$lab/$ctl" -- kubectl get storageclass cephfs-retain -o name >/dev/null 2>&1 &&
+				printf ' class'
+			bash "$LAB" exec "$lab/$ctl" -- kubectl -n ceph-csi-cephfs get secret csi-cephfs-secret -o name >/dev/null 2>&1 &&
+				printf ' secret'
+			true
+		}
+		local parts0
+		parts0=$(ceph_parts)
+		expect "... where the CephFS driver's release, StorageClass and Secret are now (found:${parts0:- none})" \
+			test "$parts0" = " release class secret"
 	fi
 	# The nodes where node-exporter's port is open, as " name name".
 	open_9100() {
@@ -590,12 +599,9 @@ e2e_removed_feature() {
 	bad=$(open_9100)
 	expect "... and closed node-exporter's 9100/tcp on every node (still open on:${bad:- none})" test -z "$bad"
 	if [ -n "$ceph" ]; then
-		expect "... ran feature.remove.ceph: the release, StorageClass and Secret are gone" bash -c '
-			test "$(jq -r --arg id "feature.remove.ceph@$3" ".steps[] | select(.id == \$id) | .status" "$4")" = ok &&
-			! bash "$1" exec "$2" -- helm status ceph-csi-cephfs --namespace ceph-csi-cephfs >/dev/null 2>&1 &&
-			! bash "$1" exec "$2" -- kubectl get storageclass cephfs-retain -o name >/dev/null 2>&1 &&
-			! bash "$1" exec "$2" -- kubectl -n ceph-csi-cephfs get secret csi-cephfs-secret -o name >/dev/null 2>&1' \
-			_ "$LAB" "$lab/$ctl" "$ctl" "$sum"
+		bad=$(ceph_parts)
+		expect "... ran feature.remove.ceph: the release, StorageClass and Secret are gone (left:${bad:- none})" \
+			test "$(jq -r --arg id "feature.remove.ceph@$ctl" '.steps[] | select(.id == $id) | .status' "$sum"):$bad" = ok:
 	fi
 	APPLY_OUT=$w/out-added apply_run 14
 	rc=$?
