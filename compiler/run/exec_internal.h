@@ -116,6 +116,9 @@ struct run {
 	int running;
 	bool barrier;
 	bool interrupted, aborted;
+	/* The web UIs' LoadBalancer address, read after the steps and before
+	 * the connections close (access_read_address), or why it was not. */
+	char *lb_address, *lb_unread;
 	double interrupt_at;
 	double t_begin;     /* when the run started (now_mono) */
 	double last_draw;
@@ -147,7 +150,24 @@ bool impact_sum(struct run *r, struct strbuf *out, bool disruptive_only);
 /* The model, or NULL when dir has none (a hand-written plan). */
 json_t *model_load(const char *dir);
 /* Appends "where things are" to txt and returns it as JSON; NULL without a model. */
-json_t *access_summary(const char *dir, struct strbuf *txt);
+/* The summary's "where things are", from OUTDIR/<cluster>/model.json and
+ * the address access_read_address read. */
+json_t *access_summary(struct run *r, struct strbuf *txt);
+/* Reads the web UIs' LoadBalancer address through the first control node,
+ * over the run's connections (so before run_teardown), into r->lb_address,
+ * or says why not in r->lb_unread. Nothing when the cluster has no holder. */
+void access_read_address(struct run *r);
+/* Where the web UIs' LoadBalancer address is (the Gateway or the shared
+ * Ingress Service); NULL when the cluster has neither. */
+struct lb_holder {
+	const char *ns, *kind, *name, *jsonpath;
+	const char *what; /* for messages: "Gateway", "Service" */
+	/* Where jsonpath points, in the object's JSON: status[.under].list[].key */
+	const char *status_under, *status_list, *status_key;
+};
+const struct lb_holder *lb_holder(json_t *model);
+/* The addresses on the holder object (`kubectl get -o json`), space-separated. */
+void lb_addresses(const struct lb_holder *lb, json_t *obj, struct strbuf *out);
 
 /* ---- drift.c: `clusterc drift` */
 /* Leaves out of a check-only run what cannot run without changing something:

@@ -314,6 +314,8 @@ int run_execute(const struct run_opts *o, const char *dir)
 	r.t_begin = now_mono();
 	run_log_event(&r.log, "run_start", NULL, NULL, NULL);
 	run_loop(&r);
+	if (o->apply && !o->dry_run && !o->check && !r.interrupted && !r.aborted)
+		access_read_address(&r);
 	run_teardown(&r);
 
 	for (size_t i = 0; i < NSTOP; i++)

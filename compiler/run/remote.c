@@ -15,6 +15,7 @@ static const char *const script_files[] = {
 	[REMOTE_RELEASE] = "runner/release.sh",
 	[REMOTE_REBOOT] = "runner/reboot.sh",
 	[REMOTE_STATUS] = "runner/status.sh",
+	[REMOTE_LB_ADDRESS] = "runner/lb-address.sh",
 };
 
 const char *remote_script(enum remote_script which)

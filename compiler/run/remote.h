@@ -32,6 +32,7 @@ enum remote_script {
 	REMOTE_RELEASE, /* release.sh: drop our lock */
 	REMOTE_REBOOT,  /* reboot.sh: reboot, detached */
 	REMOTE_STATUS,  /* status.sh: the objects `clusterc status` checks, read only */
+	REMOTE_LB_ADDRESS, /* lb-address.sh: the web UIs' LoadBalancer address, read only */
 };
 
 /* The text sent for a script: its file without the leading comment block

@@ -252,6 +252,8 @@ void run_free(struct run *r)
 	run_log_close(&r->log);
 	free(r->ctl_dir);
 	free(r->keep_dir);
+	free(r->lb_address);
+	free(r->lb_unread);
 	free(r->keep_token);
 	free(r->ssh_config);
 	free(r->machine);

@@ -8,6 +8,7 @@
  * (stdlib/runner/status.sh) on the first control node over the runner's own
  * pinned ssh (run_setup with the first control as the only host). */
 #include "exec_internal.h"
+#include "net.h"
 #include "remote.h"
 #include "xalloc.h"
 
@@ -252,6 +253,44 @@ static void check_alerts(struct checks *c, json_t *m, json_t *sts, json_t *deplo
 	strbuf_release(&sb);
 }
 
+/* The web UIs' LoadBalancer address: given (LB-IPAM), and from the file's pool.
+ * Only where the file has a pool (l2): without one nothing hands out addresses. */
+static void check_address(struct checks *c, json_t *m, json_t *gateways, json_t *services)
+{
+	const struct lb_holder *lb = lb_holder(m);
+	const char *pool = json_string_value(json_object_get(json_object_get(m, "network"), "lb_pool"));
+	if (!lb || !pool)
+		return;
+	json_t *obj = find_named(!strcmp(lb->kind, "gateway") ? gateways : services, lb->name);
+	if (!obj) {
+		report(c, false, "address", "no %s %s/%s in the cluster", lb->what, lb->ns, lb->name);
+		return;
+	}
+	struct strbuf have = STRBUF_INIT, outside = STRBUF_INIT;
+	lb_addresses(lb, obj, &have);
+	uint32_t net, a;
+	uint8_t prefix;
+	bool pool_ok = cidr_parse(pool, strlen(pool), &net, &prefix) == NET_OK;
+	for (const char *p = have.buf; pool_ok && *p;) {
+		size_t n = strcspn(p, " ");
+		/* An IPv6 address is not checked: the pool is IPv4 (LANGUAGE.md). */
+		if (ipv4_parse(p, n, &a) == NET_OK && !cidr_contains(net, prefix, a))
+			strbuf_addf(&outside, "%s%.*s", outside.len ? " " : "", (int)n, p);
+		p += n + (p[n] == ' ');
+	}
+	if (!have.len)
+		report(c, false, "address", "%s %s/%s has no address from the pool %s (LB-IPAM)", lb->what,
+		       lb->ns, lb->name, pool);
+	else if (outside.len)
+		report(c, false, "address", "%s %s/%s answers on %s, outside the pool %s", lb->what, lb->ns,
+		       lb->name, outside.buf, pool);
+	else
+		report(c, true, "address", "%s (%s %s/%s, pool %s)", have.buf, lb->what, lb->ns, lb->name,
+		       pool);
+	strbuf_release(&have);
+	strbuf_release(&outside);
+}
+
 int run_status(const struct run_opts *o, const char *dir)
 {
 	json_t *m = model_load(dir);
@@ -304,7 +343,7 @@ int run_status(const struct run_opts *o, const char *dir)
 		strbuf_addf(&err, "reading the cluster through %s failed (exit %d): %s", fc, rc, out.buf);
 		goto done;
 	}
-	int src[7];
+	int src[9];
 	json_t *nodes = section(out.buf, "nodes", &src[0]);
 	json_t *ds = section(out.buf, "cilium", &src[1]);
 	json_t *leases = section(out.buf, "leases", &src[2]);
@@ -312,6 +351,8 @@ int run_status(const struct run_opts *o, const char *dir)
 	json_t *apps = section(out.buf, "applications", &src[4]);
 	json_t *sts = section(out.buf, "monitoring_sts", &src[5]);
 	json_t *deploy = section(out.buf, "monitoring_deploy", &src[6]);
+	json_t *gateways = section(out.buf, "gateways", &src[7]);
+	json_t *services = section(out.buf, "kube_services", &src[8]);
 	struct checks c = { 0 };
 	printf("status of %s (read through %s):\n", r.plan.cluster, fc);
 	if (!nodes)
@@ -320,6 +361,7 @@ int run_status(const struct run_opts *o, const char *dir)
 		check_nodes(&c, m, nodes);
 	/* Every cluster gets Cilium (features.network is its optional settings). */
 	check_cilium(&c, m, ds, leases);
+	check_address(&c, m, gateways, services);
 	check_storage(&c, m, classes);
 	check_gpus(&c, m, nodes);
 	check_apps(&c, m, apps, src[4]);
@@ -334,6 +376,8 @@ int run_status(const struct run_opts *o, const char *dir)
 	json_decref(apps);
 	json_decref(sts);
 	json_decref(deploy);
+	json_decref(gateways);
+	json_decref(services);
 done:
 	if (err.len)
 		fprintf(stderr, "clusterc: status: %s\n", err.buf);

@@ -52,7 +52,7 @@ void write_summary(struct run *r, int status)
 		if (r->hosts[i].fail)
 			strbuf_addf(&txt, "  host %s: %s\n", r->hosts[i].name, r->hosts[i].fail);
 	/* After a real apply only: a dry run or a plan has not made anything yet. */
-	json_t *access = r->o->apply && !r->o->dry_run ? access_summary(r->plan.dir, &txt) : NULL;
+	json_t *access = r->o->apply && !r->o->dry_run ? access_summary(r, &txt) : NULL;
 	double elapsed = r->t_begin ? now_mono() - r->t_begin : 0;
 	strbuf_addf(&txt, "time: %.1fs\n", elapsed);
 	if (r->log.dir)

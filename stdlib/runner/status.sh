@@ -22,3 +22,5 @@ section storageclasses get storageclasses
 section applications -n argocd get applications
 section monitoring_sts -n monitoring get statefulsets
 section monitoring_deploy -n monitoring get deployments
+section gateways -n gateway get gateways
+section kube_services -n kube-system get services

@@ -287,6 +287,16 @@ e2e_cluster() {
 		done <"$1/secrets.env"
 		! grep -rqF "PRIVATE KEY" "$1/out" "$1/artifacts" "$1"/sim/*.requests.log' _ "$w"
 
+	if jq -e '(.features.gateway_api or .features.ingress_controller) and .features.l2' \
+		"$w/out/$name/model.json" >/dev/null; then
+		expect "the summary names the LoadBalancer address LB-IPAM gave, from the pool (and in the /etc/hosts line with the web UIs)" bash -c '
+			a=$(jq -r ".access.address // empty" "$1") p=$(jq -r .network.lb_pool "$2")
+			python3 -c "import ipaddress, sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))" "$a" "$p" &&
+			grep -qF "  address     $a (from the pool $p)" "$3" && { h=$(jq -r ".access.hostnames // empty" "$1")
+			[ -z "$h" ] || grep -qxF -- "    $a $h" "$3"; }' \
+			_ "$sum" "$w/out/$name/model.json" "${sum%.json}.txt"
+	fi
+
 	# ---- apply 2: nothing to do, and the API hears only reads
 	local writes
 	writes=$(count_writes)

@@ -21,11 +21,12 @@ them (vendored in ../shared/reference, copied into the lab's shared folder by
 lab.sh) and the workloads the steps wait for. Node objects stay in the bash
 shim (kubectl), which hands every other verb to this file.
 
-Usage: kube_model.py kubectl ARGS... | kube_model.py helm-installed RELEASE CHART NAMESPACE
+Usage: kube_model.py kubectl ARGS... | kube_model.py helm-installed RELEASE CHART NAMESPACE [VALUES]
 """
 import base64
 import fcntl
 import glob
+import ipaddress
 import json
 import os
 import re
@@ -146,7 +147,55 @@ class Model:
                          for n in ("default", "kube-system", "kube-public", "kube-node-lease")}
         self.dirty = False
 
+    def lb_ipam(self):
+        """Cilium's LB-IPAM, as far as the steps and `clusterc status` read it: once a
+        CiliumLoadBalancerIPPool exists, every Service of type LoadBalancer and every
+        Gateway of class cilium without an address gets the lowest free one of the
+        pools' CIDR blocks (first and last included: allowFirstLastIPs unset means
+        Yes, cilium.io/v2 CiliumLoadBalancerIPPoolSpec). A Gateway's address is
+        its Service's (cilium-gateway-NAME) in Cilium; here it is set on the
+        Gateway directly, in status.addresses, where the Gateway API puts it."""
+        pool = []
+        for key, o in sorted(self.objs.items()):
+            if o.get("kind") == "CiliumLoadBalancerIPPool" and not o.get("spec", {}).get("disabled"):
+                for b in o.get("spec", {}).get("blocks", []):
+                    if "cidr" in b:
+                        pool += list(ipaddress.ip_network(b["cidr"], strict=False))[:1024]
+        if not pool:
+            return
+
+        def service_ips(o):
+            return [i.get("ip") for i in o.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
+
+        def gateway_ips(o):
+            return [a.get("value") for a in o.get("status", {}).get("addresses", [])]
+
+        wanting = []
+        used = set()
+        for key, o in sorted(self.objs.items()):
+            if o.get("kind") == "Service" and o.get("spec", {}).get("type") == "LoadBalancer":
+                got = service_ips(o)
+            elif o.get("kind") == "Gateway" and o.get("spec", {}).get("gatewayClassName") == "cilium":
+                got = gateway_ips(o)
+            else:
+                continue
+            used.update(got)
+            if not got:
+                wanting.append(o)
+        for o in wanting:
+            free = next((str(a) for a in pool if str(a) not in used), None)
+            if free is None:
+                return  # a pool that is full leaves the rest pending, as Cilium does
+            used.add(free)
+            st = o.setdefault("status", {})
+            if o["kind"] == "Service":
+                st["loadBalancer"] = {"ingress": [{"ip": free}]}
+            else:
+                st["addresses"] = [{"type": "IPAddress", "value": free}]
+            self.dirty = True
+
     def save(self):
+        self.lb_ipam()
         if self.dirty:
             with open(DB + ".new", "w", encoding="utf-8") as f:
                 json.dump(self.objs, f, sort_keys=True, indent=1)
@@ -194,6 +243,9 @@ class Model:
                 data[dk] = base64.b64encode(str(dv).encode()).decode()
         key = self.key(k, meta.get("namespace", ""), name)
         old = self.objs.get(key)
+        if old and "status" in old and "status" not in doc:
+            # status is a subresource: applying a manifest does not clear it
+            doc["status"] = old["status"]
         self.objs[key] = doc
         self.dirty = True
         word = "unchanged" if old == doc else ("configured" if old else "created")
@@ -267,20 +319,25 @@ def kustomize(path):
 # ---- output
 
 def jsonpath(obj, template):
-    """The subset of kubectl's JSONPath the steps use: {.a.b\\.c}, {range X[*]}..{end}, {"\\n"}."""
+    """The subset of kubectl's JSONPath the steps use: {.a.b\\.c}, {.a[*].b}, {range X[*]}..{end}, {"\\n"}."""
     tokens = re.findall(r'\{([^{}]*)\}|([^{}]+)', template)
 
     def field(o, path):
         if path in ("", "."):
             return o
         parts = re.findall(r'(?:\\\.|[^.])+', path.lstrip("."))
-        for p in parts:
+        for n, p in enumerate(parts):
             p = p.replace("\\.", ".")
             star = p.endswith("[*]")
             p = p[:-3] if star else p
             o = o.get(p) if isinstance(o, dict) else None
             if o is None:
                 return None
+            if star and isinstance(o, list) and n + 1 < len(parts):
+                # X[*].y: every item's y, space-separated as kubectl prints them
+                rest = "." + ".".join(parts[n + 1:])
+                got = [field(item, rest) for item in o]
+                return " ".join(str(g) for g in got if g is not None)
         return o
 
     def render(o, toks):
@@ -572,14 +629,26 @@ def kubectl(argv):
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "kubectl":
         return kubectl(sys.argv[2:])
-    if len(sys.argv) == 5 and sys.argv[1] == "helm-installed":
-        release, chart, ns = sys.argv[2:]
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "helm-installed":
+        release, chart, ns = sys.argv[2:5]
+        values = {}
+        if len(sys.argv) == 6:
+            with open(sys.argv[5], encoding="utf-8") as f:
+                values = yaml.safe_load(f) or {}
         m = Model()
         if not m.find("namespace", "", ns) and ns != "default":
             m.store({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, "")
         what = "chart:" + chart.split("/")[-1]
         if what in REMOTE:
             m.install_remote(what, ns, release)
+        ingress = values.get("ingressController") or {}
+        if what == "chart:cilium" and ingress.get("enabled") and ingress.get("loadbalancerMode") == "shared":
+            # The chart's shared Ingress load balancer: Service cilium-ingress, type
+            # LoadBalancer, in Cilium's namespace (templates/cilium-ingress-service.yaml).
+            m.store({"apiVersion": "v1", "kind": "Service",
+                     "metadata": {"name": "cilium-ingress", "namespace": ns},
+                     "spec": {"type": "LoadBalancer",
+                              "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]}}, ns)
         m.save()
         return 0
     print(__doc__, file=sys.stderr)

@@ -301,9 +301,10 @@ where_ok() {
 		grep -qE '^  grafana +http://grafana\.k8s\.local/$' "$TMP/out" &&
 		grep -qE '^  matrix +http://matrix\.k8s\.local/$' "$TMP/out" &&
 		grep -qE '^  address +from the pool 192\.168\.1\.192/27: kubectl .* get gateway cluster-gateway' "$TMP/out" &&
+		grep -qE '^ +\(not read: k8s-control-1 is not a host of this run\)$' "$TMP/out" &&
 		grep -qE '^    ADDRESS argocd\.k8s\.local grafana\.k8s\.local matrix\.k8s\.local' "$TMP/out"
 }
-expect "summary: where things are (kubeconfig, UIs, logins, address, /etc/hosts line)" where_ok
+expect "summary: where things are (kubeconfig, UIs, logins, the address command and why it was not read, /etc/hosts line)" where_ok
 expect "summary.json: access, from the model" jqe '.access.kubeconfig == "~/.kube/homelab.conf" and
 	([.access.services[].name] | index("argocd") != null) and .access.lb_pool == "192.168.1.192/27" and
 	(.access.hostnames | test("grafana.k8s.local"))'

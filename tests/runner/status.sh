@@ -81,12 +81,20 @@ metadata: {name: alertmanager-matrix, namespace: monitoring}
 spec: {replicas: 1}
 status: {readyReplicas: 1}
 YAML
+# The Gateway and the pool its address comes from, as the build wrote them
+# (the lab's LB-IPAM, tests/lab/kube_model.py, gives the address).
+for f in vendor/gateway-api/gateway.networking.k8s.io_gateways.yaml resources/gateway.yaml \
+	resources/lb-ippool.yaml; do
+	printf -- '---\n' >>"$S/objects.yaml"
+	cat "$S/homelab/cluster/network/$f" >>"$S/objects.yaml"
+done
 KSTATE=/var/lib/clusterc-lab/kube
 hsh 'rm -rf "$1" &&
 	kubectl label node k8s-control-1 infra=proxmox role=main-control >/dev/null &&
 	kubectl label node k8s-node-1 compute=cuda infra=proxmox role=main-node >/dev/null &&
 	echo nvidia.com/gpu=1 >"$1/nodes/k8s-node-1/allocatable" &&
 	kubectl apply -f /usr/local/lib/clusterc-lab/kube-remote/argocd/application-crd.yaml >/dev/null &&
+	kubectl apply -f /usr/local/lib/clusterc-lab/kube-remote/cilium/ >/dev/null &&
 	kubectl apply -f - >/dev/null' "$KSTATE" <"$S/objects.yaml"
 # status_run: clusterc status, output in $TMP/out, exit status in $RC
 status_run() {
@@ -99,6 +107,7 @@ status_all_ok() {
 		grep -qE '^  ok   nodes +2/2 Ready, labels and taints as the file says$' "$TMP/out" &&
 		grep -qE '^  ok   cilium +2/2 agents ready$' "$TMP/out" &&
 		grep -qE '^  ok   l2 +1 lease: gateway-cilium-gateway-cluster-gateway on k8s-node-1$' "$TMP/out" &&
+		grep -qE '^  ok   address +192\.168\.1\.192 \(Gateway gateway/cluster-gateway, pool 192\.168\.1\.192/27\)$' "$TMP/out" &&
 		grep -qE '^  ok   storage +cephfs \(default\)$' "$TMP/out" &&
 		grep -qE '^  ok   gpu +k8s-node-1: nvidia.com/gpu allocatable 1$' "$TMP/out" &&
 		grep -qE '^  ok   argocd +1/1 applications synced and healthy$' "$TMP/out" &&
@@ -126,16 +135,24 @@ hsh 'rm -f "$1/nodes/k8s-node-1/ready"; kubectl label node k8s-node-1 compute=cu
 	echo nvidia.com/gpu=1 >"$1/nodes/k8s-node-1/allocatable";
 	kubectl patch application whoami -n argocd --type merge -p "{\"status\":{\"sync\":{\"status\":\"OutOfSync\"},\"health\":{\"status\":\"Degraded\"}}}" >/dev/null;
 	kubectl patch statefulset matrix -n monitoring --type merge -p "{\"status\":{\"readyReplicas\":0}}" >/dev/null;
-	kubectl delete lease cilium-l2announce-gateway-cilium-gateway-cluster-gateway -n kube-system >/dev/null' "$KSTATE"
+	kubectl delete lease cilium-l2announce-gateway-cilium-gateway-cluster-gateway -n kube-system >/dev/null;
+	kubectl patch gateway cluster-gateway -n gateway --type merge -p "{\"status\":{\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"10.9.9.9\"}]}}" >/dev/null' "$KSTATE"
 status_run
 status_broken_apps() {
 	test "$RC" = 1 && grep -qE '^  ok   nodes ' "$TMP/out" &&
 		grep -qE '^  FAIL argocd +whoami: OutOfSync, Degraded$' "$TMP/out" &&
 		grep -qE '^  FAIL alerts +alertmanager 1/1, alertmanager-matrix 1/1, matrix 0/1$' "$TMP/out" &&
 		grep -qE '^  FAIL l2 +no L2 announcement lease' "$TMP/out" &&
-		grep -qE '^3 problems$' "$TMP/out"
+		grep -qE '^  FAIL address +Gateway gateway/cluster-gateway answers on 10\.9\.9\.9, outside the pool 192\.168\.1\.192/27$' "$TMP/out" &&
+		grep -qE '^4 problems$' "$TMP/out"
 }
-expect "status: an app out of sync, Matrix down, no L2 lease: named, exit 1" status_broken_apps
+expect "status: an app out of sync, Matrix down, no L2 lease, an address outside the pool: named, exit 1" status_broken_apps
+# No pool left to give one: the Gateway stays without an address.
+hsh 'kubectl delete ciliumloadbalancerippool cilium-loadbalancer-ippool >/dev/null &&
+	kubectl patch gateway cluster-gateway -n gateway --type merge -p "{\"status\":{\"addresses\":[]}}" >/dev/null'
+status_run
+expect "status: a Gateway without an address: named, exit 1" sh -c "test $RC = 1 &&
+	grep -qE '^  FAIL address +Gateway gateway/cluster-gateway has no address from the pool 192\.168\.1\.192/27 \(LB-IPAM\)$' '$TMP/out'"
 bash "$LABSH" kill-sshd "$LAB" k8s-control-1 >/dev/null 2>&1
 status_run
 expect "status: an unreachable first control is exit 2, said on stderr" \

@@ -46,3 +46,28 @@ while IFS='|' read -r ns name hostnet phase; do
 done < <(kubectl get pods --all-namespaces \
 	-o 'jsonpath={range .items[*]}{.metadata.namespace}|{.metadata.name}|{.spec.hostNetwork}|{.status.phase}{"\n"}{end}')
 echo "restarted $restarted pod(s) not managed by Cilium"
+{{#if features.l2}}
+{{#if features.gateway_api or features.ingress_controller}}
+
+# LB-IPAM gives the {{#if features.gateway_api}}Gateway{{else}}shared Ingress Service{{/if}} its address from the pool
+# {{ network.lb_pool }}: every web UI answers on it, so a run without one is not done.
+# A read: a check-only run does it too (and `clusterc status` says the same).
+lb_address() {
+{{#if features.gateway_api}}
+	kubectl -n gateway get gateway cluster-gateway -o 'jsonpath={.status.addresses[*].value}' 2>/dev/null || true
+{{else}}
+	kubectl -n kube-system get service cilium-ingress -o 'jsonpath={.status.loadBalancer.ingress[*].ip}' 2>/dev/null || true
+{{/if}}
+}
+address=$(lb_address)
+for _ in $(seq 60); do
+	[ -z "$address" ] || break
+	sleep 2
+	address=$(lb_address)
+done
+[ -n "$address" ] || cc_die "{{#if features.gateway_api}}the Gateway gateway/cluster-gateway{{else}}the Service kube-system/cilium-ingress{{/if}} has no address after 120 s: \
+see 'kubectl get ciliumloadbalancerippools' (is {{ network.lb_pool }} free of conflicts?) and \
+'kubectl -n kube-system logs deployment/cilium-operator | grep -i lbipam'"
+cc_log "the web UIs answer on $address (pool {{ network.lb_pool }})"
+{{/if}}
+{{/if}}

@@ -97,3 +97,20 @@ while IFS='|' read -r ns name hostnet phase; do
 done < <(kubectl get pods --all-namespaces \
 	-o 'jsonpath={range .items[*]}{.metadata.namespace}|{.metadata.name}|{.spec.hostNetwork}|{.status.phase}{"\n"}{end}')
 echo "restarted $restarted pod(s) not managed by Cilium"
+
+# LB-IPAM gives the shared Ingress Service its address from the pool
+# 10.20.0.224/27: every web UI answers on it, so a run without one is not done.
+# A read: a check-only run does it too (and `clusterc status` says the same).
+lb_address() {
+	kubectl -n kube-system get service cilium-ingress -o 'jsonpath={.status.loadBalancer.ingress[*].ip}' 2>/dev/null || true
+}
+address=$(lb_address)
+for _ in $(seq 60); do
+	[ -z "$address" ] || break
+	sleep 2
+	address=$(lb_address)
+done
+[ -n "$address" ] || cc_die "the Service kube-system/cilium-ingress has no address after 120 s: \
+see 'kubectl get ciliumloadbalancerippools' (is 10.20.0.224/27 free of conflicts?) and \
+'kubectl -n kube-system logs deployment/cilium-operator | grep -i lbipam'"
+cc_log "the web UIs answer on $address (pool 10.20.0.224/27)"

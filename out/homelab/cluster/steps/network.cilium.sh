@@ -103,3 +103,20 @@ while IFS='|' read -r ns name hostnet phase; do
 done < <(kubectl get pods --all-namespaces \
 	-o 'jsonpath={range .items[*]}{.metadata.namespace}|{.metadata.name}|{.spec.hostNetwork}|{.status.phase}{"\n"}{end}')
 echo "restarted $restarted pod(s) not managed by Cilium"
+
+# LB-IPAM gives the Gateway its address from the pool
+# 192.168.1.192/27: every web UI answers on it, so a run without one is not done.
+# A read: a check-only run does it too (and `clusterc status` says the same).
+lb_address() {
+	kubectl -n gateway get gateway cluster-gateway -o 'jsonpath={.status.addresses[*].value}' 2>/dev/null || true
+}
+address=$(lb_address)
+for _ in $(seq 60); do
+	[ -z "$address" ] || break
+	sleep 2
+	address=$(lb_address)
+done
+[ -n "$address" ] || cc_die "the Gateway gateway/cluster-gateway has no address after 120 s: \
+see 'kubectl get ciliumloadbalancerippools' (is 192.168.1.192/27 free of conflicts?) and \
+'kubectl -n kube-system logs deployment/cilium-operator | grep -i lbipam'"
+cc_log "the web UIs answer on $address (pool 192.168.1.192/27)"
