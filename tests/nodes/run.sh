@@ -994,6 +994,45 @@ for b in "${BUNDLES[@]}"; do
 	check_bundle "$b" "$tag"
 	if [ -n "$(find "$b/nodes" -path '*/gpu/99-nvidia.conf' 2>/dev/null)" ]; then check_contents "$b" "$tag"; fi
 done
+# Check-only mode: a command that would change something and that no cc_changed
+# names is a difference of its own ("would run"), so a check cannot pass over it.
+# The replaced commands are shell functions: nothing here runs systemctl or ufw.
+# (The step's log counts the changes it saw itself; one in a subshell is reported
+# but not counted there: the runner counts the reported lines.)
+check_only_commands_test() {
+	local prelude=$1 d=$TMP/check-only
+	mkdir -p "$d/common" "$d/steps"
+	cp "$prelude" "$d/common/prelude.sh"
+	cat >"$d/steps/t.sh" <<'SH'
+#!/usr/bin/env bash
+set -euo pipefail
+CC_STEP=t
+. "$(dirname "${BASH_SOURCE[0]}")/../common/prelude.sh"
+ufw allow 1/tcp >/dev/null
+cc_changed "firewall: allow 1/tcp"
+systemctl restart not-a-unit >/dev/null
+x=$(modprobe not-a-module)
+echo "read: ${x:-nothing}"
+SH
+	cat >"$d/steps/converged.sh" <<'SH'
+#!/usr/bin/env bash
+set -euo pipefail
+CC_STEP=converged
+. "$(dirname "${BASH_SOURCE[0]}")/../common/prelude.sh"
+systemctl is-active not-a-unit >/dev/null || true
+SH
+	CLUSTERC_CHECK_ONLY=1 bash "$d/steps/t.sh" >"$d/out" 2>"$d/err"
+	check "check-only: a change named by cc_changed is one difference, not two" \
+		test "$(grep -c '^::clusterc::drift ' "$d/out")" = 3
+	check "check-only: an unnamed command is reported (redirected or not), in a subshell at once" bash -c '
+		grep -qx "::clusterc::drift firewall: allow 1/tcp" "$1" &&
+		grep -qx "::clusterc::drift would run: modprobe not-a-module" "$1" &&
+		grep -qx "::clusterc::drift would run: systemctl restart not-a-unit" "$1" &&
+		! grep -q "would run: ufw" "$1" && grep -qF "done: 2 change(s)" "$2"' _ "$d/out" "$d/err"
+	CLUSTERC_CHECK_ONLY=1 bash "$d/steps/converged.sh" >"$d/out2" 2>&1
+	check "check-only: a step that only reads reports nothing" bash -c '! grep -q "::clusterc::drift" "$1"' _ "$d/out2"
+}
+check_only_commands_test "${BUNDLES[0]}/common/prelude.sh"
 sel=$(find "${BUNDLES[@]}" -path '*/common/nvidia-select-driver.sh' 2>/dev/null | head -n 1)
 if [ -n "$sel" ]; then check_driver_selection "$sel"; else fail "driver selection: no bundle has common/nvidia-select-driver.sh"; fi
 if [ -x "$RENDER" ]; then iso_test; fi

@@ -68,7 +68,9 @@
 # (kubectl apply/label/delete/..., helm upgrade, kubeadm init/join, ufw allow,
 # systemctl restart, apt-get, modprobe, sysctl -w, file moves and removals outside
 # $TMPDIR, ...) are shell functions here that log "check only: not running ..." and
-# succeed; `kubectl apply` becomes `kubectl diff` and reports the objects that differ.
+# succeed, and report "would run: CMD" unless a cc_changed after them names the
+# change (cc_not_run); `kubectl apply` becomes `kubectl diff` and reports the
+# objects that differ.
 # A script may branch on cc_check_only where a real run would need a value that only
 # a change makes (a join token).
 # -----------------------------------------------------------------------------------
@@ -92,6 +94,7 @@ cc_die() {
 cc_check_only() { [ "$CC_CHECK_ONLY" = 1 ]; }
 cc_changed() {
 	CC_CHANGES=$((CC_CHANGES + 1))
+	CC_NOT_RUN=() # the change it names is what the commands before it were for
 	if cc_check_only; then
 		cc_log "would change: $*"
 		printf '::clusterc::drift %s\n' "$(printf '%s' "$*" | tr '\n' ' ')"
@@ -313,8 +316,24 @@ cc_valid() {
 }
 
 # ---- check-only mode: the commands that would change something (see the header)
-# cc_not_run CMD...: what a check-only run leaves out, said in the step's log.
-cc_not_run() { cc_log "check only: not running $*"; }
+# cc_not_run CMD...: what a check-only run leaves out, said in the step's log. A
+# command that would change something and that no cc_changed after it names is a
+# difference too ("would run: CMD", reported when the step ends): on a converged
+# host a script reaches no such command, so a check cannot pass over a change the
+# real run makes. In a subshell (a pipeline, $(...)) it is reported at once, on
+# the step's own stdout (CC_REPORT_FD), whatever the caller redirects.
+CC_NOT_RUN=()
+exec {CC_REPORT_FD}>&1
+cc_not_run() {
+	local what
+	cc_log "check only: not running $*"
+	what=$(printf '%s' "$*" | tr '\n' ' ' | cut -c1-200)
+	if [ "$BASHPID" = "$$" ]; then
+		CC_NOT_RUN+=("$what")
+	else
+		printf '::clusterc::drift would run: %s\n' "$what" >&"$CC_REPORT_FD"
+	fi
+}
 # cc_outside_tmp ARG...: true when an argument names an absolute path outside $TMPDIR.
 cc_outside_tmp() {
 	local a tmp=${TMPDIR:-/tmp}
@@ -455,8 +474,12 @@ cc_tmpdir() {
 }
 
 cc_finish() {
-	local rc=$?
+	local rc=$? what
 	[ ${#CC_AT_EXIT_RM[@]} -eq 0 ] || command rm -rf -- "${CC_AT_EXIT_RM[@]}"
+	for what in "${CC_NOT_RUN[@]}"; do
+		CC_CHANGES=$((CC_CHANGES + 1))
+		printf '::clusterc::drift would run: %s\n' "$what" >&"$CC_REPORT_FD"
+	done
 	if [ "$rc" -eq 0 ]; then
 		cc_log "done: $CC_CHANGES change(s)"
 	else

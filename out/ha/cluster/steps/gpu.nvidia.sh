@@ -71,9 +71,19 @@ cc_helm_release() {
 cc_apply -k cluster/gpu
 kubectl -n kube-system rollout status daemonset/nvidia-device-plugin-daemonset --timeout=600s
 
-kubectl label node gpu-1 --overwrite accelerator=nvidia-gpu gpu-type=rtx-a4000
+# gpu_label NODE KEY VALUE: set unless the node has it, so that a converged
+# cluster sees no change (and `clusterc drift` a label someone changed).
+gpu_label() {
+	if [ "$(kubectl get node "$1" -o "jsonpath={.metadata.labels.$2}")" != "$3" ]; then
+		kubectl label node "$1" --overwrite "$2=$3" >/dev/null
+		cc_changed "$1: label $2=$3"
+	fi
+}
+gpu_label gpu-1 accelerator nvidia-gpu
+gpu_label gpu-1 gpu-type rtx-a4000
 printf '%s: nvidia.com/gpu capacity %s\n' gpu-1 \
 	"$(kubectl get node gpu-1 -o 'jsonpath={.status.capacity.nvidia\.com/gpu}')"
-kubectl label node gpu-2 --overwrite accelerator=nvidia-gpu gpu-type=rtx-a4000
+gpu_label gpu-2 accelerator nvidia-gpu
+gpu_label gpu-2 gpu-type rtx-a4000
 printf '%s: nvidia.com/gpu capacity %s\n' gpu-2 \
 	"$(kubectl get node gpu-2 -o 'jsonpath={.status.capacity.nvidia\.com/gpu}')"

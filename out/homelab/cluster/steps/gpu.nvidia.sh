@@ -71,6 +71,15 @@ cc_helm_release() {
 cc_apply -k cluster/gpu
 kubectl -n kube-system rollout status daemonset/nvidia-device-plugin-daemonset --timeout=600s
 
-kubectl label node k8s-node-1 --overwrite accelerator=nvidia-gpu gpu-type=gtx-1060
+# gpu_label NODE KEY VALUE: set unless the node has it, so that a converged
+# cluster sees no change (and `clusterc drift` a label someone changed).
+gpu_label() {
+	if [ "$(kubectl get node "$1" -o "jsonpath={.metadata.labels.$2}")" != "$3" ]; then
+		kubectl label node "$1" --overwrite "$2=$3" >/dev/null
+		cc_changed "$1: label $2=$3"
+	fi
+}
+gpu_label k8s-node-1 accelerator nvidia-gpu
+gpu_label k8s-node-1 gpu-type gtx-1060
 printf '%s: nvidia.com/gpu capacity %s\n' k8s-node-1 \
 	"$(kubectl get node k8s-node-1 -o 'jsonpath={.status.capacity.nvidia\.com/gpu}')"
