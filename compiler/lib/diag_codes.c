@@ -35,7 +35,7 @@ const struct diag_code diag_codes[] = {
 	{ "C0112", "stray character '…'",
 	  "A non-ASCII character stands outside a string and outside a comment, where the language has only ASCII names, numbers and punctuation; UTF-8 text is fine inside \"...\" and after '#'. Common causes: typographic quotes (“ ” ‘ ’) instead of '\"', a non-breaking space (U+00A0) pasted from a web page or a chat, which looks like a blank, or a letter such as é in an unquoted value. Replace the quotes with '\"' and the odd space with a plain one, and quote a value that holds such letters.\n  host = “argocd.lab”      # error: stray character '“'\n  host = \"argocd.lab\"" },
 	{ "C0113", "stray character '…'",
-	  "This character cannot start any token of the language. Common causes: a ';' between list items (use ',' or nothing), smart quotes pasted from a document instead of '\"', or a ':' where '=' is meant." },
+	  "This character cannot start any token of the language. Common causes: a ';' between list items (use ',' or nothing), or a ':' where '=' is meant. (A typographic quote pasted from a document is not ASCII: that is C0112.)" },
 	{ "C0114", "stray byte 0x…",
 	  "An ASCII control byte (0x00 to 0x08, 0x0b, 0x0c, 0x0e to 0x1f, or 0x7f) stands outside a string and outside a comment. The only white space of the language is blank, tab, carriage return and line feed; a NUL, vertical tab, form feed or DEL starts no token, so the lexer skips it and reports it. Delete it; `grep -naP '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F]' FILE` lists the lines that hold one (in strings too, where such a byte is C0108)." },
 	{ "C0115", "integer '…' is too large",

@@ -32,6 +32,14 @@ while read -r code; do
 	[ "$(sed -n '3,$p' "$TMP/explain" | wc -w)" -ge 20 ] || short+="$code(short) "
 done <"$TMP/listed"
 check "every code has a title and an explanation${short:+ ($short)}" test -z "$short"
+# Each explanation is its own: no paragraph shared between codes (a generic
+# one per area says nothing about the code asked for).
+shared=$(cd "$TOP" && perl -0777 -ne '
+	my %seen;
+	while (/\{ "(C\d{4})", "(?:[^"\\]|\\.)*",\s*"((?:[^"\\]|\\.)*)" \}/sg) {
+		print "$1 " if $seen{$2}++;
+	}' compiler/lib/diag_codes.c)
+check "no two codes share an explanation${shared:+ (again: $shared)}" test -z "$shared"
 
 clusterc explain c0101 >"$TMP/lower" 2>&1
 check "explain accepts a lower-case code" grep -q '^C0101: ' "$TMP/lower"
