@@ -19,6 +19,9 @@ int build_model(json_t *model, const char *outdir, struct diag *d, struct strbuf
 	struct fileset fs;
 	fileset_init(&fs);
 	int rc = 1;
+	/* Under --werror the warnings below (C0612-C0614) are errors: stop before
+	 * anything is written, as check does for the file's own warnings. */
+	size_t errors_before = d->errors;
 	/* Read once: the only record of the nodes and feature blocks since removed. */
 	const char *cname = json_string_value(json_object_get(json_object_get(model, "cluster"), "name"));
 	json_t *prev = previous_model_load(outdir, cname, d, "nodes and feature blocks removed from the file "
@@ -26,7 +29,7 @@ int build_model(json_t *model, const char *outdir, struct diag *d, struct strbuf
 	removed_nodes_add(model, prev, outdir, d);
 	removed_features_add(model, prev);
 	json_decref(prev);
-	if (plan_build(model, &fs, d) == 0) {
+	if (d->errors == errors_before && plan_build(model, &fs, d) == 0) {
 		/* Sorted keys and a fixed indent: the same input gives the same bytes. */
 		char *text = json_dumps(model, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_ENSURE_ASCII);
 		struct strbuf sb = STRBUF_INIT, err = STRBUF_INIT;

@@ -73,6 +73,17 @@ sed 's/role = control/role = control\n  labels = { tier = "edge" }/' clusters/ba
 golden_env "$CLUSTERC_BIN" build "$TMP/labelled.cluster" -o "$sum" >"$TMP/sum3" 2>&1
 check "a label change names the labels step among the steps to run again" grep -qx '  changed labels.apply@metal-1 (files)' "$TMP/sum3"
 check "--quiet prints nothing" test -z "$(golden_env "$CLUSTERC_BIN" build -q clusters/bare-metal.cluster -o "$sum" 2>&1)"
+# A previous model that is not JSON is a warning (C0612); under --werror an error,
+# and then the build writes nothing.
+printf '{ broken' >"$sum/metal/model.json"
+golden_env "$CLUSTERC_BIN" build --werror clusters/bare-metal.cluster -o "$sum" >"$TMP/werror.out" 2>&1
+rc=$?
+check "--werror: a previous model that is not JSON stops the build (exit 1), nothing written" bash -c '
+	test "$1" = 1 && grep -q "error\[C0612\]" "$2" && test "$(cat "$3")" = "{ broken"' _ "$rc" "$TMP/werror.out" "$sum/metal/model.json"
+golden_env "$CLUSTERC_BIN" build clusters/bare-metal.cluster -o "$sum" >"$TMP/nowerror.out" 2>&1
+rc=$?
+check "... and without --werror a warning: the build goes on and replaces it" bash -c '
+	test "$1" = 0 && grep -q "warning\[C0612\]" "$2" && jq -e .cluster "$3" >/dev/null' _ "$rc" "$TMP/nowerror.out" "$sum/metal/model.json"
 
 # Marker secrets: every secret() of the examples set to a recognisable value,
 # and every env() too, so a secret reaching the output by any path shows up.
