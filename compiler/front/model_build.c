@@ -537,8 +537,17 @@ static json_t *build_nodes(struct model_ctx *c, struct netinfo *ni, struct strma
 			if (imv && imv->kind != AST_REF && imv->kind != AST_STRING)
 				imv = NULL;
 			const char *img = imv ? imv->u.str : "ubuntu";
-			if (imv && strcmp(img, "ubuntu") && !strmap_get(images, img)) {
+			struct ast_node *imb = strmap_get(images, img);
+			if (imv && strcmp(img, "ubuntu") && !imb) {
 				diag_error(c->d, imv->loc, "C0355", "there is no image block named '%s'", img);
+			} else if (imb && block_get(imb, "iso") && !block_get(imb, "sha256")) {
+				/* The installer step downloads the ISO only to check it
+				 * (stdlib/templates/iso/installer.sh, fetch_iso): an
+				 * unverified image is a warning (C0339) until a VM uses it. */
+				diag_error(c->d, imv ? imv->loc : vm->loc, "C0454",
+					   "node '%s' installs image '%s', which has no sha256: its ISO cannot be verified",
+					   nb->u.block.name, img);
+				diag_note(c->d, imb->u.block.type_loc, "image '%s' is here", img);
 			}
 			json_object_set_new(jv, "image", json_string(img));
 			json_object_set_new(jv, "machine", gpu ? json_string("q35") : json_null());
