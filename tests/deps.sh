@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PKGS=(make gcc clang libclang-rt-14-dev flex bison libyaml-dev libjansson-dev
 	libcurl4-openssl-dev shellcheck openssh-server openssh-client iproute2 valgrind
 	ansible-core pssh xorriso p7zip-full python3 curl ca-certificates
-	hyperfine time procps bsdutils jq graphviz groff-base man-db perl
+	hyperfine time procps bsdutils jq graphviz groff-base man-db perl zsh mandoc
 	prometheus prometheus-alertmanager cloud-init netplan.io sudo python3-yaml)
 # Node.js may come from another repository with npm bundled: ask for the
 # Debian packages only when the commands are missing.
