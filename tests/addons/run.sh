@@ -233,7 +233,8 @@ has "homelab: device plugin on compute=cuda" "$TMP/gpu.yaml" '^        compute: 
 has "homelab: device plugin with runtimeClassName nvidia" "$TMP/gpu.yaml" 'runtimeClassName: nvidia'
 has "homelab: RuntimeClass nvidia" "$TMP/gpu.yaml" '^handler: nvidia$'
 has "homelab: device plugin image pinned" "$TMP/gpu.yaml" 'k8s-device-plugin:v0\.14\.5'
-has "homelab: GPU labels" "$H/cluster/steps/gpu.nvidia.sh" 'accelerator=nvidia-gpu gpu-type=gtx-1060'
+has "homelab: GPU labels" "$H/cluster/steps/gpu.nvidia.sh" '^gpu_label k8s-node-1 accelerator nvidia-gpu$'
+has "homelab: GPU type label" "$H/cluster/steps/gpu.nvidia.sh" '^gpu_label k8s-node-1 gpu-type gtx-1060$'
 A=$H/cluster/steps/gitops.argocd.sh
 has "homelab: ArgoCD installed server-side" "$A" 'cc_apply -n "\$NS" -f https://raw\.githubusercontent\.com/argoproj/argo-cd/v3\.1\.7/manifests/install\.yaml'
 has "homelab: key pair only when none exists" "$A" 'get configmap argocd-ssh-public-key'
@@ -333,7 +334,7 @@ absent "ha: no deploy key step for a GitHub repository" cluster/gitops/deploy-ke
 hasnt "ha: no deploy key builtin" "$TMP/ha.steps" 'gitlab.deploy_key'
 has "ha: manual sync app has no automated policy" "$X/cluster/apps/web.yaml" '# sync = manual'
 hasnt "ha: manual sync app has no automated policy (2)" "$X/cluster/apps/web.yaml" 'automated:'
-has "ha: rtx-3090 label" "$X/cluster/steps/gpu.nvidia.sh" 'gpu-type=rtx-3090'
+has "ha: rtx-3090 label" "$X/cluster/steps/gpu.nvidia.sh" '^gpu_label [^ ]+ gpu-type rtx-3090$'
 absent "ha: no Matrix without monitoring.matrix" apps/monitoring/matrix
 absent "ha: no bridge without monitoring.matrix" apps/monitoring/alertmanager-matrix-bridge
 has "ha: Alertmanager without a receiver" "$X/apps/monitoring/alertmanager/alertmanager.yml" 'receiver: none'
@@ -375,6 +376,7 @@ case "$*" in
 *"label --local"*) cat ;;
 *"get ciliumendpoints.cilium.io"*) cat "$STUB_STATE/ceps" 2>/dev/null ;;
 *"get pods --all-namespaces"*) cat "$STUB_STATE/pods" 2>/dev/null ;;
+*"-n gateway get gateway cluster-gateway"*) cat "$STUB_STATE/gateway_address" 2>/dev/null ;;
 *"get configmap argocd-ssh-public-key -o jsonpath={.data.publicKey}"*) cat "$STUB_STATE/pubkey" ;;
 *"get configmap argocd-ssh-public-key"* | *"get secret argocd-repo-ssh-key"*)
 	[ -f "$STUB_STATE/pubkey" ] || exit 1 ;;
@@ -463,8 +465,12 @@ fi
 printf '%s\n' 'kube-system|coredns-a||Running' 'kube-system|coredns-b||Running' \
 	'kube-system|kube-apiserver-cp|true|Running' 'default|done-job||Succeeded' 'web|pending||Pending' >"$STUB/pods"
 printf '%s\n' 'kube-system/coredns-b' 'kube-system/hubble-relay-1' >"$STUB/ceps"
+printf '192.168.1.193' >"$STUB/gateway_address" # what LB-IPAM gave the Gateway
 if out=$(run_step homelab cluster/steps/network.cilium.sh </dev/null 2>&1); then
 	pass "homelab: network.cilium runs against stub kubectl/helm"
+	printf '%s\n' "$out" >"$TMP/cilium.out"
+	has "homelab: network.cilium says the address the web UIs answer on" "$TMP/cilium.out" \
+		'the web UIs answer on 192\.168\.1\.193 \(pool [0-9.]+/[0-9]+\)'
 	check "homelab: Gateway API CRDs applied before the chart is installed" awk '
 		/^kubectl apply .*-k cluster\/network\/vendor\/gateway-api/ && !crds { crds = NR }
 		/^helm upgrade --install cilium / && !chart { chart = NR }
